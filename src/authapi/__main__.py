@@ -1,0 +1,3 @@
+from authapi.cli import main
+
+main()

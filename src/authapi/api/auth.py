@@ -1,0 +1,277 @@
+"""`/auth/*`: registration, sign-in, tokens, sessions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Response
+from fastapi.responses import JSONResponse
+
+from authapi.api.cookies import (
+    NO_STORE,
+    RefreshToEnd,
+    RefreshToRotate,
+    clear_refresh_cookie,
+    token_response,
+)
+from authapi.api.deps import Accounts, CurrentPrincipal, OptionalPrincipal, Sessions, SettingsDep
+from authapi.errors import (
+    CsrfFailed,
+    EmailNotVerified,
+    InvalidAccessToken,
+    InvalidCredentials,
+    InvalidEmailToken,
+    InvalidRefreshToken,
+    MalformedRequest,
+    NotAuthenticated,
+    OAuthError,
+    PayloadTooLarge,
+    RefreshTokenReused,
+    ServiceUnavailable,
+    SessionNotFound,
+    ValidationFailed,
+    WeakPassword,
+    oauth_problems,
+    problems,
+)
+from authapi.schemas import (
+    LoginRequest,
+    Message,
+    RegisterRequest,
+    ResendVerificationRequest,
+    SessionList,
+    SessionOut,
+    TokenResponse,
+    VerifyEmailRequest,
+    normalize_email,
+    reject_control_characters,
+)
+from authapi.services.signin import sign_in_with_password
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+BODY_ERRORS = (MalformedRequest, ValidationFailed, PayloadTooLarge, ServiceUnavailable)
+BEARER_ERRORS = (NotAuthenticated, InvalidAccessToken)
+REGISTER_ACCEPTED = (
+    "If this address can be registered, we have sent an email to it. "
+    "Follow the link in it to confirm the address."
+)
+RESEND_ACCEPTED = "If this address has an unconfirmed account, we have sent a new link to it."
+TOKEN_RESPONSE_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"model": TokenResponse, "description": "Tokens (`Cache-Control: no-store`)."}
+}
+
+
+@router.post(
+    "/register",
+    status_code=202,
+    response_model=Message,
+    responses=problems(WeakPassword, *BODY_ERRORS),
+    summary="Create an account",
+)
+async def register(body: RegisterRequest, accounts: Accounts) -> Message:
+    """Always 202 with the same body, whether or not the address has an account.
+    A new address gets a verification link; an existing one gets a notice."""
+    await accounts.register(body.email, body.password)
+    return Message(detail=REGISTER_ACCEPTED)
+
+
+@router.post(
+    "/verify-email",
+    response_model=Message,
+    responses=problems(InvalidEmailToken, *BODY_ERRORS),
+    summary="Confirm an email address",
+)
+async def verify_email(body: VerifyEmailRequest, accounts: Accounts) -> Message:
+    await accounts.verify_email(body.token)
+    return Message(detail="Your email address is confirmed.")
+
+
+@router.post(
+    "/verify-email/resend",
+    status_code=202,
+    response_model=Message,
+    responses=problems(*BODY_ERRORS),
+    summary="Send a new verification link",
+)
+async def resend_verification(body: ResendVerificationRequest, accounts: Accounts) -> Message:
+    await accounts.resend_verification(body.email)
+    return Message(detail=RESEND_ACCEPTED)
+
+
+@router.post(
+    "/login",
+    responses={
+        **TOKEN_RESPONSE_DOC,
+        **problems(InvalidCredentials, EmailNotVerified, *BODY_ERRORS),
+    },
+    summary="Sign in with email and password",
+)
+async def login(
+    body: LoginRequest, accounts: Accounts, sessions: Sessions, settings: SettingsDep
+) -> JSONResponse:
+    """Browsers get the refresh token as an httpOnly cookie (`refresh_token_delivery: "cookie"`,
+    the default); native apps ask for it in the body."""
+    tokens = await sign_in_with_password(
+        accounts, sessions, email=body.email, password=body.password
+    )
+    return token_response(tokens, delivery=body.refresh_token_delivery, settings=settings)
+
+
+@router.post(
+    "/token",
+    responses={
+        **TOKEN_RESPONSE_DOC,
+        **oauth_problems(
+            (400, "invalid_request"), (400, "invalid_grant"), (400, "unsupported_grant_type")
+        ),
+    },
+    summary="OAuth 2.0 token endpoint (password and refresh_token grants)",
+)
+async def token(
+    accounts: Accounts,
+    sessions: Sessions,
+    settings: SettingsDep,
+    grant_type: Annotated[str | None, Form()] = None,
+    username: Annotated[str | None, Form(description="Your email address.")] = None,
+    password: Annotated[str | None, Form()] = None,
+    refresh_token: Annotated[str | None, Form()] = None,
+    scope: Annotated[str | None, Form(description="Ignored: tokens carry no scopes.")] = None,
+    client_id: Annotated[
+        str | None, Form(description="Ignored: first-party public client.")
+    ] = None,
+) -> JSONResponse:
+    """RFC 6749 §4.3 and §6, form-encoded, answered in the §5.1/§5.2 shapes. This is
+    what the Authorize button of these docs uses. The refresh token is always in the body."""
+    try:
+        if grant_type == "password":
+            email, secret = _required(username, "username"), _required(password, "password")
+            try:
+                email = normalize_email(email)
+            except ValueError:
+                raise InvalidCredentials() from None
+            tokens = await sign_in_with_password(accounts, sessions, email=email, password=secret)
+        elif grant_type == "refresh_token":
+            tokens = await sessions.refresh(_required(refresh_token, "refresh_token"))
+        elif grant_type is None:
+            raise OAuthError("invalid_request", "The grant_type parameter is missing.")
+        else:
+            raise OAuthError("unsupported_grant_type", "Use grant_type=password or refresh_token.")
+    except (InvalidCredentials, InvalidRefreshToken, EmailNotVerified, ValidationFailed) as exc:
+        raise OAuthError.from_auth_error(exc) from None
+    return token_response(tokens, delivery="body", settings=settings)
+
+
+def _required(value: str | None, name: str) -> str:
+    if not value:
+        raise OAuthError("invalid_request", f"The {name} parameter is missing.")
+    try:
+        return reject_control_characters(value)
+    except ValueError:
+        raise OAuthError("invalid_request", f"The {name} parameter is malformed.") from None
+
+
+@router.post(
+    "/refresh",
+    responses={
+        **TOKEN_RESPONSE_DOC,
+        **problems(InvalidRefreshToken, RefreshTokenReused, CsrfFailed, *BODY_ERRORS),
+    },
+    summary="Rotate the refresh token",
+)
+async def refresh(
+    presented: RefreshToRotate, sessions: Sessions, settings: SettingsDep
+) -> JSONResponse:
+    """From the cookie (browsers; needs `X-Requested-With`) or `{refresh_token}` (native apps).
+    Concurrent refreshes with one token converge on one successor; replaying an older
+    token revokes the session (`refresh_token_reused`)."""
+    if presented.token is None:
+        raise InvalidRefreshToken('Send the refresh cookie or {"refresh_token": …}.')
+    tokens = await sessions.refresh(presented.token)
+    return token_response(
+        tokens, delivery="cookie" if presented.from_cookie else "body", settings=settings
+    )
+
+
+@router.post(
+    "/logout",
+    status_code=204,
+    response_class=Response,
+    responses=problems(CsrfFailed, *BODY_ERRORS),
+    summary="End this session",
+)
+async def logout(
+    presented: RefreshToEnd, principal: OptionalPrincipal, sessions: Sessions, settings: SettingsDep
+) -> Response:
+    """Ends the session named by the refresh cookie, `{refresh_token}`, or the bearer
+    access token; clears the cookie. Idempotent: 204 even if nothing was live."""
+    await sessions.logout(
+        refresh_token=presented.token, access_session_id=principal.session_id if principal else None
+    )
+    response = Response(status_code=204, headers=NO_STORE)
+    clear_refresh_cookie(response, settings)
+    return response
+
+
+@router.post(
+    "/logout-all",
+    status_code=204,
+    response_class=Response,
+    responses=problems(*BEARER_ERRORS, ServiceUnavailable),
+    summary="End every session of this account",
+)
+async def logout_all(
+    principal: CurrentPrincipal, sessions: Sessions, settings: SettingsDep
+) -> Response:
+    await sessions.end_all(principal.user_id)
+    response = Response(status_code=204, headers=NO_STORE)
+    clear_refresh_cookie(response, settings)
+    return response
+
+
+@router.get(
+    "/sessions",
+    response_model=SessionList,
+    responses=problems(*BEARER_ERRORS, ServiceUnavailable),
+    summary="List this account's active sessions",
+)
+async def list_sessions(principal: CurrentPrincipal, sessions: Sessions) -> SessionList:
+    views = await sessions.list_active(principal.user_id, current_session_id=principal.session_id)
+    return SessionList(
+        sessions=[SessionOut.model_validate(view, from_attributes=True) for view in views]
+    )
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    status_code=204,
+    response_class=Response,
+    responses=problems(*BEARER_ERRORS, SessionNotFound, ValidationFailed, ServiceUnavailable),
+    summary="End one of this account's sessions",
+)
+async def revoke_session(
+    session_id: uuid.UUID, principal: CurrentPrincipal, sessions: Sessions
+) -> Response:
+    await sessions.revoke_own(principal.user_id, session_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/revoke",
+    response_class=Response,
+    responses={
+        200: {"description": "Revoked, or nothing to revoke."},
+        **oauth_problems((400, "invalid_request")),
+    },
+    summary="OAuth 2.0 token revocation (RFC 7009)",
+)
+async def revoke(
+    sessions: Sessions,
+    token: Annotated[str | None, Form(description="A refresh token or an access token.")] = None,
+    token_type_hint: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Ends the session of a refresh token or of an access token. Answers 200 for
+    unknown and invalid tokens too, as RFC 7009 §2.2 asks."""
+    await sessions.revoke_token(_required(token, "token"))
+    return Response(status_code=200, headers=NO_STORE)

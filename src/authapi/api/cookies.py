@@ -1,0 +1,106 @@
+"""The refresh cookie, the CSRF rule for requests it authenticates, and token responses.
+
+Cookie: HttpOnly; Secure (unless turned off for plain-http development);
+SameSite=Strict; Path=/auth, so it only travels to the endpoints that use it.
+
+CSRF: a request authenticated by the cookie (refresh, logout) must carry
+`X-Requested-With` (any value: a cross-site page cannot add it without a CORS
+preflight, which only allowed origins pass) and, when the browser sends
+`Origin`, an allowed origin. A request that brings its token in the body needs
+neither: a cross-site page cannot know the token.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from authapi.api.deps import SettingsDep
+from authapi.errors import CsrfFailed
+from authapi.schemas import Delivery, LogoutRequest, RefreshRequest, TokenResponse
+from authapi.services.sessions import IssuedTokens
+from authapi.settings import Settings
+
+COOKIE_PATH = "/auth"
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def check_csrf(request: Request, settings: Settings) -> None:
+    """Raises: CsrfFailed."""
+    if "x-requested-with" not in request.headers:
+        raise CsrfFailed()
+    origin = request.headers.get("origin")
+    if origin is not None and origin.lower() not in settings.csrf_allowed_origins:
+        raise CsrfFailed()
+
+
+@dataclass(frozen=True)
+class PresentedRefresh:
+    token: str | None
+    from_cookie: bool
+
+
+def _presented(request: Request, settings: Settings, body_token: str | None) -> PresentedRefresh:
+    if body_token is not None:
+        return PresentedRefresh(token=body_token, from_cookie=False)
+    cookie = request.cookies.get(settings.refresh_cookie_name)
+    if cookie is None:
+        return PresentedRefresh(token=None, from_cookie=False)
+    check_csrf(request, settings)
+    return PresentedRefresh(token=cookie, from_cookie=True)
+
+
+def refresh_for_refresh(
+    request: Request, settings: SettingsDep, body: RefreshRequest | None = None
+) -> PresentedRefresh:
+    return _presented(request, settings, body.refresh_token if body else None)
+
+
+def refresh_for_logout(
+    request: Request, settings: SettingsDep, body: LogoutRequest | None = None
+) -> PresentedRefresh:
+    return _presented(request, settings, body.refresh_token if body else None)
+
+
+RefreshToRotate = Annotated[PresentedRefresh, Depends(refresh_for_refresh)]
+RefreshToEnd = Annotated[PresentedRefresh, Depends(refresh_for_logout)]
+
+
+def set_refresh_cookie(
+    response: Response, settings: Settings, token: str, expires_at: float
+) -> None:
+    response.set_cookie(
+        settings.refresh_cookie_name,
+        token,
+        max_age=max(0, int(expires_at - time.time())),
+        path=COOKIE_PATH,
+        secure=settings.effective_cookie_secure,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def clear_refresh_cookie(response: Response, settings: Settings) -> None:
+    response.delete_cookie(
+        settings.refresh_cookie_name,
+        path=COOKIE_PATH,
+        secure=settings.effective_cookie_secure,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def token_response(tokens: IssuedTokens, *, delivery: Delivery, settings: Settings) -> JSONResponse:
+    body = TokenResponse(
+        access_token=tokens.access.token,
+        expires_in=tokens.access.expires_in,
+        refresh_token=tokens.refresh.value if delivery == "body" else None,
+    )
+    response = JSONResponse(body.model_dump(exclude_none=True), headers=NO_STORE)
+    if delivery == "cookie":
+        set_refresh_cookie(response, settings, tokens.refresh.value, tokens.refresh_expires_at)
+    return response

@@ -1,0 +1,115 @@
+"""Dependencies as named types: resources, the request's transaction, the caller.
+
+`DbSession` commits before the response is sent (`scope="function"`), and rolls
+back when the handler raises, so a response never claims a change that was not
+stored.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authapi.clientip import ClientInfo, client_info
+from authapi.errors import AuthError, InvalidAccessToken, NotAuthenticated
+from authapi.resources import Resources
+from authapi.services.accounts import AccountService
+from authapi.services.sessions import SessionService
+from authapi.settings import Settings
+from authapi.tokens import AccessClaims
+
+# Declares the OAuth2 password flow in OpenAPI, which is what makes the
+# Authorize button of /docs post username/password to /auth/token.
+bearer_scheme = OAuth2PasswordBearer(
+    tokenUrl="/auth/token",
+    auto_error=False,
+    description=(
+        "Sign in with your email as username; the access token goes in `Authorization: Bearer`."
+    ),
+)
+
+
+def get_resources(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+ResourcesDep = Annotated[Resources, Depends(get_resources)]
+
+
+def get_settings(resources: ResourcesDep) -> Settings:
+    return resources.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_db(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
+    async with resources.sessionmaker() as db:
+        yield db
+        await db.commit()
+
+
+DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
+
+
+def get_client(request: Request, settings: SettingsDep) -> ClientInfo:
+    return client_info(request, settings.trusted_proxies)
+
+
+Client = Annotated[ClientInfo, Depends(get_client)]
+
+
+def get_accounts(db: DbSession, resources: ResourcesDep, client: Client) -> AccountService:
+    return AccountService(db, resources, client)
+
+
+def get_sessions(db: DbSession, resources: ResourcesDep, client: Client) -> SessionService:
+    return SessionService(db, resources, client)
+
+
+Accounts = Annotated[AccountService, Depends(get_accounts)]
+Sessions = Annotated[SessionService, Depends(get_sessions)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of a bearer-protected route: a verified token of a live session."""
+
+    user_id: uuid.UUID
+    session_id: str
+    claims: AccessClaims
+
+
+async def get_principal(
+    token: Annotated[str | None, Depends(bearer_scheme)], resources: ResourcesDep
+) -> Principal:
+    if token is None:
+        raise NotAuthenticated()
+    claims = await resources.access_tokens.verify(token)
+    if not await resources.store.is_active(claims["sid"]):
+        raise InvalidAccessToken("The session of this access token has ended.")
+    try:
+        user_id = uuid.UUID(claims["sub"])
+    except ValueError:
+        raise InvalidAccessToken() from None
+    return Principal(user_id=user_id, session_id=claims["sid"], claims=claims)
+
+
+async def get_optional_principal(
+    token: Annotated[str | None, Depends(bearer_scheme)], resources: ResourcesDep
+) -> Principal | None:
+    try:
+        return await get_principal(token, resources)
+    except AuthError:
+        return None
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]

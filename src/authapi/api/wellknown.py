@@ -1,0 +1,47 @@
+"""Public keys (JWKS) and RFC 8414 authorization-server metadata."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from authapi.api.deps import ResourcesDep
+from authapi.schemas import JWKS, ServerMetadata
+
+router = APIRouter(prefix="/.well-known", tags=["discovery"])
+
+# Verifiers may cache for five minutes; after a rotation they refetch anyway when
+# they meet an unknown `kid`, and retired keys stay published while they matter.
+JWKS_CACHE = "public, max-age=300, stale-while-revalidate=60"
+METADATA_CACHE = "public, max-age=3600"
+
+
+@router.get("/jwks.json", response_model=JWKS, summary="Public signing keys (RFC 7517)")
+async def jwks(resources: ResourcesDep, response: Response) -> JWKS:
+    """Every key whose tokens may still be valid. Empty with HS256 (nothing public to publish)."""
+    await resources.keyring.refresh_if_stale()
+    response.headers["Cache-Control"] = JWKS_CACHE
+    return JWKS.model_validate(resources.keyring.jwks())
+
+
+@router.get(
+    "/oauth-authorization-server",
+    response_model=ServerMetadata,
+    response_model_exclude_none=True,
+    summary="Authorization server metadata (RFC 8414)",
+)
+async def metadata(resources: ResourcesDep, response: Response) -> ServerMetadata:
+    settings = resources.settings
+    base = settings.public_url
+    response.headers["Cache-Control"] = METADATA_CACHE
+    return ServerMetadata(
+        issuer=settings.effective_issuer,
+        token_endpoint=f"{base}/auth/token",
+        jwks_uri=f"{base}/.well-known/jwks.json",
+        revocation_endpoint=f"{base}/auth/revoke",
+        grant_types_supported=["password", "refresh_token"],
+        response_types_supported=[],
+        token_endpoint_auth_methods_supported=["none"],
+        revocation_endpoint_auth_methods_supported=["none"],
+        token_endpoint_auth_signing_alg_values_supported=None,
+        access_token_signing_alg_values_supported=[settings.jwt_algorithm],
+    )

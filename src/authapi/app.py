@@ -1,0 +1,68 @@
+"""`create_app(settings)`: the only place that wires the parts together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
+
+from authapi import __version__
+from authapi.api import auth, ops, users, wellknown
+from authapi.errors import install_error_handlers
+from authapi.logs import configure_logging
+from authapi.middleware import SecurityHeaders
+from authapi.resources import Resources
+from authapi.settings import Settings
+
+DESCRIPTION = """
+Self-hosted authentication: accounts, sign-in, short-lived JWT access tokens
+(RFC 9068, verifiable offline through `/.well-known/jwks.json`) and rotating,
+revocable refresh tokens.
+
+Errors are `application/problem+json` with a stable `code`. Use **Authorize**
+with your email and password to try the protected endpoints.
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with Resources.open(settings) as resources:
+            app.state.resources = resources
+            yield
+
+    app: FastAPI = FastAPIOffline(
+        title="authapi",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        redoc_url=None,
+        max_body_size=settings.max_body_bytes,
+        swagger_ui_parameters={"persistAuthorization": False, "displayRequestDuration": True},
+    )
+    install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
+    if settings.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.allowed_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Requested-With"],
+            max_age=600,
+        )
+    for router in (auth.router, users.router, wellknown.router, ops.router):
+        app.include_router(router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The uvicorn factory used by `authapi serve` (each worker reads the environment)."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    logging.getLogger("authapi").debug("configuration loaded")
+    return create_app(settings)

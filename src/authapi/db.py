@@ -1,0 +1,123 @@
+"""Engine, sessions and migrations.
+
+One engine per process. Requests get one `AsyncSession` each, committed before
+the response is sent (see `api/deps.py`). Migrations run through Alembic from the
+migrations folder that ships inside the package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+CONNECT_TIMEOUT_SECONDS = 5
+STATEMENT_TIMEOUT_SECONDS = 10
+
+
+def migrations_dir() -> Path:
+    """The Alembic folder: inside an installed wheel, else the source checkout's alembic/."""
+    packaged = Path(__file__).parent / "alembic"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "alembic"
+
+
+def make_engine(url: str) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": STATEMENT_TIMEOUT_SECONDS})
+        _tune_sqlite(engine)
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=10,
+        max_overflow=10,
+        pool_timeout=CONNECT_TIMEOUT_SECONDS,
+        pool_recycle=1800,
+        connect_args={
+            "timeout": CONNECT_TIMEOUT_SECONDS,
+            "command_timeout": STATEMENT_TIMEOUT_SECONDS,
+            "server_settings": {"application_name": "authapi"},
+        },
+    )
+
+
+def _tune_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def check_database(engine: AsyncEngine) -> None:
+    """Raise if the database cannot answer a trivial query."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+def _alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def _run_on(connection: Connection, url: str, action: str, revision: str) -> None:
+    config = _alembic_config(url)
+    config.attributes["connection"] = connection
+    getattr(command, action)(config, revision)
+
+
+async def migrate(engine: AsyncEngine, revision: str = "head", *, action: str = "upgrade") -> None:
+    """Run `alembic upgrade|downgrade` on an engine (usable inside a running event loop)."""
+    if engine.url.get_backend_name() == "sqlite":
+        database = engine.url.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    async with engine.begin() as connection:
+        url = engine.url.render_as_string(hide_password=False)
+        await connection.run_sync(_run_on, url, action, revision)
+
+
+def migrate_sync(url: str, revision: str = "head", *, action: str = "upgrade") -> None:
+    """The same from synchronous code (the CLI, sync test fixtures)."""
+
+    async def _run() -> None:
+        engine = make_engine(url)
+        try:
+            await migrate(engine, revision, action=action)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(_run())
+
+
+async def schema_is_current(engine: AsyncEngine) -> bool:
+    """Whether the database is at the newest migration."""
+    heads = set(ScriptDirectory.from_config(_alembic_config(str(engine.url))).get_heads())
+
+    def _current(connection: Connection) -> set[str]:
+        return set(MigrationContext.configure(connection).get_current_heads())
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(_current) == heads

@@ -1,0 +1,364 @@
+"""Domain errors and their one rendering: RFC 9457 problem+json with a stable `code`.
+
+Services raise these; `install_error_handlers` renders every one of them, plus
+FastAPI's validation errors and Starlette's HTTP errors, the same way. No route
+builds an error body by hand, and no error body ever echoes the input.
+
+    AuthError                       500 internal_error
+    ├── MalformedRequest            400 malformed_request
+    ├── InvalidEmailToken           400 invalid_token
+    ├── NotAuthenticated            401 not_authenticated      (bearer routes)
+    ├── InvalidAccessToken          401 invalid_token          (bearer routes)
+    │   └── AccessTokenExpired      401 token_expired          (bearer routes)
+    ├── InvalidCredentials          401 invalid_credentials
+    ├── InvalidRefreshToken         401 invalid_refresh_token
+    │   └── RefreshTokenReused      401 refresh_token_reused
+    ├── EmailNotVerified            403 email_not_verified
+    ├── CsrfFailed                  403 csrf_failed
+    ├── NotFound                    404 not_found
+    │   └── SessionNotFound         404 session_not_found
+    ├── MethodNotAllowed            405 method_not_allowed
+    ├── PayloadTooLarge             413 payload_too_large
+    ├── UnsupportedMediaType        415 unsupported_media_type
+    ├── ValidationFailed            422 validation_error
+    │   └── WeakPassword            422 weak_password
+    └── ServiceUnavailable          503 service_unavailable
+
+`/auth/token` and `/auth/revoke` speak RFC 6749 §5.2 instead: `OAuthError`
+carries the OAuth `error` and renders `{error, error_description, code}`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+log = logging.getLogger("authapi.errors")
+
+PROBLEM_JSON = "application/problem+json"
+BEARER_REALM = 'Bearer realm="authapi"'
+
+
+class AuthError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    title: ClassVar[str] = "Internal error"
+    default_detail: ClassVar[str] = "Something went wrong on our side."
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        self.detail = detail or self.default_detail
+        self.headers = dict(headers or {})
+        self.extra = extra
+        super().__init__(self.detail)
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.status,
+            "code": self.code,
+            "detail": self.detail,
+            **self.extra,
+        }
+
+
+class MalformedRequest(AuthError):
+    status, code, title = 400, "malformed_request", "Malformed request"
+    default_detail = "The request body could not be read."
+
+
+class InvalidEmailToken(AuthError):
+    status, code, title = 400, "invalid_token", "Invalid or expired link"
+    default_detail = "This link is invalid, expired or was already used."
+
+
+def bearer_challenge(error: str | None = None, description: str | None = None) -> str:
+    """RFC 6750 §3 `WWW-Authenticate` value; no error code when credentials were absent."""
+    if error is None:
+        return BEARER_REALM
+    header = f'{BEARER_REALM}, error="{error}"'
+    if description:
+        header += f', error_description="{description}"'
+    return header
+
+
+class NotAuthenticated(AuthError):
+    status, code, title = 401, "not_authenticated", "Authentication required"
+    default_detail = "Send an access token in the Authorization header."
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": bearer_challenge()})
+
+
+class InvalidAccessToken(AuthError):
+    status, code, title = 401, "invalid_token", "Invalid access token"
+    default_detail = "The access token is invalid or its session has ended."
+
+    def __init__(self, detail: str | None = None) -> None:
+        detail = detail or self.default_detail
+        super().__init__(
+            detail, headers={"WWW-Authenticate": bearer_challenge("invalid_token", detail)}
+        )
+
+
+class AccessTokenExpired(InvalidAccessToken):
+    code, title = "token_expired", "Access token expired"
+    default_detail = "The access token has expired; refresh it."
+
+
+class InvalidCredentials(AuthError):
+    status, code, title = 401, "invalid_credentials", "Invalid credentials"
+    default_detail = "The email or password is incorrect."
+
+
+class InvalidRefreshToken(AuthError):
+    status, code, title = 401, "invalid_refresh_token", "Invalid refresh token"
+    default_detail = "The refresh token is invalid, expired or revoked; sign in again."
+
+
+class RefreshTokenReused(InvalidRefreshToken):
+    code, title = "refresh_token_reused", "Refresh token reused"
+    default_detail = (
+        "This refresh token was already used. The session has been revoked for safety; "
+        "sign in again."
+    )
+
+
+class EmailNotVerified(AuthError):
+    status, code, title = 403, "email_not_verified", "Email not verified"
+    default_detail = "Verify your email address before signing in; we can resend the link."
+
+
+class CsrfFailed(AuthError):
+    status, code, title = 403, "csrf_failed", "Cross-site request refused"
+    default_detail = (
+        "Requests authenticated by the refresh cookie need the X-Requested-With header "
+        "and, when Origin is sent, an allowed origin."
+    )
+
+
+class NotFound(AuthError):
+    status, code, title = 404, "not_found", "Not found"
+    default_detail = "Nothing is here."
+
+
+class SessionNotFound(NotFound):
+    code, title = "session_not_found", "Session not found"
+    default_detail = "You have no active session with this id."
+
+
+class MethodNotAllowed(AuthError):
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
+    default_detail = "This endpoint does not accept that method."
+
+
+class PayloadTooLarge(AuthError):
+    status, code, title = 413, "payload_too_large", "Request body too large"
+    default_detail = "The request body is larger than this service accepts."
+
+
+class UnsupportedMediaType(AuthError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+    default_detail = "Send the body as application/json."
+
+
+class ValidationFailed(AuthError):
+    status, code, title = 422, "validation_error", "Invalid request"
+    default_detail = "Some fields are missing or invalid."
+
+
+class WeakPassword(ValidationFailed):
+    code, title = "weak_password", "Password not accepted"
+
+
+class ServiceUnavailable(AuthError):
+    status, code, title = 503, "service_unavailable", "Service unavailable"
+    default_detail = "A backing service is unavailable; try again shortly."
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail, headers={"Retry-After": "5"}, **extra)
+
+
+class OAuthError(Exception):
+    """An RFC 6749 §5.2 error for the form-encoded OAuth endpoints."""
+
+    def __init__(
+        self, error: str, description: str, *, code: str | None = None, status: int = 400
+    ) -> None:
+        self.error = error
+        self.description = description
+        self.code = code or error
+        self.status = status
+        super().__init__(description)
+
+    @classmethod
+    def from_auth_error(cls, exc: AuthError) -> OAuthError:
+        if isinstance(exc, (InvalidCredentials, InvalidRefreshToken, EmailNotVerified)):
+            return cls("invalid_grant", exc.detail, code=exc.code)
+        if isinstance(exc, ValidationFailed):
+            return cls("invalid_request", exc.detail, code=exc.code)
+        return cls("server_error", exc.detail, code=exc.code, status=exc.status)
+
+
+# --- OpenAPI ---------------------------------------------------------------
+class Problem(BaseModel):
+    """RFC 9457 problem details with a stable machine-readable `code`."""
+
+    type: str = Field(default="about:blank", examples=["about:blank"])
+    title: str = Field(examples=["Invalid credentials"])
+    status: int = Field(examples=[401])
+    code: str = Field(examples=["invalid_credentials"])
+    detail: str = Field(examples=["The email or password is incorrect."])
+
+
+class OAuthProblem(BaseModel):
+    """RFC 6749 §5.2 error response (plus our stable `code`)."""
+
+    error: str = Field(examples=["invalid_grant"])
+    error_description: str
+    code: str
+
+
+def problems(*errors: type[AuthError]) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: every listed error under its status, with examples."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for error in errors:
+        entry = responses.setdefault(
+            error.status,
+            {
+                "model": Problem,
+                "description": error.title,
+                "content": {PROBLEM_JSON: {"examples": {}}},
+            },
+        )
+        if error.title not in entry["description"].split(" / "):
+            entry["description"] += f" / {error.title}"
+        entry["content"][PROBLEM_JSON]["examples"][error.code] = {
+            "summary": error.title,
+            "value": {
+                "type": "about:blank",
+                "title": error.title,
+                "status": error.status,
+                "code": error.code,
+                "detail": error.default_detail,
+            },
+        }
+    return responses
+
+
+def oauth_problems(*pairs: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status, error in pairs:
+        entry = responses.setdefault(status, {"model": OAuthProblem, "description": error})
+        if error not in entry["description"]:
+            entry["description"] += f", {error}"
+    return responses
+
+
+# --- rendering ---------------------------------------------------------------
+def problem_response(exc: AuthError) -> Response:
+    return JSONResponse(
+        exc.body(), status_code=exc.status, headers=exc.headers, media_type=PROBLEM_JSON
+    )
+
+
+def _generic_http_problem(status: int, detail: str) -> Response:
+    body = {
+        "type": "about:blank",
+        "title": detail,
+        "status": status,
+        "code": "http_error",
+        "detail": detail,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def oauth_error_response(exc: OAuthError) -> Response:
+    return JSONResponse(
+        {"error": exc.error, "error_description": exc.description, "code": exc.code},
+        status_code=exc.status,
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
+
+
+def _validation_problem(exc: RequestValidationError) -> AuthError:
+    errors = []
+    for item in exc.errors():
+        if item.get("type") == "json_invalid":
+            return MalformedRequest("The request body is not valid JSON.")
+        # Only the location and the message: the rejected input may be a password.
+        errors.append(
+            {"loc": [str(part) for part in item.get("loc", ())], "msg": str(item.get("msg", ""))}
+        )
+    return ValidationFailed(errors=errors)
+
+
+_HTTP_ERRORS: dict[int, type[AuthError]] = {
+    404: NotFound,
+    405: MethodNotAllowed,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+}
+
+# Connection-level failures of PostgreSQL/SQLite or Redis (OSError covers refused
+# and timed-out sockets); data errors such as IntegrityError are not among them.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeoutError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AuthError)
+    async def _auth_error(request: Request, exc: AuthError) -> Response:
+        return problem_response(exc)
+
+    @app.exception_handler(OAuthError)
+    async def _oauth_error(request: Request, exc: OAuthError) -> Response:
+        return oauth_error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return problem_response(_validation_problem(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        error_class = _HTTP_ERRORS.get(exc.status_code)
+        if error_class is None:
+            return _generic_http_problem(exc.status_code, str(exc.detail))
+        headers = dict(exc.headers or {})
+        return problem_response(error_class(headers=headers))
+
+    for error_type in UNAVAILABLE_ERRORS:
+
+        @app.exception_handler(error_type)
+        async def _unavailable(request: Request, exc: Exception) -> Response:
+            # The exception text can carry a connection URL: log its type only.
+            log.error("backing service unavailable: %s", type(exc).__name__)
+            return problem_response(ServiceUnavailable())
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(AuthError())

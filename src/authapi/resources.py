@@ -1,0 +1,135 @@
+"""The long-lived objects of one app process, opened and closed together.
+
+`Resources.open(settings)` connects to the database and the token store, loads
+(or generates) signing keys, starts the password-hash pool and the mail sender.
+Anything wrong here (unreachable database, undecryptable keys) raises
+`StartupError` with one line that the CLI prints before exiting.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from authapi.db import check_database, make_engine, make_sessionmaker
+from authapi.encryption import Encryptor, load_encryption_keys
+from authapi.keys import KeyConfigError, KeyRepository, Keyring
+from authapi.mail import ConsoleMailer, MailDispatcher, Mailer, SmtpMailer
+from authapi.passwords import PasswordHasher, PasswordPolicy
+from authapi.settings import Settings
+from authapi.store import TokenStore
+from authapi.store.memory import MemoryTokenStore
+from authapi.store.redis import RedisTokenStore
+from authapi.tokens import AccessTokens, RefreshTokens
+
+log = logging.getLogger("authapi")
+
+
+class StartupError(Exception):
+    """A problem that stops the service from starting; its message is one line."""
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    store: TokenStore
+    encryptor: Encryptor
+    keys: KeyRepository
+    keyring: Keyring
+    access_tokens: AccessTokens
+    refresh_tokens: RefreshTokens
+    hasher: PasswordHasher
+    policy: PasswordPolicy
+    mail: MailDispatcher
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, settings: Settings) -> AsyncIterator[Resources]:
+        for warning in settings.dev_warnings():
+            log.warning("DEVELOPMENT SETTING: %s", warning)
+        async with AsyncExitStack() as stack:
+            engine = make_engine(settings.effective_database_url)
+            stack.push_async_callback(engine.dispose)
+            try:
+                await check_database(engine)
+            except Exception as exc:
+                raise StartupError(
+                    f"database unreachable: {type(exc).__name__}: {_first_line(exc)}"
+                ) from None
+
+            store = _open_store(settings)
+            stack.push_async_callback(store.close)
+            try:
+                await store.ping()
+            except Exception as exc:
+                raise StartupError(
+                    f"Redis unreachable: {type(exc).__name__}: {_first_line(exc)}"
+                ) from None
+
+            sessionmaker = make_sessionmaker(engine)
+            encryptor = Encryptor(load_encryption_keys(settings))
+            keys = KeyRepository(sessionmaker, encryptor, settings)
+            keyring = Keyring(
+                algorithm=settings.jwt_algorithm,
+                load=keys.load,
+                reload_seconds=settings.keys_reload_seconds,
+            )
+            try:
+                await keys.ensure_signing_key()
+                await keyring.reload()
+            except KeyConfigError as exc:
+                raise StartupError(str(exc)) from None
+
+            hasher = PasswordHasher(rounds=settings.bcrypt_rounds, workers=settings.hash_workers)
+            stack.callback(hasher.close)
+            await hasher.start()
+
+            mail = MailDispatcher(_mailer(settings), sender=settings.email_from)
+            stack.push_async_callback(mail.close)
+
+            yield cls(
+                settings=settings,
+                engine=engine,
+                sessionmaker=sessionmaker,
+                store=store,
+                encryptor=encryptor,
+                keys=keys,
+                keyring=keyring,
+                access_tokens=AccessTokens(
+                    keyring,
+                    issuer=settings.effective_issuer,
+                    audience=settings.audience,
+                    client_id=settings.client_id,
+                    ttl_seconds=settings.access_token_ttl_seconds,
+                    leeway_seconds=settings.clock_leeway_seconds,
+                ),
+                refresh_tokens=RefreshTokens(encryptor.derived_keys("refresh-token-mac")),
+                hasher=hasher,
+                policy=PasswordPolicy(
+                    min_length=settings.password_min_length, max_bytes=settings.password_max_bytes
+                ),
+                mail=mail,
+            )
+
+
+def _open_store(settings: Settings) -> TokenStore:
+    if settings.redis_url is None:
+        return MemoryTokenStore()
+    return RedisTokenStore.from_url(settings.redis_url, prefix=settings.redis_prefix)
+
+
+def _mailer(settings: Settings) -> Mailer:
+    if settings.smtp_url is None:
+        return ConsoleMailer(settings.data_dir / "outbox")
+    return SmtpMailer(settings.smtp_url.get_secret_value(), timeout=settings.smtp_timeout_seconds)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else ""

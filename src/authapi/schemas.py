@@ -1,0 +1,149 @@
+"""Request and response bodies.
+
+Every request model forbids unknown fields, and every string goes through
+`Text`, which refuses control characters (NUL included: PostgreSQL cannot store
+it, and no legitimate email, password or token contains one). Emails are
+normalised (NFKC, trimmed, lower-case) before validation, so lookups and the
+uniqueness constraint see one spelling per address.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+MAX_EMAIL_LENGTH = 254
+
+
+def reject_control_characters(value: str) -> str:
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+def normalize_email(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value  # let the str type produce the error
+    value = reject_control_characters(unicodedata.normalize("NFKC", value).strip().lower())
+    if len(value) > MAX_EMAIL_LENGTH:
+        raise ValueError(f"an email address has at most {MAX_EMAIL_LENGTH} characters")
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+
+
+Text = Annotated[str, AfterValidator(reject_control_characters)]
+EmailAddress = Annotated[
+    str,
+    BeforeValidator(normalize_email),
+    Field(max_length=MAX_EMAIL_LENGTH, examples=["ada@example.com"]),
+]
+Password = Annotated[
+    Text, Field(min_length=1, max_length=4096, examples=["correct horse battery staple"])
+]
+OpaqueToken = Annotated[Text, Field(min_length=1, max_length=512)]
+Delivery = Literal["cookie", "body"]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RegisterRequest(Request):
+    email: EmailAddress
+    password: Password
+
+
+class VerifyEmailRequest(Request):
+    token: OpaqueToken = Field(description="The `token` parameter of the emailed link.")
+
+
+class ResendVerificationRequest(Request):
+    email: EmailAddress
+
+
+class LoginRequest(Request):
+    email: EmailAddress
+    password: Password
+    refresh_token_delivery: Delivery = Field(
+        default="cookie",
+        description="`cookie` (browsers: httpOnly cookie) or `body` (native apps).",
+    )
+
+
+class RefreshRequest(Request):
+    refresh_token: OpaqueToken | None = Field(
+        default=None,
+        description="Native apps send the token here; browsers send the cookie instead.",
+    )
+
+
+class LogoutRequest(Request):
+    refresh_token: OpaqueToken | None = None
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a token type, not a secret)
+    expires_in: int = Field(description="Seconds until the access token expires.", examples=[900])
+    refresh_token: str | None = Field(default=None, description="Only with body delivery.")
+
+
+class Message(BaseModel):
+    detail: str
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    email_verified: bool
+    mfa_enabled: bool
+    created_at: datetime
+
+
+class SessionOut(BaseModel):
+    id: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime = Field(description="When the session ends unless it is used again.")
+    ip: str | None
+    user_agent: str | None
+    current: bool = Field(description="The session of the access token making this request.")
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionOut]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, Literal["ok", "unavailable"]]
+
+
+class JWKS(BaseModel):
+    keys: list[dict[str, Any]]
+
+
+class ServerMetadata(BaseModel):
+    """RFC 8414 authorization server metadata."""
+
+    model_config = ConfigDict(extra="allow")
+
+    issuer: str
+    token_endpoint: str
+    jwks_uri: str
+    revocation_endpoint: str
+    grant_types_supported: list[str]
+    response_types_supported: list[str]
+    token_endpoint_auth_methods_supported: list[str]
+    revocation_endpoint_auth_methods_supported: list[str]

@@ -1,0 +1,47 @@
+"""Security events: the audit trail of sign-ins, failures, reuse and revocations."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authapi.clientip import ClientInfo
+from authapi.models import SecurityEvent
+
+
+class EventType(enum.StrEnum):
+    USER_REGISTERED = "user_registered"
+    REGISTER_EXISTING = "register_existing_email"
+    EMAIL_VERIFIED = "email_verified"
+    LOGIN_SUCCEEDED = "login_succeeded"
+    LOGIN_FAILED = "login_failed"
+    REFRESH_TOKEN_REUSED = "refresh_token_reused"  # noqa: S105 (an event name)
+    LOGOUT = "logout"
+    LOGOUT_ALL = "logout_all"
+    SESSION_REVOKED = "session_revoked"
+    PASSWORD_REHASHED = "password_rehashed"  # noqa: S105 (an event name)
+
+
+async def record(
+    db: AsyncSession,
+    event_type: EventType,
+    *,
+    client: ClientInfo,
+    user_id: uuid.UUID | None = None,
+    session_id: uuid.UUID | None = None,
+    **details: Any,
+) -> None:
+    """Add an event to the current transaction. Never pass secrets in `details`."""
+    db.add(
+        SecurityEvent(
+            user_id=user_id,
+            session_id=session_id,
+            type=event_type.value,
+            ip=client.ip,
+            user_agent=client.user_agent,
+            details=details or None,
+        )
+    )

@@ -1,0 +1,257 @@
+"""Configuration: one `Settings` object read from `AUTHAPI_*` environment variables.
+
+Validators refuse unsafe or inconsistent configuration at start, so a bad value
+is one clear line (`config_error_line`) instead of a traceback later. Values that
+only make sense for local development are allowed but reported by
+`Settings.dev_warnings()`, which the app logs loudly at start.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeAlias
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Algorithm: TypeAlias = Literal["ES256", "EdDSA", "RS256", "HS256"]
+IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
+MIN_HS256_SECRET_BYTES = 32
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. The README's configuration table mirrors this class."""
+
+    model_config = SettingsConfigDict(env_prefix="AUTHAPI_", extra="ignore", frozen=True)
+
+    # --- where things live ---------------------------------------------------
+    data_dir: Path = Path("authapi-data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    redis_prefix: str = Field(default="authapi", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+
+    # --- identity of this service -------------------------------------------
+    public_url: str = "http://127.0.0.1:8000"
+    issuer: str | None = None
+    audience: str = "authapi"
+    client_id: str = "authapi"
+
+    # --- browsers ------------------------------------------------------------
+    allowed_origins: Annotated[list[str], NoDecode] = []
+    trusted_proxies: Annotated[list[IPNetwork], NoDecode] = []
+    cookie_secure: bool | None = None
+    refresh_cookie_name: str = Field(default="authapi_refresh", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+    # --- accounts and passwords ---------------------------------------------
+    require_verified_email: bool = True
+    bcrypt_rounds: int = Field(default=12, ge=4, le=31)
+    hash_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
+    password_min_length: int = Field(default=15, ge=8, le=64)
+    password_max_bytes: int = Field(default=1024, ge=256, le=4096)
+    verification_token_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+
+    # --- tokens --------------------------------------------------------------
+    jwt_algorithm: Algorithm = "ES256"
+    signing_key_file: Path | None = None
+    jwt_secret: SecretStr | None = None
+    access_token_ttl_seconds: int = Field(default=15 * 60, ge=10, le=24 * 3600)
+    refresh_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    session_lifetime_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+    refresh_reuse_grace_seconds: int = Field(default=10, ge=0, le=300)
+    clock_leeway_seconds: int = Field(default=10, ge=0, le=300)
+    keys_reload_seconds: int = Field(default=60, ge=0, le=3600)
+    encryption_keys: Annotated[list[SecretStr], NoDecode] = []
+
+    # --- email ---------------------------------------------------------------
+    smtp_url: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    email_from: str = "authapi <no-reply@localhost>"
+
+    # --- HTTP ----------------------------------------------------------------
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    # ------------------------------------------------------------------------
+    @field_validator("allowed_origins", "trusted_proxies", "encryption_keys", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return _split_commas(value)
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _explicit_origins(cls, origins: list[str]) -> list[str]:
+        cleaned = []
+        for origin in origins:
+            if origin == "*":
+                raise ValueError("'*' is not allowed: list each origin (credentials are on)")
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or parts.path not in ("", "/")
+            ):
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+            cleaned.append(_origin_of(origin))
+        return cleaned
+
+    @field_validator("public_url", "issuer")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{url!r} is not an http(s) URL")
+        if parts.query or parts.fragment:
+            raise ValueError(f"{url!r} must not have a query or fragment")
+        return url.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        if url.startswith(("postgres://", "postgresql://")):
+            # accept the common libpq spelling and pick the async driver ourselves
+            return "postgresql+asyncpg://" + url.split("://", 1)[1]
+        if not url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise ValueError("use postgresql+asyncpg://… or sqlite+aiosqlite:///…")
+        return url
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, url: str | None) -> str | None:
+        if url is not None and urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("use redis://, rediss:// or unix://")
+        return url
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_scheme(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None:
+            parts = urlsplit(url.get_secret_value())
+            if parts.scheme not in SMTP_SCHEMES or not parts.hostname:
+                raise ValueError("use smtp://[user:pass@]host:port, smtp+starttls://… or smtps://…")
+        return url
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _fernet_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        for position, key in enumerate(keys, start=1):
+            try:
+                Fernet(key.get_secret_value().encode())
+            except ValueError:
+                raise ValueError(
+                    f"key #{position} is not 32 random bytes in URL-safe base64 "
+                    "(generate one with: python -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())')"
+                ) from None
+        return keys
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.jwt_secret is not None:
+            if self.jwt_algorithm != "HS256":
+                raise ValueError("AUTHAPI_JWT_SECRET is only used with AUTHAPI_JWT_ALGORITHM=HS256")
+            if len(self.jwt_secret.get_secret_value().encode()) < MIN_HS256_SECRET_BYTES:
+                raise ValueError(
+                    f"AUTHAPI_JWT_SECRET must be at least {MIN_HS256_SECRET_BYTES} bytes for HS256"
+                )
+        if self.signing_key_file is not None:
+            if self.jwt_algorithm == "HS256":
+                raise ValueError(
+                    "AUTHAPI_SIGNING_KEY_FILE holds a private key; HS256 uses AUTHAPI_JWT_SECRET"
+                )
+            if not self.signing_key_file.is_file():
+                raise ValueError(f"AUTHAPI_SIGNING_KEY_FILE {self.signing_key_file} does not exist")
+        if self.redis_url is not None and not self.encryption_keys:
+            # A shared deployment needs one shared secret; a generated file per
+            # instance would make every instance reject the others' refresh tokens.
+            raise ValueError("AUTHAPI_ENCRYPTION_KEYS is required when AUTHAPI_REDIS_URL is set")
+        if self.refresh_token_ttl_seconds > self.session_lifetime_seconds:
+            raise ValueError(
+                "AUTHAPI_REFRESH_TOKEN_TTL_SECONDS exceeds AUTHAPI_SESSION_LIFETIME_SECONDS"
+            )
+        return self
+
+    # --- derived values -----------------------------------------------------
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'authapi.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def effective_issuer(self) -> str:
+        return self.issuer or self.public_url
+
+    @property
+    def effective_cookie_secure(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.public_url.startswith("https://")
+
+    @property
+    def csrf_allowed_origins(self) -> frozenset[str]:
+        """Origins allowed to use the refresh cookie: the allow-list plus the public URL's."""
+        return frozenset([*self.allowed_origins, _origin_of(self.public_url)])
+
+    def dev_warnings(self) -> list[str]:
+        """Development conveniences in effect; each is logged as a warning at start."""
+        warnings = []
+        if self.database_url is None:
+            warnings.append(f"embedded SQLite database at {self.effective_database_url}")
+        if self.redis_url is None:
+            warnings.append("in-process token store: sessions live in this one process only")
+        if self.smtp_url is None:
+            warnings.append(
+                f"console email: messages are printed and written to {self.data_dir / 'outbox'}, "
+                "not delivered"
+            )
+        if not self.effective_cookie_secure:
+            warnings.append("refresh cookie without Secure (plain-http development only)")
+        if not self.encryption_keys:
+            warnings.append(f"no AUTHAPI_ENCRYPTION_KEYS: using a generated key in {self.data_dir}")
+        if self.signing_key_file is None and self.jwt_secret is None:
+            warnings.append("no signing key configured: generated keys are kept in the database")
+        if self.bcrypt_rounds < 10:
+            warnings.append(f"bcrypt cost {self.bcrypt_rounds} is below 10 (tests only)")
+        return warnings
+
+
+def config_error_line(error: ValidationError) -> str:
+    """Render a settings ValidationError as one line naming the variables."""
+    parts = []
+    for item in error.errors(include_url=False, include_input=False):
+        location = ".".join(str(part) for part in item["loc"])
+        name = f"AUTHAPI_{location.upper()}" if location else "configuration"
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{name}: {message}")
+    return "invalid configuration: " + "; ".join(parts)

@@ -1,0 +1,76 @@
+"""The token store: live session state, behind one small interface.
+
+A session (one refresh-token family) is live while its record exists. The record
+holds the user, the hash of the current refresh token, the hash of its parent
+and when it was rotated (for the grace window), the last use, and the sliding and
+absolute expiry; it expires with the refresh token, so nothing grows without
+bound. Revoking deletes it, which is also what ends the session's access tokens
+on this API. If the store loses its data, sessions end: it fails closed, and a
+revoked session never comes back.
+
+Two implementations share one contract test suite: `RedisTokenStore` (shared by
+every instance; rotation is one Lua script) and `MemoryTokenStore` (the embedded
+default, one process).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class Outcome(enum.Enum):
+    ROTATED = "rotated"  # the current token: rotated to the successor
+    REPLAYED = "replayed"  # the parent within the grace window: the same successor again
+    REUSED = "reused"  # any other known token of the family: the family is now revoked
+    STALE = "stale"  # the parent in the window, but its successor was derived under an older key
+    UNKNOWN = "unknown"  # no live session (expired, revoked, never existed)
+
+
+@dataclass(frozen=True)
+class Rotation:
+    outcome: Outcome
+    user_id: str | None = None
+    expires_at: float | None = None  # refresh token expiry, epoch seconds
+
+
+class TokenStore(Protocol):
+    async def create(
+        self,
+        session_id: str,
+        *,
+        user_id: str,
+        token_hash: str,
+        now: float,
+        expires_at: float,
+        absolute_expires_at: float,
+    ) -> None:
+        """Start a live session whose current refresh token has `token_hash`."""
+
+    async def rotate(
+        self,
+        session_id: str,
+        *,
+        presented_hash: str,
+        successor_hash: str,
+        now: float,
+        grace_seconds: float,
+        ttl_seconds: float,
+    ) -> Rotation:
+        """Atomically check the presented token and rotate, replay or revoke."""
+
+    async def is_active(self, session_id: str) -> bool:
+        """Whether the session is live (the access-token check)."""
+
+    async def last_used(self, session_ids: Sequence[str]) -> dict[str, float]:
+        """Last use (epoch seconds) of each of these sessions that is live."""
+
+    async def revoke(self, session_ids: Collection[str]) -> None:
+        """End these sessions now; unknown ids are ignored."""
+
+    async def ping(self) -> None:
+        """Raise if the store cannot be reached."""
+
+    async def close(self) -> None: ...

@@ -1,0 +1,118 @@
+"""In-process token store for the embedded default (one process, no Redis).
+
+Every method runs without awaiting, so on one event loop each is atomic just as
+the Redis script is. Expired records are dropped when touched and by a sweep
+that runs whenever the table has doubled since the last one, so memory stays
+bounded by the number of live sessions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from authapi.store import Outcome, Rotation
+
+
+@dataclass
+class _Record:
+    user_id: str
+    current: str
+    parent: str | None
+    rotated_at: float
+    used_at: float
+    expires_at: float
+    absolute_expires_at: float
+
+
+class MemoryTokenStore:
+    def __init__(self) -> None:
+        self._records: dict[str, _Record] = {}
+        self._sweep_at_size = 1024
+
+    def _live(self, session_id: str, now: float) -> _Record | None:
+        record = self._records.get(session_id)
+        if record is not None and record.expires_at <= now:
+            del self._records[session_id]
+            return None
+        return record
+
+    def _maybe_sweep(self, now: float) -> None:
+        if len(self._records) < self._sweep_at_size:
+            return
+        for session_id in [sid for sid, rec in self._records.items() if rec.expires_at <= now]:
+            del self._records[session_id]
+        self._sweep_at_size = max(1024, 2 * len(self._records))
+
+    async def create(
+        self,
+        session_id: str,
+        *,
+        user_id: str,
+        token_hash: str,
+        now: float,
+        expires_at: float,
+        absolute_expires_at: float,
+    ) -> None:
+        self._maybe_sweep(now)
+        self._records[session_id] = _Record(
+            user_id=user_id,
+            current=token_hash,
+            parent=None,
+            rotated_at=now,
+            used_at=now,
+            expires_at=min(expires_at, absolute_expires_at),
+            absolute_expires_at=absolute_expires_at,
+        )
+
+    async def rotate(
+        self,
+        session_id: str,
+        *,
+        presented_hash: str,
+        successor_hash: str,
+        now: float,
+        grace_seconds: float,
+        ttl_seconds: float,
+    ) -> Rotation:
+        record = self._live(session_id, now)
+        if record is None:
+            return Rotation(Outcome.UNKNOWN)
+        if presented_hash == record.current:
+            expires_at = min(now + ttl_seconds, record.absolute_expires_at)
+            if expires_at <= now:
+                del self._records[session_id]
+                return Rotation(Outcome.UNKNOWN)
+            record.parent, record.current = record.current, successor_hash
+            record.rotated_at = record.used_at = now
+            record.expires_at = expires_at
+            return Rotation(Outcome.ROTATED, record.user_id, expires_at)
+        if presented_hash == record.parent and now - record.rotated_at <= grace_seconds:
+            if successor_hash != record.current:
+                return Rotation(Outcome.STALE, record.user_id)
+            record.used_at = now
+            return Rotation(Outcome.REPLAYED, record.user_id, record.expires_at)
+        del self._records[session_id]
+        return Rotation(Outcome.REUSED, record.user_id)
+
+    async def is_active(self, session_id: str) -> bool:
+        return self._live(session_id, time.time()) is not None
+
+    async def last_used(self, session_ids: Sequence[str]) -> dict[str, float]:
+        now = time.time()
+        return {
+            sid: record.used_at
+            for sid in session_ids
+            if (record := self._live(sid, now)) is not None
+        }
+
+    async def revoke(self, session_ids: Collection[str]) -> None:
+        for session_id in session_ids:
+            self._records.pop(session_id, None)
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._records.clear()

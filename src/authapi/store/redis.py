@@ -1,0 +1,146 @@
+"""Redis token store, shared by every app instance and worker.
+
+One hash per session, `<prefix>:session:{<sid>}`: the braces are a Redis Cluster
+hash tag, so everything one operation touches lives in one slot. The hash expires
+with its refresh token (PEXPIREAT), so no key outlives its use. Rotation is one
+Lua script: check-and-rotate, grace replay and reuse revocation happen atomically,
+so N concurrent refreshes of one token can never fork the family.
+Times inside Redis are integer milliseconds since the epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from redis.asyncio import Redis
+
+from authapi.store import Outcome, Rotation
+
+SOCKET_TIMEOUT_SECONDS = 2.0
+
+# KEYS[1] session hash
+# ARGV presented_hash, successor_hash, now_ms, grace_ms, ttl_ms
+ROTATE_SCRIPT = """
+local fields = redis.call('HMGET', KEYS[1], 'uid', 'cur', 'prev', 'rot', 'exp', 'abs')
+local uid, cur, prev = fields[1], fields[2], fields[3]
+if not cur then return {'unknown'} end
+local now = tonumber(ARGV[3])
+if ARGV[1] == cur then
+  local exp = math.min(now + tonumber(ARGV[5]), tonumber(fields[6]))
+  if exp <= now then
+    redis.call('DEL', KEYS[1])
+    return {'unknown'}
+  end
+  redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'prev', ARGV[1],
+             'rot', ARGV[3], 'used', ARGV[3], 'exp', exp)
+  redis.call('PEXPIREAT', KEYS[1], exp)
+  return {'rotated', uid, tostring(exp)}
+end
+if prev and ARGV[1] == prev and now - tonumber(fields[4]) <= tonumber(ARGV[4]) then
+  if ARGV[2] ~= cur then return {'stale', uid} end
+  redis.call('HSET', KEYS[1], 'used', ARGV[3])
+  return {'replayed', uid, fields[5]}
+end
+redis.call('DEL', KEYS[1])
+return {'reused', uid}
+"""
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+class RedisTokenStore:
+    def __init__(self, client: Redis, *, prefix: str) -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._rotate = client.register_script(ROTATE_SCRIPT)
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str) -> RedisTokenStore:
+        client = Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=SOCKET_TIMEOUT_SECONDS,
+            socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+            health_check_interval=30,
+        )
+        return cls(client, prefix=prefix)
+
+    def key(self, session_id: str) -> str:
+        return f"{self._prefix}:session:{{{session_id}}}"
+
+    async def create(
+        self,
+        session_id: str,
+        *,
+        user_id: str,
+        token_hash: str,
+        now: float,
+        expires_at: float,
+        absolute_expires_at: float,
+    ) -> None:
+        key = self.key(session_id)
+        expires_ms = _ms(min(expires_at, absolute_expires_at))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                key,
+                mapping={
+                    "uid": user_id,
+                    "cur": token_hash,
+                    "rot": _ms(now),
+                    "used": _ms(now),
+                    "exp": expires_ms,
+                    "abs": _ms(absolute_expires_at),
+                },
+            )
+            pipe.pexpireat(key, expires_ms)
+            await pipe.execute()
+
+    async def rotate(
+        self,
+        session_id: str,
+        *,
+        presented_hash: str,
+        successor_hash: str,
+        now: float,
+        grace_seconds: float,
+        ttl_seconds: float,
+    ) -> Rotation:
+        reply = await self._rotate(
+            keys=[self.key(session_id)],
+            args=[presented_hash, successor_hash, _ms(now), _ms(grace_seconds), _ms(ttl_seconds)],
+        )
+        outcome = Outcome(reply[0])
+        user_id = reply[1] if len(reply) > 1 else None
+        expires_at = int(reply[2]) / 1000 if len(reply) > 2 else None
+        return Rotation(outcome, user_id, expires_at)
+
+    async def is_active(self, session_id: str) -> bool:
+        return bool(await self._redis.exists(self.key(session_id)))
+
+    async def last_used(self, session_ids: Sequence[str]) -> dict[str, float]:
+        if not session_ids:
+            return {}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for session_id in session_ids:
+                pipe.hget(self.key(session_id), "used")
+            replies = await pipe.execute()
+        return {
+            sid: int(used) / 1000 for sid, used in zip(session_ids, replies, strict=True) if used
+        }
+
+    async def revoke(self, session_ids: Collection[str]) -> None:
+        if not session_ids:
+            return
+        # one DEL per key: keys of different sessions may live in different cluster slots
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for session_id in session_ids:
+                pipe.delete(self.key(session_id))
+            await pipe.execute()
+
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    async def close(self) -> None:
+        await self._redis.aclose()

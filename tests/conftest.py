@@ -1,0 +1,348 @@
+"""Test harness: real PostgreSQL, real Redis, a real SMTP server, both backends.
+
+- Each run creates its own PostgreSQL database (`authapi_test_<run id>`) and uses
+  its own Redis key prefix, and removes both at the end: runs never see each
+  other's data. Tests within a run use unique email addresses.
+- `backend` parametrises API tests over `embedded` (SQLite + in-process store +
+  console/outbox mail) and `production` (PostgreSQL + Redis + SMTP to an
+  in-process aiosmtpd server).
+- PostgreSQL or Redis missing: the tests that need them are skipped with the
+  reason, or fail when AUTHAPI_TEST_REQUIRE_SERVICES=1 (set by .ci/run).
+- bcrypt runs at cost 4 except where a test sets its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import os
+import re
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import redis
+from aiosmtpd.controller import Controller
+from cryptography.fernet import Fernet
+from fastapi import FastAPI
+
+# The suite must not pick up a developer's own configuration.
+for _name in [
+    name
+    for name in os.environ
+    if name.startswith("AUTHAPI_") and not name.startswith("AUTHAPI_TEST_")
+]:
+    del os.environ[_name]
+
+from authapi.app import create_app  # noqa: E402
+from authapi.db import migrate_sync  # noqa: E402
+from authapi.settings import Settings  # noqa: E402
+
+POSTGRES_ADMIN_DSN = os.environ.get(
+    "AUTHAPI_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("AUTHAPI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REQUIRE_SERVICES = os.environ.get("AUTHAPI_TEST_REQUIRE_SERVICES") == "1"
+
+RUN_ID = uuid.uuid4().hex[:10]
+ENCRYPTION_KEY = Fernet.generate_key().decode()
+PASSWORD = "correct horse battery staple"
+PUBLIC_URL = "https://app.example.com"
+
+
+def service_missing(name: str, exc: BaseException) -> None:
+    message = f"{name} is not reachable ({type(exc).__name__}: {exc})"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message}; AUTHAPI_TEST_REQUIRE_SERVICES=1 forbids skipping", pytrace=False)
+    pytest.skip(message)
+
+
+# --- PostgreSQL -----------------------------------------------------------------
+@dataclass(frozen=True)
+class PostgresDatabase:
+    dsn: str  # libpq form, for asyncpg
+    url: str  # SQLAlchemy form, for the app
+
+
+def _dsn_for(database: str) -> str:
+    return POSTGRES_ADMIN_DSN.rsplit("/", 1)[0] + "/" + database
+
+
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresDatabase]:
+    name = f"authapi_test_{RUN_ID}"
+    try:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        service_missing("PostgreSQL", exc)
+    dsn = _dsn_for(name)
+    database = PostgresDatabase(dsn=dsn, url="postgresql+asyncpg://" + dsn.split("://", 1)[1])
+    migrate_sync(database.url)
+    yield database
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+# --- Redis -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class RedisSpace:
+    url: str
+    prefix: str
+
+
+@pytest.fixture(scope="session")
+def redis_space() -> Iterator[RedisSpace]:
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        service_missing("Redis", exc)
+    space = RedisSpace(url=REDIS_URL, prefix=f"authapi-test-{RUN_ID}")
+    yield space
+    for key in client.scan_iter(match=f"{space.prefix}*", count=1000):
+        client.delete(key)
+    client.close()
+
+
+# --- SQLite ----------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'authapi.db'}"
+    migrate_sync(url)
+    return url
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+# --- SMTP ------------------------------------------------------------------------
+class _Collector:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        return "250 OK"
+
+
+@dataclass
+class SmtpServer:
+    host: str
+    port: int
+    collector: _Collector
+
+    @property
+    def url(self) -> str:
+        return f"smtp://{self.host}:{self.port}"
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[SmtpServer]:
+    collector = _Collector()
+    port = free_port()
+    controller = Controller(collector, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield SmtpServer(host="127.0.0.1", port=port, collector=collector)
+    finally:
+        controller.stop()
+
+
+# --- mail, whichever way it leaves ----------------------------------------------------
+@dataclass
+class Mailbox:
+    """Messages sent by the app under test: from the SMTP server or the outbox folder."""
+
+    smtp: SmtpServer | None = None
+    outbox: Path | None = None
+    seen: set[str] = field(default_factory=set)
+
+    def all(self) -> list[EmailMessage]:
+        if self.smtp is not None:
+            return list(self.smtp.collector.messages)
+        assert self.outbox is not None
+        if not self.outbox.exists():
+            return []
+        messages = []
+        for path in sorted(self.outbox.glob("*.eml")):
+            parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            assert isinstance(parsed, EmailMessage)
+            messages.append(parsed)
+        return messages
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [message for message in self.all() if message["To"] == address]
+
+    async def wait_for(
+        self, address: str, *, subject: str | None = None, count: int = 1, wait_seconds: float = 5.0
+    ) -> EmailMessage:
+        """The `count`-th message to `address` (matching `subject`), waiting for it to arrive."""
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            matching = [
+                m for m in self.to(address) if subject is None or subject in str(m["Subject"])
+            ]
+            if len(matching) >= count:
+                return matching[count - 1]
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"no email #{count} to {address} (subject {subject!r}) within {wait_seconds}s"
+                )
+            await asyncio.sleep(0.02)
+
+
+def body_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    content = part.get_content()
+    assert isinstance(content, str)
+    return content
+
+
+def link_token(message: EmailMessage) -> str:
+    match = re.search(r"\?token=([A-Za-z0-9_-]+)", body_of(message))
+    assert match, "no link with a token in the email"
+    return match.group(1)
+
+
+# --- the app under test ------------------------------------------------------------
+@pytest.fixture(params=["embedded", "production"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def base_settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "public_url": PUBLIC_URL,
+        "bcrypt_rounds": 4,
+        "hash_workers": 2,
+        "encryption_keys": [ENCRYPTION_KEY],
+        "keys_reload_seconds": 60,
+    }
+    if backend == "embedded":
+        values["database_url"] = request.getfixturevalue("sqlite_url")
+    else:
+        values["database_url"] = request.getfixturevalue("postgres").url
+        space: RedisSpace = request.getfixturevalue("redis_space")
+        values["redis_url"] = space.url
+        values["redis_prefix"] = space.prefix
+        values["smtp_url"] = request.getfixturevalue("smtp_server").url
+    return values
+
+
+@pytest.fixture
+def mailbox(backend: str, base_settings: dict[str, Any], request: pytest.FixtureRequest) -> Mailbox:
+    if backend == "embedded":
+        return Mailbox(outbox=Path(base_settings["data_dir"]) / "outbox")
+    return Mailbox(smtp=request.getfixturevalue("smtp_server"))
+
+
+@dataclass
+class Api:
+    """An httpx client on a running app, plus the steps most tests need."""
+
+    client: httpx.AsyncClient
+    app: FastAPI
+    settings: Settings
+    mail: Mailbox
+
+    async def register(self, email_address: str, password: str = PASSWORD) -> httpx.Response:
+        return await self.client.post(
+            "/auth/register", json={"email": email_address, "password": password}
+        )
+
+    async def create_user(self, email_address: str | None = None, password: str = PASSWORD) -> str:
+        """Register and verify a new account; returns its email."""
+        address = email_address or unique_email()
+        response = await self.register(address, password)
+        assert response.status_code == 202, response.text
+        token = link_token(await self.mail.wait_for(address, subject="Confirm"))
+        verified = await self.client.post("/auth/verify-email", json={"token": token})
+        assert verified.status_code == 200, verified.text
+        return address
+
+    async def login(
+        self, email_address: str, password: str = PASSWORD, *, delivery: str = "body"
+    ) -> httpx.Response:
+        return await self.client.post(
+            "/auth/login",
+            json={"email": email_address, "password": password, "refresh_token_delivery": delivery},
+        )
+
+    async def signed_in(self, email_address: str | None = None) -> Tokens:
+        address = email_address or await self.create_user()
+        response = await self.login(address)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        return Tokens(email=address, access=body["access_token"], refresh=body["refresh_token"])
+
+    async def refresh(self, refresh_token: str) -> httpx.Response:
+        return await self.client.post("/auth/refresh", json={"refresh_token": refresh_token})
+
+    async def me(self, access_token: str) -> httpx.Response:
+        return await self.client.get("/users/me", headers=bearer(access_token))
+
+
+@dataclass(frozen=True)
+class Tokens:
+    email: str
+    access: str
+    refresh: str
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def unique_email(tag: str = "user") -> str:
+    return f"{tag}-{uuid.uuid4().hex[:12]}@example.com"
+
+
+@pytest.fixture
+def make_api(base_settings: dict[str, Any], mailbox: Mailbox) -> Callable[..., Any]:
+    """`async with make_api(**setting_overrides) as api:` — an app with its own settings."""
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def _make(client_ip: str = "203.0.113.10", **overrides: Any) -> AsyncIterator[Api]:
+        settings = Settings(**{**base_settings, **overrides})
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, client=(client_ip, 50000))
+            async with httpx.AsyncClient(
+                transport=transport, base_url="https://testserver"
+            ) as client:
+                yield Api(client=client, app=app, settings=settings, mail=mailbox)
+                await app.state.resources.mail.drain()
+
+    return _make
+
+
+@pytest.fixture
+async def api(make_api: Callable[..., Any]) -> AsyncIterator[Api]:
+    async with make_api() as instance:
+        yield instance

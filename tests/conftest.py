@@ -346,3 +346,12 @@ def make_api(base_settings: dict[str, Any], mailbox: Mailbox) -> Callable[..., A
 async def api(make_api: Callable[..., Any]) -> AsyncIterator[Api]:
     async with make_api() as instance:
         yield instance
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI every test must run: any skip (a missing service, say) turns the run red."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if REQUIRE_SERVICES and skipped:
+        reporter.write_line(f"AUTHAPI_TEST_REQUIRE_SERVICES=1 and {len(skipped)} test(s) skipped: failing", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -12,7 +14,7 @@ from fastapi_offline import FastAPIOffline
 
 from authapi import __version__
 from authapi.api import auth, ops, users, wellknown
-from authapi.errors import install_error_handlers
+from authapi.errors import PROBLEM_JSON, Problem, ValidationFailed, install_error_handlers, problems
 from authapi.logs import configure_logging
 from authapi.middleware import SecurityHeaders
 from authapi.resources import Resources
@@ -57,7 +59,39 @@ def create_app(settings: Settings) -> FastAPI:
         )
     for router in (auth.router, users.router, wellknown.router, ops.router):
         app.include_router(router)
+    _document_validation_errors_as_problems(app)
     return app
+
+
+def _document_validation_errors_as_problems(app: FastAPI) -> None:
+    """FastAPI documents its own 422 body; ours is problem+json (see errors.py)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        problem = problems(ValidationFailed)[422]
+        problem_ref = {"$ref": "#/components/schemas/Problem"}
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                response = operation.get("responses", {}).get("422")
+                if response and "HTTPValidationError" in json.dumps(response):
+                    content = {
+                        PROBLEM_JSON: {**problem["content"][PROBLEM_JSON], "schema": problem_ref}
+                    }
+                    operation["responses"]["422"] = {
+                        "description": problem["description"],
+                        "content": content,
+                    }
+        components = schema.get("components", {}).get("schemas", {})
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        components.setdefault("Problem", Problem.model_json_schema())
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def app_from_environment() -> FastAPI:

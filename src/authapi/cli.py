@@ -84,7 +84,7 @@ async def _preflight(settings: Settings) -> None:
     if not current:
         _fail("the database schema is not up to date: run `authapi migrate`")
     try:
-        async with Resources.open(settings):
+        async with Resources.open(settings, announce=False):
             pass
     except StartupError as exc:
         _fail(str(exc))

@@ -50,9 +50,10 @@ class Resources:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, settings: Settings) -> AsyncIterator[Resources]:
-        for warning in settings.dev_warnings():
-            log.warning("DEVELOPMENT SETTING: %s", warning)
+    async def open(cls, settings: Settings, *, announce: bool = True) -> AsyncIterator[Resources]:
+        if announce:
+            for warning in settings.dev_warnings():
+                log.warning("DEVELOPMENT SETTING: %s", warning)
         async with AsyncExitStack() as stack:
             engine = make_engine(settings.effective_database_url)
             stack.push_async_callback(engine.dispose)

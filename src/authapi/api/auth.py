@@ -126,6 +126,7 @@ async def login(
         **oauth_problems(
             (400, "invalid_request"), (400, "invalid_grant"), (400, "unsupported_grant_type")
         ),
+        **problems(PayloadTooLarge, ServiceUnavailable),
     },
     summary="OAuth 2.0 token endpoint (password and refresh_token grants)",
 )
@@ -263,6 +264,7 @@ async def revoke_session(
     responses={
         200: {"description": "Revoked, or nothing to revoke."},
         **oauth_problems((400, "invalid_request")),
+        **problems(PayloadTooLarge, ServiceUnavailable),
     },
     summary="OAuth 2.0 token revocation (RFC 7009)",
 )

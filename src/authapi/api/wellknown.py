@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from authapi.api.deps import ResourcesDep
+from authapi.errors import ServiceUnavailable, problems
 from authapi.schemas import JWKS, ServerMetadata
 
 router = APIRouter(prefix="/.well-known", tags=["discovery"])
@@ -15,7 +16,12 @@ JWKS_CACHE = "public, max-age=300, stale-while-revalidate=60"
 METADATA_CACHE = "public, max-age=3600"
 
 
-@router.get("/jwks.json", response_model=JWKS, summary="Public signing keys (RFC 7517)")
+@router.get(
+    "/jwks.json",
+    response_model=JWKS,
+    responses=problems(ServiceUnavailable),
+    summary="Public signing keys (RFC 7517)",
+)
 async def jwks(resources: ResourcesDep, response: Response) -> JWKS:
     """Every key whose tokens may still be valid. Empty with HS256 (nothing public to publish)."""
     await resources.keyring.refresh_if_stale()

@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -58,7 +58,8 @@ class ConsoleMailer:
 
     async def send(self, message: EmailMessage) -> None:
         self._outbox.mkdir(parents=True, exist_ok=True)
-        name = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.eml"
+        # names sort by creation time, so `ls | tail -1` is the newest message
+        name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:6]}.eml"
         (self._outbox / name).write_bytes(bytes(message))
         # Development only (announced at start): the whole message, link included.
         print(

@@ -251,7 +251,7 @@ def config_error_line(error: ValidationError) -> str:
     parts = []
     for item in error.errors(include_url=False, include_input=False):
         location = ".".join(str(part) for part in item["loc"])
-        name = f"AUTHAPI_{location.upper()}" if location else "configuration"
         message = item["msg"].removeprefix("Value error, ")
-        parts.append(f"{name}: {message}")
+        # model-level checks name their variables in the message themselves
+        parts.append(f"AUTHAPI_{location.upper()}: {message}" if location else message)
     return "invalid configuration: " + "; ".join(parts)

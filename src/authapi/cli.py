@@ -113,8 +113,9 @@ async def _keys(action: str) -> None:
         if action == "rotate":
             key = await repository.rotate()
             print(
-                f"new signing key {key.kid} ({key.algorithm}); the previous key stays published "
-                f"for {settings.access_token_ttl_seconds + settings.clock_leeway_seconds} s"
+                f"new signing key {key.kid} ({key.algorithm}); instances switch to it within "
+                f"{settings.keys_reload_seconds} s and the previous key stays published "
+                f"for {repository.trust_after_retire_seconds} s"
             )
             return
         rows = await repository.all_rows()

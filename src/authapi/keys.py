@@ -8,8 +8,9 @@ file is replaced. With nothing configured, the first start generates a key.
 
 Rotation retires the current key instead of deleting it: a retired key signs
 nothing but stays published (JWKS) and trusted until every token it signed has
-expired (access-token lifetime + clock leeway). Other instances pick up a new
-key within `AUTHAPI_KEYS_RELOAD_SECONDS`, or at once when they meet its `kid`.
+expired (access-token lifetime + clock leeway + one reload interval, since other
+instances pick up a new key within `AUTHAPI_KEYS_RELOAD_SECONDS`, or at once when
+they meet its `kid`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt import PyJWK
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from authapi.encryption import DecryptionFailed, Encryptor
@@ -44,6 +45,7 @@ PublicKey: TypeAlias = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rs
 JwtKey: TypeAlias = PrivateKey | PublicKey | bytes
 
 RSA_BITS = 2048
+KEYS_LOCK_ID = 0x6175_7468  # "auth": the advisory lock serialising key generation
 UNKNOWN_KID_COOLDOWN_SECONDS = 5.0
 
 
@@ -212,14 +214,21 @@ class KeyRepository:
         self._sessionmaker = sessionmaker
         self._encryptor = encryptor
         self._algorithm = settings.jwt_algorithm
+        # An instance may go on signing with a retired key until its next reload,
+        # so trust lasts one reload interval longer than the last token's lifetime.
         self._trust_after_retire = timedelta(
-            seconds=settings.access_token_ttl_seconds + settings.clock_leeway_seconds
+            seconds=settings.access_token_ttl_seconds
+            + settings.clock_leeway_seconds
+            + settings.keys_reload_seconds
         )
         self._configured = configured_key(settings)
 
     async def ensure_signing_key(self) -> None:
         """Make sure one usable signing key exists (generating one on first start)."""
         async with self._sessionmaker.begin() as db:
+            if db.get_bind().dialect.name == "postgresql":
+                # instances starting together: one generates, the others find its key
+                await db.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": KEYS_LOCK_ID})
             if self._configured is not None:
                 await self._record_configured(db, self._configured)
                 return
@@ -271,6 +280,10 @@ class KeyRepository:
             return list(
                 (await db.scalars(select(SigningKey).order_by(SigningKey.created_at))).all()
             )
+
+    @property
+    def trust_after_retire_seconds(self) -> int:
+        return int(self._trust_after_retire.total_seconds())
 
     def is_trusted(self, row: SigningKey) -> bool:
         return row.retired_at is None or row.retired_at > utcnow() - self._trust_after_retire

@@ -69,6 +69,7 @@ def upgrade() -> None:
         sa.Column("private_key", sa.Text(), nullable=True),
         sa.Column("public_jwk", sa.JSON(), nullable=True),
         sa.Column("created_at", UTC_DATETIME, nullable=False),
+        sa.Column("activates_at", UTC_DATETIME, nullable=False),
         sa.Column("retired_at", UTC_DATETIME, nullable=True),
         sa.PrimaryKeyConstraint("kid", name="pk_signing_keys"),
     )

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
+from authapi.keys import ACTIVATION_DELAY_SECONDS
 from authapi.settings import Settings, config_error_line
 
 
@@ -57,12 +58,17 @@ def cmd_serve(args: argparse.Namespace) -> None:
     )
 
 
-async def _migrate(settings: Settings) -> None:
-    from authapi.db import make_engine, migrate
+async def _migrate(settings: Settings, *, report: bool = False) -> None:
+    from authapi.db import current_revisions, make_engine, migrate
 
     engine = make_engine(settings.effective_database_url)
     try:
+        before = await current_revisions(engine)
         await migrate(engine)
+        after = await current_revisions(engine)
+        if report:
+            done = "already at" if before == after else "migrated to"
+            print(f"database schema is up to date ({done} revision {', '.join(sorted(after))})")
     except Exception as exc:
         _fail(f"migrations failed: {type(exc).__name__}: {_first_line(exc)}")
     finally:
@@ -91,15 +97,14 @@ async def _preflight(settings: Settings) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
-    _run(_migrate(_settings()))
-    print("database schema is up to date")
+    _run(_migrate(_settings(), report=True))
 
 
 def cmd_keys(args: argparse.Namespace) -> None:
-    _run(_keys(args.action))
+    _run(_keys(args.action, activate_in=args.activate_in))
 
 
-async def _keys(action: str) -> None:
+async def _keys(action: str, *, activate_in: float) -> None:
     from authapi.db import make_engine, make_sessionmaker
     from authapi.encryption import Encryptor, load_encryption_keys
     from authapi.keys import KeyConfigError, KeyRepository
@@ -111,27 +116,20 @@ async def _keys(action: str) -> None:
             make_sessionmaker(engine), Encryptor(load_encryption_keys(settings)), settings
         )
         if action == "rotate":
-            key = await repository.rotate()
+            key = await repository.rotate(activate_in_seconds=activate_in)
             print(
-                f"new signing key {key.kid} ({key.algorithm}); instances switch to it within "
-                f"{settings.keys_reload_seconds} s and the previous key stays published "
-                f"for {repository.trust_after_retire_seconds} s"
+                f"new signing key {key.kid} ({key.algorithm}) published; it signs from "
+                f"{key.activates_at:%Y-%m-%d %H:%M:%S} UTC (instances switch within "
+                f"{settings.keys_reload_seconds} s), and the previous key stays published "
+                f"{repository.trust_after_retire_seconds} s after that"
             )
             return
-        rows = await repository.all_rows()
-        print(f"{'KID':<44} {'ALG':<6} {'CREATED':<20} {'RETIRED':<20} STATUS")
-        for row in rows:
-            status = (
-                "signing"
-                if row.retired_at is None
-                else "published"
-                if repository.is_trusted(row)
-                else "expired"
-            )
-            retired = f"{row.retired_at:%Y-%m-%d %H:%M:%S}" if row.retired_at else "-"
+        print(f"{'KID':<44} {'ALG':<6} {'SIGNS FROM':<20} {'RETIRES':<20} STATUS")
+        for row in await repository.all_rows():
+            retires = f"{row.retired_at:%Y-%m-%d %H:%M:%S}" if row.retired_at else "-"
             print(
-                f"{row.kid:<44} {row.algorithm:<6} {row.created_at:%Y-%m-%d %H:%M:%S}  "
-                f"{retired:<20} {status}"
+                f"{row.kid:<44} {row.algorithm:<6} {row.activates_at:%Y-%m-%d %H:%M:%S}  "
+                f"{retires:<20} {repository.status(row)}"
             )
     except KeyConfigError as exc:
         _fail(str(exc))
@@ -177,6 +175,15 @@ def parser() -> argparse.ArgumentParser:
 
     keys = commands.add_parser("keys", help="manage JWT signing keys")
     keys.add_argument("action", choices=["rotate", "list"])
+    keys.add_argument(
+        "--activate-in",
+        type=float,
+        default=ACTIVATION_DELAY_SECONDS,
+        metavar="SECONDS",
+        help="rotate: publish the new key now, sign with it after this delay "
+        f"(default {ACTIVATION_DELAY_SECONDS}: longer than verifiers cache the JWKS; "
+        "0 for a compromised key)",
+    )
     keys.set_defaults(handler=cmd_keys)
 
     openapi = commands.add_parser("openapi", help="write the OpenAPI document")

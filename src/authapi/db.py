@@ -39,6 +39,9 @@ def migrations_dir() -> Path:
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": STATEMENT_TIMEOUT_SECONDS})
+        database = engine.url.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
         _tune_sqlite(engine)
         return engine
     return create_async_engine(
@@ -90,10 +93,6 @@ def _run_on(connection: Connection, url: str, action: str, revision: str) -> Non
 
 async def migrate(engine: AsyncEngine, revision: str = "head", *, action: str = "upgrade") -> None:
     """Run `alembic upgrade|downgrade` on an engine (usable inside a running event loop)."""
-    if engine.url.get_backend_name() == "sqlite":
-        database = engine.url.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
     async with engine.begin() as connection:
         url = engine.url.render_as_string(hide_password=False)
         await connection.run_sync(_run_on, url, action, revision)
@@ -112,12 +111,21 @@ def migrate_sync(url: str, revision: str = "head", *, action: str = "upgrade") -
     asyncio.run(_run())
 
 
-async def schema_is_current(engine: AsyncEngine) -> bool:
-    """Whether the database is at the newest migration."""
-    heads = set(ScriptDirectory.from_config(_alembic_config(str(engine.url))).get_heads())
+def head_revisions() -> set[str]:
+    return set(ScriptDirectory.from_config(_alembic_config("sqlite://")).get_heads())
+
+
+async def current_revisions(engine: AsyncEngine) -> set[str]:
+    """The migrations the database is at (empty for a new database)."""
 
     def _current(connection: Connection) -> set[str]:
+        # MigrationContext logs its dialect at INFO; logs.py quiets alembic's loggers
         return set(MigrationContext.configure(connection).get_current_heads())
 
     async with engine.connect() as connection:
-        return await connection.run_sync(_current) == heads
+        return await connection.run_sync(_current)
+
+
+async def schema_is_current(engine: AsyncEngine) -> bool:
+    """Whether the database is at the newest migration."""
+    return await current_revisions(engine) == head_revisions()

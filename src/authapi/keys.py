@@ -6,11 +6,15 @@ from a file (`AUTHAPI_SIGNING_KEY_FILE`) or a secret (`AUTHAPI_JWT_SECRET`) is
 used as is; only its public JWK is recorded, so it stays published after the
 file is replaced. With nothing configured, the first start generates a key.
 
-Rotation retires the current key instead of deleting it: a retired key signs
-nothing but stays published (JWKS) and trusted until every token it signed has
-expired (access-token lifetime + clock leeway + one reload interval, since other
-instances pick up a new key within `AUTHAPI_KEYS_RELOAD_SECONDS`, or at once when
-they meet its `kid`).
+Rotation publishes the next key before it signs anything: `authapi keys rotate`
+adds a key that activates after the JWKS cache lifetime (plus a margin), so
+every verifier that honours the cache headers holds the new key before it meets
+a token signed with it. The previous key retires at that moment instead of
+being deleted: it signs nothing more but stays published and trusted until every
+token it signed has expired (access-token lifetime + clock leeway + one reload
+interval, since instances pick up changes within `AUTHAPI_KEYS_RELOAD_SECONDS`,
+or at once when they meet an unknown `kid`). `--activate-in 0` switches at once,
+for a compromised key.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
 
 from cryptography.hazmat.primitives import serialization
@@ -45,6 +49,11 @@ PublicKey: TypeAlias = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rs
 JwtKey: TypeAlias = PrivateKey | PublicKey | bytes
 
 RSA_BITS = 2048
+ALWAYS = datetime(1970, 1, 1, tzinfo=UTC)  # activation time of a key given in the configuration
+# Verifiers may cache the JWKS this long (its Cache-Control max-age); a rotated key is
+# published at least this long (plus a margin) before it signs anything.
+JWKS_MAX_AGE_SECONDS = 300
+ACTIVATION_DELAY_SECONDS = JWKS_MAX_AGE_SECONDS + 60
 KEYS_LOCK_ID = 0x6175_7468  # "auth": the advisory lock serialising key generation
 UNKNOWN_KID_COOLDOWN_SECONDS = 5.0
 
@@ -57,11 +66,18 @@ class KeyConfigError(Exception):
 class KeyMaterial:
     kid: str
     algorithm: str
-    created_at: datetime
-    retired_at: datetime | None
+    activates_at: datetime  # signs from then on (published before, so verifiers have it)
+    retired_at: datetime | None  # signs nothing from then on; still trusted for a while
     verifying_key: JwtKey
     signing_key: JwtKey | None = None
     public_jwk: dict[str, Any] | None = None  # None for HS256: nothing to publish
+
+    def signs_at(self, moment: datetime) -> bool:
+        return (
+            self.signing_key is not None
+            and self.activates_at <= moment
+            and (self.retired_at is None or moment < self.retired_at)
+        )
 
 
 # --- generation and encoding ---------------------------------------------------
@@ -132,7 +148,7 @@ def _material(
     *,
     key: PrivateKey | bytes,
     algorithm: str,
-    created_at: datetime,
+    activates_at: datetime,
     retired_at: datetime | None = None,
     can_sign: bool = True,
 ) -> KeyMaterial:
@@ -140,7 +156,7 @@ def _material(
         return KeyMaterial(
             kid=_secret_kid(key),
             algorithm=algorithm,
-            created_at=created_at,
+            activates_at=activates_at,
             retired_at=retired_at,
             verifying_key=key,
             signing_key=key if can_sign else None,
@@ -149,7 +165,7 @@ def _material(
     return KeyMaterial(
         kid=jwk["kid"],
         algorithm=algorithm,
-        created_at=created_at,
+        activates_at=activates_at,
         retired_at=retired_at,
         verifying_key=key.public_key(),
         signing_key=key if can_sign else None,
@@ -181,7 +197,7 @@ def configured_key(settings: Settings) -> KeyMaterial | None:
         return _material(
             key=settings.jwt_secret.get_secret_value().encode(),
             algorithm="HS256",
-            created_at=utcnow(),
+            activates_at=ALWAYS,
         )
     if settings.signing_key_file is None:
         return None
@@ -198,7 +214,7 @@ def configured_key(settings: Settings) -> KeyMaterial | None:
     ):
         raise KeyConfigError("AUTHAPI_SIGNING_KEY_FILE is not an EC, Ed25519 or RSA private key")
     _check_key_type(key, settings.jwt_algorithm)
-    return _material(key=key, algorithm=settings.jwt_algorithm, created_at=utcnow())
+    return _material(key=key, algorithm=settings.jwt_algorithm, activates_at=ALWAYS)
 
 
 # --- the database side ------------------------------------------------------------
@@ -223,6 +239,10 @@ class KeyRepository:
         )
         self._configured = configured_key(settings)
 
+    @property
+    def trust_after_retire_seconds(self) -> int:
+        return int(self._trust_after_retire.total_seconds())
+
     async def ensure_signing_key(self) -> None:
         """Make sure one usable signing key exists (generating one on first start)."""
         async with self._sessionmaker.begin() as db:
@@ -232,45 +252,49 @@ class KeyRepository:
             if self._configured is not None:
                 await self._record_configured(db, self._configured)
                 return
-            active = await db.scalar(
+            now = utcnow()
+            usable = await db.scalar(
                 select(SigningKey.kid)
                 .where(
-                    SigningKey.retired_at.is_(None),
                     SigningKey.algorithm == self._algorithm,
                     SigningKey.private_key.is_not(None),
+                    SigningKey.activates_at <= now,
+                    SigningKey.retired_at.is_(None) | (SigningKey.retired_at > now),
                 )
                 .limit(1)
             )
-            if active is None:
+            if usable is None:
                 log.warning("no signing key found: generating a new %s key", self._algorithm)
-                await self._add_generated(db)
+                await self._add_generated(db, activates_at=now)
 
-    async def rotate(self) -> KeyMaterial:
-        """Generate a new signing key and retire the current ones."""
+    async def rotate(self, *, activate_in_seconds: float) -> KeyMaterial:
+        """Publish a new signing key now; it takes over signing after `activate_in_seconds`.
+
+        Publishing first gives verifiers time to fetch the new key before they meet
+        tokens signed with it; 0 switches at once (for a compromised key).
+        """
         if self._configured is not None:
             raise KeyConfigError(
                 "the signing key comes from the configuration; rotate it by replacing "
                 "AUTHAPI_SIGNING_KEY_FILE / AUTHAPI_JWT_SECRET"
             )
         async with self._sessionmaker.begin() as db:
-            return await self._add_generated(db)
+            activates_at = utcnow() + timedelta(seconds=activate_in_seconds)
+            return await self._add_generated(db, activates_at=activates_at)
 
     async def load(self) -> list[KeyMaterial]:
-        """Every key that is still trusted: active ones and recently retired ones."""
+        """Every key that is published: pending, signing, and recently retired ones."""
         cutoff = utcnow() - self._trust_after_retire
         async with self._sessionmaker() as db:
             rows = (
                 await db.scalars(
                     select(SigningKey).where(
-                        (SigningKey.retired_at.is_(None)) | (SigningKey.retired_at > cutoff)
+                        SigningKey.retired_at.is_(None) | (SigningKey.retired_at > cutoff)
                     )
                 )
             ).all()
-        keys = [
-            self._from_row(row)
-            for row in rows
-            if self._configured is None or row.kid != self._configured.kid
-        ]
+        configured_kid = self._configured.kid if self._configured else None
+        keys = [self._from_row(row) for row in rows if row.kid != configured_kid]
         if self._configured is not None:
             keys.append(self._configured)
         return keys
@@ -278,30 +302,34 @@ class KeyRepository:
     async def all_rows(self) -> list[SigningKey]:
         async with self._sessionmaker() as db:
             return list(
-                (await db.scalars(select(SigningKey).order_by(SigningKey.created_at))).all()
+                (await db.scalars(select(SigningKey).order_by(SigningKey.activates_at))).all()
             )
 
-    @property
-    def trust_after_retire_seconds(self) -> int:
-        return int(self._trust_after_retire.total_seconds())
-
-    def is_trusted(self, row: SigningKey) -> bool:
-        return row.retired_at is None or row.retired_at > utcnow() - self._trust_after_retire
-
-    async def _add_generated(self, db: AsyncSession) -> KeyMaterial:
+    def status(self, row: SigningKey) -> str:
+        """pending, signing, published (retired, still trusted) or expired."""
         now = utcnow()
+        if row.activates_at > now:
+            return "pending"
+        if row.retired_at is None or row.retired_at > now:
+            return "signing"
+        return "published" if row.retired_at > now - self._trust_after_retire else "expired"
+
+    async def _add_generated(self, db: AsyncSession, *, activates_at: datetime) -> KeyMaterial:
         material = _material(
-            key=generate_private_key(self._algorithm), algorithm=self._algorithm, created_at=now
+            key=generate_private_key(self._algorithm),
+            algorithm=self._algorithm,
+            activates_at=activates_at,
         )
         assert material.signing_key is not None
-        await self._retire_all_but(db, material.kid, now)
+        await self._retire_all_but(db, material.kid, activates_at)
         db.add(
             SigningKey(
                 kid=material.kid,
                 algorithm=material.algorithm,
                 private_key=self._encryptor.encrypt(_serialize_private(material.signing_key)),  # type: ignore[arg-type]
                 public_jwk=material.public_jwk,
-                created_at=now,
+                created_at=utcnow(),
+                activates_at=activates_at,
             )
         )
         return material
@@ -318,23 +346,28 @@ class KeyRepository:
                     private_key=None,
                     public_jwk=material.public_jwk,
                     created_at=now,
+                    activates_at=now,
                 )
             )
         elif existing.retired_at is not None:
             existing.retired_at = None
 
-    async def _retire_all_but(self, db: AsyncSession, kid: str, now: datetime) -> None:
+    async def _retire_all_but(self, db: AsyncSession, kid: str, at: datetime) -> None:
+        """Every other key stops signing at `at` (keys already retiring earlier keep their time)."""
         await db.execute(
             update(SigningKey)
-            .where(SigningKey.retired_at.is_(None), SigningKey.kid != kid)
-            .values(retired_at=now)
+            .where(
+                SigningKey.kid != kid,
+                SigningKey.retired_at.is_(None) | (SigningKey.retired_at > at),
+            )
+            .values(retired_at=at)
         )
 
     def _from_row(self, row: SigningKey) -> KeyMaterial:
         can_sign = (
-            row.retired_at is None
-            and row.algorithm == self._algorithm
+            row.algorithm == self._algorithm
             and row.private_key is not None
+            and (row.retired_at is None or row.retired_at > utcnow())
         )
         if row.algorithm == "HS256" or can_sign:
             if row.private_key is None:
@@ -351,7 +384,7 @@ class KeyRepository:
             material = _material(
                 key=private,
                 algorithm=row.algorithm,
-                created_at=row.created_at,
+                activates_at=row.activates_at,
                 retired_at=row.retired_at,
                 can_sign=can_sign,
             )
@@ -363,7 +396,7 @@ class KeyRepository:
         return KeyMaterial(
             kid=row.kid,
             algorithm=row.algorithm,
-            created_at=row.created_at,
+            activates_at=row.activates_at,
             retired_at=row.retired_at,
             verifying_key=verifying,
             public_jwk=row.public_jwk,
@@ -385,22 +418,27 @@ class Keyring:
         self._load = load
         self._reload_seconds = reload_seconds
         self._by_kid: dict[str, KeyMaterial] = {}
-        self._signer: KeyMaterial | None = None
+        self._signers: list[KeyMaterial] = []  # newest activation first
         self._loaded_at = float("-inf")
         self._jwks: dict[str, Any] = {"keys": []}
 
     async def reload(self) -> None:
         keys = await self._load()
-        signers = [
-            key for key in keys if key.signing_key is not None and key.algorithm == self.algorithm
-        ]
-        if not signers:
+        self._signers = sorted(
+            (
+                key
+                for key in keys
+                if key.signing_key is not None and key.algorithm == self.algorithm
+            ),
+            # ties broken by kid, so every instance picks the same key
+            key=lambda key: (key.activates_at, key.kid),
+            reverse=True,
+        )
+        if not any(key.signs_at(utcnow()) for key in self._signers):
             raise KeyConfigError(f"no usable {self.algorithm} signing key")
-        # newest first; ties broken by kid so every instance picks the same one
-        self._signer = max(signers, key=lambda key: (key.created_at, key.kid))
         self._by_kid = {key.kid: key for key in keys}
-        ordered = sorted(keys, key=lambda key: key.created_at, reverse=True)
-        self._jwks = {"keys": [key.public_jwk for key in ordered if key.public_jwk is not None]}
+        newest_first = sorted(keys, key=lambda key: (key.activates_at, key.kid), reverse=True)
+        self._jwks = {"keys": [key.public_jwk for key in newest_first if key.public_jwk]}
         self._loaded_at = time.monotonic()
 
     async def refresh_if_stale(self) -> None:
@@ -409,8 +447,15 @@ class Keyring:
 
     @property
     def signer(self) -> KeyMaterial:
-        assert self._signer is not None, "Keyring.reload() was not awaited"
-        return self._signer
+        """The key to sign with now: the newest one whose activation time has come."""
+        now = utcnow()
+        for key in self._signers:
+            if key.signs_at(now):
+                return key
+        # every loaded key retired since the last reload: keep the newest until the
+        # next reload (it stays trusted for a reload interval after retirement)
+        assert self._signers, "Keyring.reload() was not awaited"
+        return self._signers[0]
 
     async def verifying_key(self, kid: str) -> KeyMaterial | None:
         key = self._by_kid.get(kid)

@@ -123,7 +123,9 @@ class SigningKey(Base):
     private_key: Mapped[str | None] = mapped_column(Text)
     public_jwk: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # set when a newer key takes over signing; published until its tokens expire
+    # published from creation, signs from activation (after verifiers could fetch it)
+    activates_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # when a newer key takes over signing; published until its tokens expire
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

@@ -6,13 +6,14 @@ from fastapi import APIRouter, Response
 
 from authapi.api.deps import ResourcesDep
 from authapi.errors import ServiceUnavailable, problems
+from authapi.keys import JWKS_MAX_AGE_SECONDS
 from authapi.schemas import JWKS, ServerMetadata
 
 router = APIRouter(prefix="/.well-known", tags=["discovery"])
 
-# Verifiers may cache for five minutes; after a rotation they refetch anyway when
-# they meet an unknown `kid`, and retired keys stay published while they matter.
-JWKS_CACHE = "public, max-age=300, stale-while-revalidate=60"
+# A rotated key is published JWKS_MAX_AGE_SECONDS (plus a margin) before it signs,
+# and retired keys stay published while their tokens live (see keys.py).
+JWKS_CACHE = f"public, max-age={JWKS_MAX_AGE_SECONDS}"
 METADATA_CACHE = "public, max-age=3600"
 
 

@@ -294,7 +294,12 @@ class KeyRepository:
                 )
             ).all()
         configured_kid = self._configured.kid if self._configured else None
-        keys = [self._from_row(row) for row in rows if row.kid != configured_kid]
+        keys = [
+            self._from_row(row)
+            for row in rows
+            # a replaced AUTHAPI_JWT_SECRET left a row with nothing to verify with
+            if row.kid != configured_kid and (row.private_key or row.public_jwk)
+        ]
         if self._configured is not None:
             keys.append(self._configured)
         return keys

@@ -95,10 +95,21 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     # ------------------------------------------------------------------------
-    @field_validator("allowed_origins", "trusted_proxies", "encryption_keys", mode="before")
+    @field_validator("allowed_origins", "encryption_keys", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         return _split_commas(value)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        networks = []
+        for item in _split_commas(value):
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except (TypeError, ValueError):
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return networks
 
     @field_validator("allowed_origins")
     @classmethod

@@ -88,7 +88,7 @@ class MemoryTokenStore:
             record.rotated_at = record.used_at = now
             record.expires_at = expires_at
             return Rotation(Outcome.ROTATED, record.user_id, expires_at)
-        if presented_hash == record.parent and now - record.rotated_at <= grace_seconds:
+        if presented_hash == record.parent and now - record.rotated_at < grace_seconds:
             if successor_hash != record.current:
                 return Rotation(Outcome.STALE, record.user_id)
             record.used_at = now

@@ -36,7 +36,7 @@ if ARGV[1] == cur then
   redis.call('PEXPIREAT', KEYS[1], exp)
   return {'rotated', uid, tostring(exp)}
 end
-if prev and ARGV[1] == prev and now - tonumber(fields[4]) <= tonumber(ARGV[4]) then
+if prev and ARGV[1] == prev and now - tonumber(fields[4]) < tonumber(ARGV[4]) then
   if ARGV[2] ~= cur then return {'stale', uid} end
   redis.call('HSET', KEYS[1], 'used', ARGV[3])
   return {'replayed', uid, fields[5]}

@@ -1,0 +1,392 @@
+"""The token-store contract, run against both implementations.
+
+`MemoryTokenStore` (embedded default) and `RedisTokenStore` (real Redis, a key
+prefix of its own per test) must behave the same: create, the access-token
+check, the atomic rotate (rotated / replayed / stale / reused / unknown), sliding
+expiry inside the absolute lifetime, last use, revocation and expiry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import pytest
+from redis.asyncio import Redis
+
+from authapi.store import Outcome, Rotation, TokenStore
+from authapi.store.memory import MemoryTokenStore
+from authapi.store.redis import RedisTokenStore
+from tests.conftest import RedisSpace
+
+HOUR = 3600.0
+GRACE = 10.0
+
+
+@dataclass
+class StoreUnderTest:
+    store: TokenStore
+    kind: str
+    redis_url: str | None = None
+    prefix: str | None = None  # Redis only: every key of this test starts with it
+
+    def redis(self) -> Redis:
+        """A separate client on the store's Redis, to look at the keys it wrote."""
+        assert self.redis_url is not None
+        return Redis.from_url(self.redis_url, decode_responses=True)
+
+    async def keys(self) -> list[str]:
+        client = self.redis()
+        try:
+            return [key async for key in client.scan_iter(match=f"{self.prefix}*")]
+        finally:
+            await client.aclose()
+
+
+@asynccontextmanager
+async def redis_store(space: RedisSpace) -> AsyncIterator[StoreUnderTest]:
+    """A RedisTokenStore under a key prefix of its own; its keys are deleted afterwards."""
+    prefix = f"{space.prefix}:store:{uuid.uuid4().hex}"
+    store = RedisTokenStore.from_url(space.url, prefix=prefix)
+    subject = StoreUnderTest(store=store, kind="redis", redis_url=space.url, prefix=prefix)
+    try:
+        yield subject
+    finally:
+        cleaner = subject.redis()
+        try:
+            for key in await subject.keys():
+                await cleaner.delete(key)
+        finally:
+            await cleaner.aclose()
+            await store.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def subject(request: pytest.FixtureRequest) -> AsyncIterator[StoreUnderTest]:
+    if request.param == "memory":
+        store = MemoryTokenStore()
+        yield StoreUnderTest(store=store, kind="memory")
+        await store.close()
+        return
+    async with redis_store(request.getfixturevalue("redis_space")) as redis_subject:
+        yield redis_subject
+
+
+@pytest.fixture
+async def redis_subject(redis_space: RedisSpace) -> AsyncIterator[StoreUnderTest]:
+    async with redis_store(redis_space) as subject:
+        yield subject
+
+
+@pytest.fixture
+def store(subject: StoreUnderTest) -> TokenStore:
+    return subject.store
+
+
+def sid() -> str:
+    return str(uuid.uuid4())
+
+
+def token_hash(label: str) -> str:
+    """A stand-in for a refresh token's SHA-256 (the store only compares them)."""
+    return f"hash-{label}-{uuid.uuid4().hex}"
+
+
+async def started(
+    store: TokenStore,
+    *,
+    ttl: float = HOUR,
+    lifetime: float = 24 * HOUR,
+    user_id: str = "user-1",
+) -> tuple[str, str, float]:
+    """A live session: (session id, current token hash, creation time)."""
+    session_id, current = sid(), token_hash("first")
+    now = time.time()
+    await store.create(
+        session_id,
+        user_id=user_id,
+        token_hash=current,
+        now=now,
+        expires_at=now + ttl,
+        absolute_expires_at=now + lifetime,
+    )
+    return session_id, current, now
+
+
+async def rotate(
+    store: TokenStore,
+    session_id: str,
+    presented: str,
+    successor: str,
+    *,
+    now: float,
+    grace: float = GRACE,
+    ttl: float = HOUR,
+) -> Rotation:
+    return await store.rotate(
+        session_id,
+        presented_hash=presented,
+        successor_hash=successor,
+        now=now,
+        grace_seconds=grace,
+        ttl_seconds=ttl,
+    )
+
+
+class TestCreate:
+    async def test_created_session_is_active(self, store: TokenStore) -> None:
+        session_id, _, _ = await started(store)
+        assert await store.is_active(session_id) is True
+
+    async def test_unknown_session_is_not_active(self, store: TokenStore) -> None:
+        assert await store.is_active(sid()) is False
+
+    async def test_sessions_are_independent(self, store: TokenStore) -> None:
+        first, _, _ = await started(store)
+        second, _, _ = await started(store)
+        await store.revoke([first])
+        assert await store.is_active(first) is False
+        assert await store.is_active(second) is True
+
+
+class TestRotate:
+    async def test_current_token_rotates_and_returns_user_and_expiry(
+        self, store: TokenStore
+    ) -> None:
+        session_id, current, created = await started(store, user_id="user-42")
+        now = created + 5
+        result = await rotate(store, session_id, current, token_hash("next"), now=now)
+        assert result.outcome is Outcome.ROTATED
+        assert result.user_id == "user-42"
+        assert result.expires_at == pytest.approx(now + HOUR, abs=0.002)
+        assert await store.is_active(session_id) is True
+
+    async def test_successor_becomes_the_current_token(self, store: TokenStore) -> None:
+        session_id, first, created = await started(store)
+        second, third = token_hash("second"), token_hash("third")
+        assert (await rotate(store, session_id, first, second, now=created + 1)).outcome is (
+            Outcome.ROTATED
+        )
+        result = await rotate(store, session_id, second, third, now=created + 2)
+        assert result.outcome is Outcome.ROTATED
+
+    async def test_parent_within_grace_is_replayed_with_the_same_expiry(
+        self, store: TokenStore
+    ) -> None:
+        session_id, parent, created = await started(store, user_id="user-7")
+        successor = token_hash("successor")
+        rotated = await rotate(store, session_id, parent, successor, now=created + 1)
+        replayed = await rotate(store, session_id, parent, successor, now=created + 1 + GRACE - 1)
+        assert replayed.outcome is Outcome.REPLAYED
+        assert replayed.user_id == "user-7"
+        assert replayed.expires_at == rotated.expires_at
+        # the family is not forked: the successor is still the one live token
+        after = await rotate(store, session_id, successor, token_hash("x"), now=created + 12)
+        assert after.outcome is Outcome.ROTATED
+
+    async def test_replay_with_a_different_successor_is_stale_and_keeps_the_session(
+        self, store: TokenStore
+    ) -> None:
+        session_id, parent, created = await started(store, user_id="user-8")
+        successor = token_hash("successor")
+        await rotate(store, session_id, parent, successor, now=created + 1)
+        stale = await rotate(store, session_id, parent, token_hash("other-key"), now=created + 2)
+        assert stale.outcome is Outcome.STALE
+        assert stale.user_id == "user-8"
+        assert await store.is_active(session_id) is True
+        after = await rotate(store, session_id, successor, token_hash("x"), now=created + 3)
+        assert after.outcome is Outcome.ROTATED
+
+    async def test_grandparent_is_reused_and_deletes_the_record(self, store: TokenStore) -> None:
+        session_id, first, created = await started(store, user_id="user-9")
+        second, third = token_hash("second"), token_hash("third")
+        await rotate(store, session_id, first, second, now=created + 1)
+        await rotate(store, session_id, second, third, now=created + 2)
+        reused = await rotate(store, session_id, first, token_hash("x"), now=created + 3)
+        assert reused.outcome is Outcome.REUSED
+        assert reused.user_id == "user-9"
+        assert await store.is_active(session_id) is False
+        # the current token died with the family
+        after = await rotate(store, session_id, third, token_hash("y"), now=created + 4)
+        assert after.outcome is Outcome.UNKNOWN
+
+    async def test_parent_after_grace_is_reused(self, store: TokenStore) -> None:
+        session_id, parent, created = await started(store)
+        successor = token_hash("successor")
+        await rotate(store, session_id, parent, successor, now=created + 1)
+        late = await rotate(store, session_id, parent, successor, now=created + 1 + GRACE + 1)
+        assert late.outcome is Outcome.REUSED
+        assert await store.is_active(session_id) is False
+
+    async def test_never_issued_hash_of_a_live_session_is_reused(self, store: TokenStore) -> None:
+        session_id, _, created = await started(store)
+        result = await rotate(store, session_id, token_hash("?"), token_hash("x"), now=created)
+        assert result.outcome is Outcome.REUSED
+        assert await store.is_active(session_id) is False
+
+    async def test_missing_session_is_unknown(self, store: TokenStore) -> None:
+        result = await rotate(store, sid(), token_hash("a"), token_hash("b"), now=time.time())
+        assert result.outcome is Outcome.UNKNOWN
+        assert result.user_id is None
+        assert result.expires_at is None
+
+    async def test_revoked_session_is_unknown(self, store: TokenStore) -> None:
+        session_id, current, created = await started(store)
+        await store.revoke([session_id])
+        result = await rotate(store, session_id, current, token_hash("b"), now=created + 1)
+        assert result.outcome is Outcome.UNKNOWN
+
+
+class TestExpiry:
+    async def test_sliding_expiry_is_now_plus_ttl(self, store: TokenStore) -> None:
+        session_id, current, created = await started(store, ttl=600, lifetime=24 * HOUR)
+        result = await rotate(
+            store, session_id, current, token_hash("n"), now=created + 300, ttl=600
+        )
+        assert result.expires_at == pytest.approx(created + 300 + 600, abs=0.002)
+
+    async def test_sliding_expiry_is_capped_by_the_absolute_expiry(self, store: TokenStore) -> None:
+        session_id, current, created = await started(store, ttl=600, lifetime=900)
+        result = await rotate(store, session_id, current, token_hash("n"), now=created + 500)
+        assert result.outcome is Outcome.ROTATED
+        assert result.expires_at == pytest.approx(created + 900, abs=0.002)
+
+    async def test_rotation_past_the_absolute_expiry_ends_the_session(
+        self, store: TokenStore
+    ) -> None:
+        session_id, current, created = await started(store, ttl=600, lifetime=900)
+        result = await rotate(store, session_id, current, token_hash("n"), now=created + 901)
+        assert result.outcome is Outcome.UNKNOWN
+        assert await store.is_active(session_id) is False
+
+    async def test_expired_records_are_gone(self, subject: StoreUnderTest) -> None:
+        store = subject.store
+        session_id, current, created = await started(store, ttl=0.2)
+        # the parent-replay path, too: an expired record must not answer REPLAYED
+        replay_id, parent, _ = await started(store, ttl=60)
+        successor = token_hash("successor")
+        await rotate(store, replay_id, parent, successor, now=created, ttl=0.2)
+        # a sliding expiry past the absolute end: the record must not outlive the session
+        capped_id, _, _ = await started(store, ttl=60, lifetime=0.2)
+        assert await store.is_active(session_id) is True
+        assert await store.is_active(capped_id) is True
+
+        await asyncio.sleep(0.5)
+
+        for gone in (session_id, replay_id, capped_id):
+            assert await store.is_active(gone) is False
+        assert await store.last_used([session_id, replay_id, capped_id]) == {}
+        now = time.time()
+        assert (await rotate(store, session_id, current, token_hash("n"), now=now)).outcome is (
+            Outcome.UNKNOWN
+        )
+        assert (await rotate(store, replay_id, parent, successor, now=now)).outcome is (
+            Outcome.UNKNOWN
+        )
+        if subject.kind == "redis":
+            assert await subject.keys() == []
+
+
+class TestLastUsed:
+    async def test_last_used_starts_at_creation(self, store: TokenStore) -> None:
+        session_id, _, created = await started(store)
+        assert (await store.last_used([session_id]))[session_id] == pytest.approx(
+            created, abs=0.002
+        )
+
+    async def test_rotation_and_replay_update_last_used(self, store: TokenStore) -> None:
+        session_id, parent, created = await started(store)
+        successor = token_hash("s")
+        await rotate(store, session_id, parent, successor, now=created + 5)
+        assert (await store.last_used([session_id]))[session_id] == pytest.approx(
+            created + 5, abs=0.002
+        )
+        await rotate(store, session_id, parent, successor, now=created + 8)
+        assert (await store.last_used([session_id]))[session_id] == pytest.approx(
+            created + 8, abs=0.002
+        )
+
+    async def test_last_used_lists_only_live_sessions(self, store: TokenStore) -> None:
+        live, _, _ = await started(store)
+        revoked, _, _ = await started(store)
+        await store.revoke([revoked])
+        result = await store.last_used([live, revoked, sid()])
+        assert set(result) == {live}
+
+    async def test_last_used_of_nothing_is_empty(self, store: TokenStore) -> None:
+        assert await store.last_used([]) == {}
+
+
+class TestRevoke:
+    async def test_revoke_ends_only_the_given_sessions(self, store: TokenStore) -> None:
+        first, _, _ = await started(store)
+        second, _, _ = await started(store)
+        third, _, _ = await started(store)
+        await store.revoke([first, second])
+        assert [await store.is_active(s) for s in (first, second, third)] == [False, False, True]
+
+    async def test_revoke_is_idempotent_and_ignores_unknown_ids(self, store: TokenStore) -> None:
+        session_id, _, _ = await started(store)
+        await store.revoke([session_id])
+        await store.revoke([session_id, sid()])
+        await store.revoke([])
+        assert await store.is_active(session_id) is False
+
+    async def test_revoked_session_stays_revoked(self, store: TokenStore) -> None:
+        session_id, current, created = await started(store)
+        await store.revoke([session_id])
+        for presented in (current, token_hash("other")):
+            result = await rotate(store, session_id, presented, token_hash("n"), now=created + 1)
+            assert result.outcome is Outcome.UNKNOWN
+        assert await store.is_active(session_id) is False
+
+
+class TestConcurrency:
+    async def test_fifty_concurrent_rotations_rotate_once_and_replay_the_rest(
+        self, store: TokenStore
+    ) -> None:
+        session_id, presented, _ = await started(store)
+        successor = token_hash("successor")
+        results = await asyncio.gather(
+            *(rotate(store, session_id, presented, successor, now=time.time()) for _ in range(50))
+        )
+        outcomes = [result.outcome for result in results]
+        assert outcomes.count(Outcome.ROTATED) == 1
+        assert outcomes.count(Outcome.REPLAYED) == 49
+        assert len({result.expires_at for result in results}) == 1
+        # exactly one live token: the successor rotates, the presented token is its parent
+        after = await rotate(store, session_id, successor, token_hash("next"), now=time.time())
+        assert after.outcome is Outcome.ROTATED
+
+
+class TestRedisKeys:
+    """Redis only: no key outlives its use, and one session's keys share a hash tag."""
+
+    async def test_every_key_has_a_ttl_and_the_session_hash_tag(
+        self, redis_subject: StoreUnderTest
+    ) -> None:
+        store = redis_subject.store
+        session_id, parent, _ = await started(store)
+        successor = token_hash("s")
+        await rotate(store, session_id, parent, successor, now=time.time())
+        await rotate(store, session_id, parent, successor, now=time.time())  # replay
+        other_id, stale_parent, _ = await started(store)
+        await rotate(store, other_id, stale_parent, token_hash("t"), now=time.time())
+        await rotate(store, other_id, stale_parent, token_hash("u"), now=time.time())  # stale
+
+        keys = await redis_subject.keys()
+        assert len(keys) == 2
+        client = redis_subject.redis()
+        try:
+            for key in keys:
+                # about an hour left (the refresh TTL), never "no expiry" (-1)
+                assert 3500_000 < await client.pttl(key) <= 3600_000, key
+        finally:
+            await client.aclose()
+        assert {key for key in keys if f"{{{session_id}}}" in key}
+        assert {key for key in keys if f"{{{other_id}}}" in key}
+        assert all(f"{{{session_id}}}" in key or f"{{{other_id}}}" in key for key in keys)

@@ -1,0 +1,106 @@
+"""Client IP: the socket peer, unless the peer is a trusted proxy; then the
+right-most untrusted hop of X-Forwarded-For."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from starlette.requests import Request
+
+from authapi.clientip import MAX_USER_AGENT, client_info, client_ip
+from authapi.settings import IPNetwork
+
+PROXIES: list[IPNetwork] = [
+    ipaddress.ip_network("10.0.0.0/8"),
+    ipaddress.ip_network("2001:db8:ffff::/48"),
+]
+
+
+def request(peer: str | None, *headers: tuple[str, str]) -> Request:
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "headers": [(name.lower().encode(), value.encode()) for name, value in headers],
+        "client": (peer, 50000) if peer is not None else None,
+    }
+    return Request(scope)
+
+
+def xff(value: str) -> tuple[str, str]:
+    return ("X-Forwarded-For", value)
+
+
+class TestUntrustedPeer:
+    def test_peer_is_the_client_without_trusted_proxies(self) -> None:
+        assert client_ip(request("203.0.113.9"), []) == "203.0.113.9"
+
+    def test_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(self) -> None:
+        spoofed = request("203.0.113.9", xff("198.51.100.1"))
+        assert client_ip(spoofed, PROXIES) == "203.0.113.9"
+        assert client_ip(spoofed, []) == "203.0.113.9"
+
+    def test_ipv6_peer(self) -> None:
+        assert client_ip(request("2001:db8::1"), PROXIES) == "2001:db8::1"
+
+    def test_no_peer_is_none(self) -> None:
+        assert client_ip(request(None, xff("198.51.100.1")), PROXIES) is None
+
+
+class TestTrustedProxy:
+    def test_right_most_untrusted_hop_is_the_client(self) -> None:
+        assert client_ip(request("10.0.0.1", xff("198.51.100.1")), PROXIES) == "198.51.100.1"
+
+    def test_forged_left_hops_are_not_believed(self) -> None:
+        # the client sent "192.0.2.66" itself; our proxy appended the real address
+        chain = request("10.0.0.1", xff("192.0.2.66, 198.51.100.1"))
+        assert client_ip(chain, PROXIES) == "198.51.100.1"
+
+    def test_trusted_hops_are_skipped(self) -> None:
+        chain = request("10.0.0.1", xff("192.0.2.66, 198.51.100.1, 10.0.0.7, 10.0.0.8"))
+        assert client_ip(chain, PROXIES) == "198.51.100.1"
+
+    def test_several_headers_are_one_chain(self) -> None:
+        chain = request("10.0.0.1", xff("192.0.2.66"), xff("198.51.100.1, 10.0.0.7"))
+        assert client_ip(chain, PROXIES) == "198.51.100.1"
+
+    def test_ipv6_hops(self) -> None:
+        chain = request("2001:db8:ffff::1", xff("2001:db8:1::5, 2001:db8:ffff::2"))
+        assert client_ip(chain, PROXIES) == "2001:db8:1::5"
+
+    def test_without_the_header_the_proxy_is_the_client(self) -> None:
+        assert client_ip(request("10.0.0.1"), PROXIES) == "10.0.0.1"
+
+    def test_all_hops_trusted_gives_the_left_most_trusted_hop(self) -> None:
+        assert client_ip(request("10.0.0.1", xff("10.0.0.5, 10.0.0.6")), PROXIES) == "10.0.0.5"
+
+    @pytest.mark.parametrize(
+        "chain",
+        ["198.51.100.1, not-an-ip", "garbage", "198.51.100.1, 999.1.1.1", "198.51.100.1, "],
+        ids=["word", "only-garbage", "bad-octet", "empty-hop"],
+    )
+    def test_garbage_hop_falls_back_to_what_we_saw_ourselves(self, chain: str) -> None:
+        assert client_ip(request("10.0.0.1", xff(chain)), PROXIES) == "10.0.0.1"
+
+    def test_garbage_left_of_the_client_is_never_reached(self) -> None:
+        chain = request("10.0.0.1", xff("not-an-ip, 198.51.100.1"))
+        assert client_ip(chain, PROXIES) == "198.51.100.1"
+
+    def test_garbage_behind_a_trusted_hop_gives_that_trusted_hop(self) -> None:
+        chain = request("10.0.0.1", xff("junk, 10.0.0.9"))
+        assert client_ip(chain, PROXIES) == "10.0.0.9"
+
+    def test_address_is_normalised(self) -> None:
+        chain = request("10.0.0.1", xff(" 2001:DB8:0:0::1 "))
+        assert client_ip(chain, PROXIES) == "2001:db8::1"
+
+
+class TestClientInfo:
+    def test_user_agent_is_kept_and_truncated(self) -> None:
+        info = client_info(request("203.0.113.9", ("User-Agent", "x" * 1000)), [])
+        assert info.ip == "203.0.113.9"
+        assert info.user_agent == "x" * MAX_USER_AGENT
+
+    def test_missing_user_agent_is_none(self) -> None:
+        assert client_info(request("203.0.113.9"), []).user_agent is None

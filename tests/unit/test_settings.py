@@ -1,0 +1,211 @@
+"""Settings: bad values fail with one clear line, lists come comma-separated from the
+environment, and the defaults are the documented ones."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from pydantic import ValidationError
+
+from authapi.settings import Settings, config_error_line
+
+
+def error_line(**values: Any) -> str:
+    with pytest.raises(ValidationError) as caught:
+        Settings(**values)
+    line = config_error_line(caught.value)
+    assert "\n" not in line
+    assert line.startswith("invalid configuration: ")
+    return line
+
+
+class TestBadValues:
+    def test_unknown_algorithm(self) -> None:
+        line = error_line(jwt_algorithm="XS256")
+        assert "AUTHAPI_JWT_ALGORITHM" in line
+        assert "ES256" in line
+
+    def test_short_hs256_secret(self) -> None:
+        line = error_line(jwt_algorithm="HS256", jwt_secret="0123456789")
+        assert "AUTHAPI_JWT_SECRET" in line
+        assert "32 bytes" in line
+        assert "0123456789" not in line
+
+    def test_hs256_secret_of_exactly_32_bytes_is_accepted(self) -> None:
+        settings = Settings(jwt_algorithm="HS256", jwt_secret="s" * 32)
+        assert settings.jwt_secret is not None
+
+    def test_secret_with_an_asymmetric_algorithm(self) -> None:
+        line = error_line(jwt_secret="s" * 40)
+        assert "AUTHAPI_JWT_SECRET" in line
+        assert "HS256" in line
+
+    @pytest.mark.parametrize("origins", ["*", "https://app.example.com,*"])
+    def test_wildcard_origin(self, origins: str) -> None:
+        line = error_line(allowed_origins=origins)
+        assert "AUTHAPI_ALLOWED_ORIGINS" in line
+        assert "'*'" in line
+
+    @pytest.mark.parametrize("origin", ["app.example.com", "https://app.example.com/login"])
+    def test_origin_that_is_not_an_origin(self, origin: str) -> None:
+        assert "AUTHAPI_ALLOWED_ORIGINS" in error_line(allowed_origins=origin)
+
+    def test_bad_encryption_key_is_named_but_not_echoed(self) -> None:
+        good = Fernet.generate_key().decode()
+        line = error_line(encryption_keys=f"{good},not-a-real-key")
+        assert "AUTHAPI_ENCRYPTION_KEYS" in line
+        assert "key #2" in line
+        assert "not-a-real-key" not in line
+        assert good not in line
+
+    def test_redis_without_encryption_keys(self) -> None:
+        line = error_line(redis_url="redis://127.0.0.1:6379/0")
+        assert "AUTHAPI_ENCRYPTION_KEYS is required when AUTHAPI_REDIS_URL is set" in line
+
+    def test_redis_with_encryption_keys_is_accepted(self) -> None:
+        settings = Settings(
+            redis_url="redis://127.0.0.1:6379/0", encryption_keys=Fernet.generate_key().decode()
+        )
+        assert settings.redis_url == "redis://127.0.0.1:6379/0"
+
+    def test_redis_url_with_another_scheme(self) -> None:
+        assert "AUTHAPI_REDIS_URL" in error_line(redis_url="http://127.0.0.1:6379")
+
+    @pytest.mark.parametrize(
+        "url", ["ftp://mailer:hunter2-secret@mail.example.com", "smtp://", "mail.example.com:25"]
+    )
+    def test_bad_smtp_url_is_named_without_its_password(self, url: str) -> None:
+        line = error_line(smtp_url=url)
+        assert "AUTHAPI_SMTP_URL" in line
+        assert "hunter2-secret" not in line
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "smtp://mail.example.com:25",
+            "smtp+starttls://user:pass@mail.example.com:587",
+            "smtps://mail.example.com",
+        ],
+    )
+    def test_good_smtp_urls_are_accepted(self, url: str) -> None:
+        settings = Settings(smtp_url=url)
+        assert settings.smtp_url is not None
+        assert settings.smtp_url.get_secret_value() == url
+
+    def test_bad_database_url(self) -> None:
+        assert "AUTHAPI_DATABASE_URL" in error_line(database_url="mysql://db.example.com/auth")
+
+    def test_refresh_ttl_longer_than_the_session_lifetime(self) -> None:
+        line = error_line(refresh_token_ttl_seconds=7200, session_lifetime_seconds=3600)
+        assert "AUTHAPI_REFRESH_TOKEN_TTL_SECONDS" in line
+
+    def test_several_bad_values_are_all_named_on_one_line(self) -> None:
+        line = error_line(bcrypt_rounds=3, access_token_ttl_seconds=1)
+        assert "AUTHAPI_BCRYPT_ROUNDS" in line
+        assert "AUTHAPI_ACCESS_TOKEN_TTL_SECONDS" in line
+
+    def test_bad_trusted_proxy_is_one_readable_line(self) -> None:
+        line = error_line(trusted_proxies="10.0.0.0/8,not-an-address")
+        assert "AUTHAPI_TRUSTED_PROXIES" in line
+        # pydantic's union internals are not something an operator can act on
+        assert "LAX-OR-STRICT" not in line
+        assert "FUNCTION-" not in line
+        assert len(line) < 200, line
+
+    def test_public_url_must_be_http(self) -> None:
+        assert "AUTHAPI_PUBLIC_URL" in error_line(public_url="ftp://app.example.com")
+
+
+class TestEnvironment:
+    def test_lists_are_comma_separated(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        keys = [Fernet.generate_key().decode() for _ in range(2)]
+        monkeypatch.setenv(
+            "AUTHAPI_ALLOWED_ORIGINS", " https://app.example.com, https://Admin.Example.com/ ,"
+        )
+        monkeypatch.setenv("AUTHAPI_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1,2001:db8::/32")
+        monkeypatch.setenv("AUTHAPI_ENCRYPTION_KEYS", ",".join(keys))
+
+        settings = Settings()
+
+        assert settings.allowed_origins == ["https://app.example.com", "https://admin.example.com"]
+        assert settings.trusted_proxies == [
+            ipaddress.ip_network("10.0.0.0/8"),
+            ipaddress.ip_network("192.0.2.1/32"),
+            ipaddress.ip_network("2001:db8::/32"),
+        ]
+        assert [key.get_secret_value() for key in settings.encryption_keys] == keys
+
+    def test_empty_list_variable_means_no_entries(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("AUTHAPI_ALLOWED_ORIGINS", "")
+        monkeypatch.setenv("AUTHAPI_TRUSTED_PROXIES", "")
+        settings = Settings()
+        assert settings.allowed_origins == []
+        assert settings.trusted_proxies == []
+
+    def test_scalars_are_read_from_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("AUTHAPI_JWT_ALGORITHM", "EdDSA")
+        monkeypatch.setenv("AUTHAPI_REQUIRE_VERIFIED_EMAIL", "false")
+        monkeypatch.setenv("AUTHAPI_ACCESS_TOKEN_TTL_SECONDS", "300")
+        monkeypatch.setenv("AUTHAPI_PUBLIC_URL", "https://auth.example.com/")
+        settings = Settings()
+        assert settings.jwt_algorithm == "EdDSA"
+        assert settings.require_verified_email is False
+        assert settings.access_token_ttl_seconds == 300
+        assert settings.public_url == "https://auth.example.com"
+        assert settings.effective_issuer == "https://auth.example.com"
+
+    def test_bad_environment_value_is_one_line_naming_the_variable(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("AUTHAPI_ALLOWED_ORIGINS", "https://app.example.com,*")
+        with pytest.raises(ValidationError) as caught:
+            Settings()
+        line = config_error_line(caught.value)
+        assert "\n" not in line
+        assert "AUTHAPI_ALLOWED_ORIGINS" in line
+
+
+class TestDefaults:
+    def test_documented_defaults(self) -> None:
+        settings = Settings()
+        assert settings.jwt_algorithm == "ES256"
+        assert settings.access_token_ttl_seconds == 15 * 60
+        assert settings.refresh_token_ttl_seconds == 7 * 24 * 3600
+        assert settings.session_lifetime_seconds == 30 * 24 * 3600
+        assert settings.refresh_reuse_grace_seconds == 10
+        assert settings.clock_leeway_seconds == 10
+        assert settings.bcrypt_rounds == 12
+        assert settings.password_min_length == 15
+        assert settings.require_verified_email is True
+        assert settings.redis_url is None
+        assert settings.smtp_url is None
+        assert settings.allowed_origins == []
+        assert settings.trusted_proxies == []
+
+    def test_embedded_default_uses_sqlite_in_the_data_dir(self, tmp_path: Path) -> None:
+        settings = Settings(data_dir=tmp_path)
+        assert settings.is_sqlite
+        assert settings.effective_database_url == f"sqlite+aiosqlite:///{tmp_path}/authapi.db"
+
+    def test_issuer_defaults_to_the_public_url(self) -> None:
+        settings = Settings(public_url="https://auth.example.com")
+        assert settings.effective_issuer == "https://auth.example.com"
+        assert Settings(issuer="https://id.example.com").effective_issuer == (
+            "https://id.example.com"
+        )
+
+    def test_cookie_is_secure_exactly_when_the_public_url_is_https(self) -> None:
+        assert Settings(public_url="https://auth.example.com").effective_cookie_secure is True
+        assert Settings(public_url="http://127.0.0.1:8000").effective_cookie_secure is False
+        assert (
+            Settings(public_url="http://127.0.0.1:8000", cookie_secure=True).effective_cookie_secure
+            is True
+        )
+
+    def test_libpq_database_url_gets_the_async_driver(self) -> None:
+        settings = Settings(database_url="postgresql://user@db.example.com/auth")
+        assert settings.database_url == "postgresql+asyncpg://user@db.example.com/auth"

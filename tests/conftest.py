@@ -337,7 +337,7 @@ def make_api(base_settings: dict[str, Any], mailbox: Mailbox) -> Callable[..., A
                 transport=transport, base_url="https://testserver"
             ) as client:
                 yield Api(client=client, app=app, settings=settings, mail=mailbox)
-                await app.state.resources.mail.drain()
+                await app.state.resources.background.drain()
 
     return _make
 
@@ -353,5 +353,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter is not None else []
     if REQUIRE_SERVICES and skipped:
-        reporter.write_line(f"AUTHAPI_TEST_REQUIRE_SERVICES=1 and {len(skipped)} test(s) skipped: failing", red=True)
+        reporter.write_line(
+            f"AUTHAPI_TEST_REQUIRE_SERVICES=1 and {len(skipped)} test(s) skipped: failing", red=True
+        )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -16,7 +16,7 @@ from authapi import __version__
 from authapi.api import auth, ops, users, wellknown
 from authapi.errors import PROBLEM_JSON, Problem, ValidationFailed, install_error_handlers, problems
 from authapi.logs import configure_logging
-from authapi.middleware import SecurityHeaders
+from authapi.middleware import BodySizeLimit, SecurityHeaders
 from authapi.resources import Resources
 from authapi.settings import Settings
 
@@ -43,11 +43,11 @@ def create_app(settings: Settings) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         redoc_url=None,
-        max_body_size=settings.max_body_bytes,
         swagger_ui_parameters={"persistAuthorization": False, "displayRequestDuration": True},
     )
     install_error_handlers(app)
-    app.add_middleware(SecurityHeaders)
+    # added innermost first: the last one added wraps all the others
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.allowed_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -57,6 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "X-Requested-With"],
             max_age=600,
         )
+    app.add_middleware(SecurityHeaders)
     for router in (auth.router, users.router, wellknown.router, ops.router):
         app.include_router(router)
     _document_validation_errors_as_problems(app)

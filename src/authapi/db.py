@@ -46,7 +46,9 @@ def make_engine(url: str) -> AsyncEngine:
         return engine
     return create_async_engine(
         url,
-        pool_size=10,
+        # sized for a busy worker: connections opened beyond the pool are closed
+        # again after use, and that churn costs more than idle connections do
+        pool_size=20,
         max_overflow=10,
         pool_timeout=CONNECT_TIMEOUT_SECONDS,
         pool_recycle=1800,

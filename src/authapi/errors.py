@@ -311,6 +311,7 @@ def _validation_problem(exc: RequestValidationError) -> AuthError:
 
 
 _HTTP_ERRORS: dict[int, type[AuthError]] = {
+    400: MalformedRequest,  # FastAPI: a body it could not decode (not UTF-8, too deeply nested)
     404: NotFound,
     405: MethodNotAllowed,
     413: PayloadTooLarge,

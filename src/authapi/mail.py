@@ -24,6 +24,8 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
+from authapi.background import Background
+
 log = logging.getLogger("authapi.mail")
 
 RETRY_DELAYS_SECONDS = (1.0, 5.0, 30.0)
@@ -98,19 +100,22 @@ class MailDispatcher:
     """Sends in the background with retries; the caller never waits or fails."""
 
     def __init__(
-        self, mailer: Mailer, *, sender: str, retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS
+        self,
+        mailer: Mailer,
+        background: Background,
+        *,
+        sender: str,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS,
     ) -> None:
         self._mailer = mailer
+        self._background = background
         self._sender = sender
         self._retry_delays = retry_delays
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def send_later(self, email: Email) -> None:
-        task = asyncio.get_running_loop().create_task(
-            self._deliver(build_message(email, sender=self._sender))
+        self._background.spawn(
+            self._deliver(build_message(email, sender=self._sender)), name="email"
         )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, message: EmailMessage) -> None:
         for attempt, delay in enumerate((0.0, *self._retry_delays), start=1):
@@ -121,13 +126,3 @@ class MailDispatcher:
             except (aiosmtplib.SMTPException, OSError) as exc:
                 log.warning("email delivery attempt %d failed: %s", attempt, type(exc).__name__)
         log.error("email to one recipient dropped after %d attempts", len(self._retry_delays) + 1)
-
-    async def drain(self, wait_seconds: float = 5.0) -> None:
-        """Wait a little for in-flight messages (at shutdown and in tests)."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=wait_seconds)
-
-    async def close(self) -> None:
-        await self.drain()
-        for task in self._tasks:
-            task.cancel()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from authapi.background import Background
 from authapi.db import check_database, make_engine, make_sessionmaker
 from authapi.encryption import Encryptor, load_encryption_keys
 from authapi.keys import KeyConfigError, KeyRepository, Keyring
@@ -47,6 +48,7 @@ class Resources:
     hasher: PasswordHasher
     policy: PasswordPolicy
     mail: MailDispatcher
+    background: Background
 
     @classmethod
     @asynccontextmanager
@@ -91,8 +93,9 @@ class Resources:
             stack.callback(hasher.close)
             await hasher.start()
 
-            mail = MailDispatcher(_mailer(settings), sender=settings.email_from)
-            stack.push_async_callback(mail.close)
+            background = Background()
+            stack.push_async_callback(background.close)
+            mail = MailDispatcher(_mailer(settings), background, sender=settings.email_from)
 
             yield cls(
                 settings=settings,
@@ -116,6 +119,7 @@ class Resources:
                     min_length=settings.password_min_length, max_bytes=settings.password_max_bytes
                 ),
                 mail=mail,
+                background=background,
             )
 
 

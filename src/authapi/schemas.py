@@ -42,7 +42,11 @@ Text = Annotated[str, AfterValidator(reject_control_characters)]
 EmailAddress = Annotated[
     str,
     BeforeValidator(normalize_email),
-    Field(max_length=MAX_EMAIL_LENGTH, examples=["ada@example.com"]),
+    Field(
+        max_length=MAX_EMAIL_LENGTH,
+        examples=["ada@example.com"],
+        json_schema_extra={"format": "email"},
+    ),
 ]
 Password = Annotated[
     Text, Field(min_length=1, max_length=4096, examples=["correct horse battery staple"])

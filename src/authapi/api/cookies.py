@@ -54,13 +54,13 @@ def _presented(request: Request, settings: Settings, body_token: str | None) -> 
     return PresentedRefresh(token=cookie, from_cookie=True)
 
 
-def refresh_for_refresh(
+async def refresh_for_refresh(
     request: Request, settings: SettingsDep, body: RefreshRequest | None = None
 ) -> PresentedRefresh:
     return _presented(request, settings, body.refresh_token if body else None)
 
 
-def refresh_for_logout(
+async def refresh_for_logout(
     request: Request, settings: SettingsDep, body: LogoutRequest | None = None
 ) -> PresentedRefresh:
     return _presented(request, settings, body.refresh_token if body else None)

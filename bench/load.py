@@ -1,0 +1,405 @@
+"""A lean HTTP/1.1 keep-alive load generator for the benchmark.
+
+Raw asyncio streams: each virtual client owns one connection, writes a request
+(prebuilt where the request never changes), reads the status line and headers,
+then exactly Content-Length bytes (or the chunks). Far lighter than a full
+client such as httpx, so on a 2-core machine the client takes as little CPU
+away from the server as possible. The same code measures the bare FastAPI route
+and the authapi endpoints, so their ratio compares like with like.
+
+`run_phase(spec, conn)` is the entry point of the load process (multiprocessing,
+so the client never shares the server's GIL): it runs the streams of one phase
+for warm-up + duration seconds (sending "start" and "end" when the measured window
+opens and closes), drains in-flight requests under a deadline and sends back a
+summary per stream. The setup helpers (`register_users`,
+`login_users`, `get`) are used by bench/run.py in its own process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import math
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+HOST = "127.0.0.1"
+USER_AGENT = "authapi-bench"
+DRAIN_SECONDS = 20.0  # in-flight requests (queued logins) get this long to finish
+RECONNECT_PAUSE_SECONDS = 0.05
+
+
+class HttpError(Exception):
+    """A response that the setup code did not expect."""
+
+
+# --- one keep-alive connection --------------------------------------------------------
+class Connection11:
+    """One HTTP/1.1 keep-alive connection; reconnects when the server closes it."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        self._reader, self._writer = await asyncio.open_connection(HOST, self.port)
+        return self._reader, self._writer
+
+    async def request(self, data: bytes) -> tuple[int, bytes]:
+        """Send one complete request and return (status, body)."""
+        reader, writer = self._reader, self._writer
+        if reader is None or writer is None:
+            reader, writer = await self._open()
+        try:
+            writer.write(data)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            lower = head.lower()
+            length = _header_int(lower, b"\r\ncontent-length:")
+            if length is not None:
+                body = await reader.readexactly(length) if length else b""
+            elif b"\r\ntransfer-encoding: chunked" in lower:
+                body = await _read_chunked(reader)
+            else:
+                body = b""
+            if b"\r\nconnection: close" in lower:
+                self.close()
+            return status, body
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._reader = self._writer = None
+
+
+def _header_int(lower_head: bytes, name: bytes) -> int | None:
+    start = lower_head.find(name)
+    if start < 0:
+        return None
+    start += len(name)
+    end = lower_head.find(b"\r\n", start)
+    return int(lower_head[start:end])
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    parts = []
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
+        if size == 0:
+            await reader.readuntil(b"\r\n")  # no trailers from uvicorn
+            return b"".join(parts)
+        parts.append(await reader.readexactly(size))
+        await reader.readexactly(2)
+
+
+# --- requests ----------------------------------------------------------------------
+def build_request(
+    method: str,
+    path: str,
+    port: int,
+    *,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{port}", f"User-Agent: {USER_AGENT}"]
+    for name, value in (headers or {}).items():
+        lines.append(f"{name}: {value}")
+    if body is not None:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+
+
+def forwarded_ip(number: int) -> str:
+    """A distinct client address per request (the service trusts 127.0.0.1 as a proxy),
+    so per-IP rate limits see many clients, as behind a real load balancer."""
+    number %= 1 << 24
+    return f"10.{number >> 16}.{(number >> 8) & 255}.{number & 255}"
+
+
+def login_request(port: int, email: str, password: str, number: int) -> bytes:
+    body = json.dumps(
+        {"email": email, "password": password, "refresh_token_delivery": "body"}
+    ).encode()
+    headers = {"X-Forwarded-For": forwarded_ip(number)}
+    return build_request("POST", "/auth/login", port, body=body, headers=headers)
+
+
+def refresh_request(port: int, refresh_token: str) -> bytes:
+    body = json.dumps({"refresh_token": refresh_token}).encode()
+    return build_request("POST", "/auth/refresh", port, body=body)
+
+
+def bearer_get(port: int, path: str, access_token: str) -> bytes:
+    return build_request("GET", path, port, headers={"Authorization": f"Bearer {access_token}"})
+
+
+# --- statistics ----------------------------------------------------------------------
+@dataclass
+class Stream:
+    """The requests of one kind in a phase, and what happened to them in the window."""
+
+    name: str
+    completed: int = 0  # successful responses that finished inside the window
+    latencies: list[float] = field(default_factory=list)  # of requests sent and done inside
+    errors: Counter[str] = field(default_factory=Counter)
+
+    def summary(self, window: float) -> dict[str, Any]:
+        ordered = sorted(self.latencies)
+        return {
+            "name": self.name,
+            "completed": self.completed,
+            "window": window,
+            "rate": self.completed / window if window > 0 else 0.0,
+            "samples": len(ordered),
+            "p50": percentile(ordered, 0.50),
+            "p90": percentile(ordered, 0.90),
+            "p99": percentile(ordered, 0.99),
+            "max": ordered[-1] if ordered else math.nan,
+            "errors": dict(self.errors),
+        }
+
+
+def percentile(ordered: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of an ascending list (NaN when empty)."""
+    if not ordered:
+        return math.nan
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+@dataclass(frozen=True)
+class Window:
+    start: float
+    end: float
+
+    def record(self, stream: Stream, sent: float, done: float, ok: bool, status: int) -> None:
+        if not self.start <= done <= self.end:
+            return
+        if not ok:
+            stream.errors[f"HTTP {status}"] += 1
+            return
+        stream.completed += 1
+        if sent >= self.start:
+            stream.latencies.append(done - sent)
+
+
+# --- virtual clients -----------------------------------------------------------------
+async def _fixed_client(port: int, request: bytes, stream: Stream, window: Window) -> None:
+    """The same request again and again (bare route, GET /users/me)."""
+    connection = Connection11(port)
+    clock = time.perf_counter
+    try:
+        while (sent := clock()) < window.end:
+            try:
+                status, _ = await connection.request(request)
+            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                stream.errors[type(exc).__name__] += 1
+                await asyncio.sleep(RECONNECT_PAUSE_SECONDS)
+                continue
+            window.record(stream, sent, clock(), status == 200, status)
+    finally:
+        connection.close()
+
+
+async def _refresh_client(port: int, token: str, stream: Stream, window: Window) -> None:
+    """One session's refresh chain: every request presents the token the previous one
+    returned, so each is a real check-and-rotate (never the grace-replay path)."""
+    connection = Connection11(port)
+    clock = time.perf_counter
+    try:
+        while (sent := clock()) < window.end:
+            try:
+                status, body = await connection.request(refresh_request(port, token))
+            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                stream.errors[type(exc).__name__] += 1
+                await asyncio.sleep(RECONNECT_PAUSE_SECONDS)
+                continue
+            window.record(stream, sent, clock(), status == 200, status)
+            if status != 200:
+                stream.errors["chain broken"] += 1
+                return  # this session's chain is over; never replay an old token
+            token = json.loads(body)["refresh_token"]
+    finally:
+        connection.close()
+
+
+async def _login_client(
+    port: int,
+    users: list[tuple[str, str]],
+    turns: Iterator[int],
+    stream: Stream,
+    window: Window,
+) -> None:
+    """Sign in as the next user of the shared rotation, again and again."""
+    connection = Connection11(port)
+    clock = time.perf_counter
+    try:
+        while (sent := clock()) < window.end:
+            number = next(turns)
+            email, password = users[number % len(users)]
+            try:
+                status, _ = await connection.request(login_request(port, email, password, number))
+            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                stream.errors[type(exc).__name__] += 1
+                await asyncio.sleep(RECONNECT_PAUSE_SECONDS)
+                continue
+            window.record(stream, sent, clock(), status == 200, status)
+    finally:
+        connection.close()
+
+
+# --- a phase -------------------------------------------------------------------------
+async def _phase(spec: dict[str, Any], notify: Callable[[str], None]) -> dict[str, Any]:
+    warmup: float = spec["warmup"]
+    duration: float = spec["duration"]
+    port: int = spec["port"]
+    now = time.perf_counter()
+    window = Window(start=now + warmup, end=now + warmup + duration)
+    # The parent samples the servers' CPU time when told the window opens and closes.
+    cpu: dict[str, float] = {}
+
+    def mark(name: str) -> None:
+        cpu[name] = time.process_time()
+        notify(name)
+
+    loop = asyncio.get_running_loop()
+    loop.call_later(warmup, mark, "start")
+    loop.call_later(warmup + duration, mark, "end")
+    tasks: list[asyncio.Task[None]] = []
+    streams: list[Stream] = []
+    for item in spec["streams"]:
+        stream = Stream(item["name"])
+        streams.append(stream)
+        if item["kind"] == "fixed":
+            for request in item["requests"]:
+                tasks.append(asyncio.create_task(_fixed_client(port, request, stream, window)))
+        elif item["kind"] == "refresh":
+            for token in item["tokens"]:
+                tasks.append(asyncio.create_task(_refresh_client(port, token, stream, window)))
+        elif item["kind"] == "login":
+            turns = itertools.count(item["first_turn"])
+            users = [tuple(user) for user in item["users"]]
+            for _ in range(item["clients"]):
+                client = _login_client(port, users, turns, stream, window)  # type: ignore[arg-type]
+                tasks.append(asyncio.create_task(client))
+        else:
+            raise ValueError(f"unknown stream kind {item['kind']!r}")
+    # Every client stops sending at window.end; in-flight requests get a bounded drain.
+    _, pending = await asyncio.wait(tasks, timeout=warmup + duration + DRAIN_SECONDS)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    failures = [task.exception() for task in tasks if not task.cancelled()]
+    for failure in failures:
+        if failure is not None:
+            raise failure
+    return {
+        "streams": [stream.summary(duration) for stream in streams],
+        "undrained": len(pending),
+        "client_loop": type(loop).__module__.split(".")[0],
+        "client_cpu": (cpu.get("end", math.nan) - cpu.get("start", math.nan)) / duration,
+    }
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop
+
+
+def run_phase(spec: dict[str, Any], conn: Connection) -> None:
+    """Entry point of the load process: run one phase, send its summary (or the error)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends us
+    try:
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            message = {"ok": True, "result": runner.run(_phase(spec, conn.send))}
+    except Exception as exc:
+        message = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    with contextlib.suppress(OSError):  # the parent may be gone (Ctrl-C)
+        conn.send(message)
+    conn.close()
+
+
+# --- setup helpers (used by run.py in its own process) -------------------------------------
+async def get(port: int, path: str, *, token: str | None = None) -> tuple[int, bytes]:
+    connection = Connection11(port)
+    try:
+        if token is None:
+            return await connection.request(build_request("GET", path, port))
+        return await connection.request(bearer_get(port, path, token))
+    finally:
+        connection.close()
+
+
+async def register_users(
+    port: int, users: list[tuple[str, str]], *, concurrency: int, first_turn: int
+) -> None:
+    """POST /auth/register for every user (202 expected)."""
+    pending = iter(enumerate(users))
+
+    async def worker() -> None:
+        connection = Connection11(port)
+        try:
+            for index, (email, password) in pending:
+                body = json.dumps({"email": email, "password": password}).encode()
+                headers = {"X-Forwarded-For": forwarded_ip(first_turn + index)}
+                request = build_request("POST", "/auth/register", port, body=body, headers=headers)
+                status, answer = await connection.request(request)
+                if status != 202:
+                    raise HttpError(f"POST /auth/register -> {status}: {answer[:200]!r}")
+        finally:
+            connection.close()
+
+    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(users))))))
+
+
+async def login_users(
+    port: int, users: list[tuple[str, str]], *, concurrency: int, first_turn: int
+) -> list[dict[str, Any]]:
+    """POST /auth/login (body delivery) for every user; returns the token responses."""
+    pending = iter(enumerate(users))
+    results: list[dict[str, Any]] = [{} for _ in users]
+
+    async def worker() -> None:
+        connection = Connection11(port)
+        try:
+            for index, (email, password) in pending:
+                request = login_request(port, email, password, first_turn + index)
+                status, answer = await connection.request(request)
+                if status != 200:
+                    raise HttpError(f"POST /auth/login -> {status}: {answer[:200]!r}")
+                results[index] = json.loads(answer)
+        finally:
+            connection.close()
+
+    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(users))))))
+    return results
+
+
+async def wait_until_up(
+    port: int, path: str, *, deadline: float, alive: Callable[[], bool]
+) -> None:
+    """Poll `path` until it answers 200, the process dies, or the deadline passes."""
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if not alive():
+            raise HttpError("the process exited during start-up")
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError, ValueError):
+            status, body = await get(port, path)
+            if status == 200:
+                return
+            last = f"{status}: {body[:200]!r}"
+        await asyncio.sleep(0.2)
+    raise HttpError(f"GET {path} did not answer 200 in time (last: {last})")

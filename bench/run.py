@@ -1,0 +1,831 @@
+"""authapi benchmark: `make bench` (or `.venv/bin/python bench/run.py [options]`).
+
+Starts authapi as a real process on PostgreSQL + Redis (its own database
+`authapi_bench_<id>` and Redis key prefix, both removed at the end, on Ctrl-C
+and on failure too) next to a bare FastAPI app served with the same uvicorn
+settings, then measures in one run, on loopback only:
+
+- the bcrypt bound (cores / one hash's time at --rounds, timed in this process)
+  and login throughput as a ratio to it;
+- GET /users/me and POST /auth/refresh throughput as ratios to the bare route;
+- p50/p99 of GET /users/me idle and during a login storm, and their ratio.
+
+The load comes from a lean asyncio HTTP/1.1 client (bench/load.py) in its own
+process. Numbers are reported, not asserted: exit code 0 when the run finished,
+2 when setup failed, 130 when interrupted. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import math
+import multiprocessing
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+import load  # bench/load.py (this script's folder is on sys.path)
+
+BENCH_DIR = Path(__file__).resolve().parent
+PASSWORD = "copper kettle whistling on a quiet harbour morning"  # noqa: S105 (bench users only)
+START_SECONDS = 45.0
+CLEANUP_SECONDS = 15.0
+LOAD_PROCESS_SLACK_SECONDS = 30.0
+TAIL_LINES = 20
+VERSIONS = (
+    "authapi",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "uvloop",
+    "httptools",
+    "pydantic",
+    "PyJWT",
+    "cryptography",
+    "bcrypt",
+    "SQLAlchemy",
+    "asyncpg",
+    "redis",
+)
+
+
+class SetupError(Exception):
+    """The benchmark could not be set up or a process failed; the message is one line."""
+
+
+class Interrupted(Exception):
+    """SIGTERM or the wall-time watchdog."""
+
+
+# --- command line ------------------------------------------------------------------
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bench/run.py", description="Measure authapi on PostgreSQL + Redis (loopback only)."
+    )
+    parser.add_argument("--rounds", type=int, default=12, help="bcrypt cost (default: 12)")
+    parser.add_argument(
+        "--duration", type=float, default=8.0, help="measured seconds per phase (default: 8)"
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=1.0, help="unmeasured seconds before each phase"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=16,
+        help="connections for the throughput phases and logins in the storm (default: 16)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn workers for both servers (default: 1)"
+    )
+    parser.add_argument(
+        "--users", type=int, default=48, help="distinct accounts signing in (default: 48)"
+    )
+    parser.add_argument(
+        "--postgres-dsn",
+        default=os.environ.get(
+            "AUTHAPI_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+        help="an administrative database on the server that gets the bench database",
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("AUTHAPI_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
+    args = parser.parse_args(argv)
+    if not 4 <= args.rounds <= 31:
+        parser.error("--rounds must be between 4 and 31")
+    if not 0.5 <= args.duration <= 120 or not 0 <= args.warmup <= 30:
+        parser.error("--duration must be within 0.5..120 s and --warmup within 0..30 s")
+    if not 1 <= args.concurrency <= 512 or not 1 <= args.workers <= 16:
+        parser.error("--concurrency must be within 1..512 and --workers within 1..16")
+    args.users = max(args.users, args.concurrency)
+    return args
+
+
+# --- small helpers --------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def masked(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
+def with_database(dsn: str, database: str) -> str:
+    return urlsplit(dsn)._replace(path=f"/{database}").geturl()
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def version_of(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "-"
+
+
+def tail(path: Path) -> str:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(f"    | {line}" for line in lines[-TAIL_LINES:])
+
+
+def quietly(what: str, action: Callable[[], object]) -> None:
+    """Run one cleanup step; report (never raise) a failure so the other steps still run."""
+    try:
+        action()
+    except Exception as exc:
+        print(f"bench: warning: cleanup of {what} failed: {type(exc).__name__}: {exc}")
+
+
+# --- bcrypt bound ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class BcryptBound:
+    rounds: int
+    cores: int
+    one_hash: float  # seconds, median
+    samples: int
+    threaded_rate: float  # hashes/s measured with one thread per core (for context)
+
+    @property
+    def bound(self) -> float:
+        return self.cores / self.one_hash
+
+
+def measure_bcrypt(rounds: int, cores: int, samples: int = 5) -> BcryptBound:
+    import bcrypt
+
+    # authapi feeds bcrypt a 44-byte HMAC-SHA256 pre-hash; a login is one checkpw.
+    secret = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFG="
+    hashed = bcrypt.hashpw(secret, bcrypt.gensalt(rounds))  # also the warm-up
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        bcrypt.checkpw(secret, hashed)
+        times.append(time.perf_counter() - started)
+    one_hash = statistics.median(times)
+    jobs = cores * max(2, math.ceil(0.5 / one_hash))  # about half a second of hashing
+    with ThreadPoolExecutor(max_workers=cores) as pool:
+        started = time.perf_counter()
+        list(pool.map(lambda _: bcrypt.checkpw(secret, hashed), range(jobs)))
+        threaded = jobs / (time.perf_counter() - started)
+    return BcryptBound(
+        rounds=rounds,
+        cores=cores,
+        one_hash=one_hash,
+        samples=samples,
+        threaded_rate=threaded,
+    )
+
+
+# --- PostgreSQL and Redis ----------------------------------------------------------------
+async def _admin(dsn: str, statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(dsn, timeout=5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def _server_version(dsn: str) -> str:
+    import asyncpg
+
+    connection = await asyncpg.connect(dsn, timeout=5)
+    try:
+        return str(await connection.fetchval("SHOW server_version"))
+    finally:
+        await connection.close()
+
+
+def create_database(admin_dsn: str, name: str, stack: contextlib.ExitStack) -> tuple[str, str]:
+    """Create and migrate the bench database; returns (SQLAlchemy URL, server version)."""
+    try:
+        asyncio.run(_admin(admin_dsn, f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        raise SetupError(
+            f"cannot create a database through {masked(admin_dsn)}: {type(exc).__name__}: {exc}"
+        ) from None
+    stack.callback(
+        quietly,
+        f"database {name}",
+        lambda: asyncio.run(_admin(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')),
+    )
+    dsn = with_database(admin_dsn, name)
+    url = "postgresql+asyncpg://" + dsn.split("://", 1)[1]
+    from authapi.db import migrate_sync
+
+    try:
+        migrate_sync(url)
+    except Exception as exc:
+        raise SetupError(f"migrating {name} failed: {type(exc).__name__}: {exc}") from None
+    return url, asyncio.run(_server_version(dsn))
+
+
+def open_redis_space(url: str, prefix: str, stack: contextlib.ExitStack) -> str:
+    """Check Redis and arrange for every key under `prefix` to be deleted; returns its version."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=5)
+    try:
+        info = client.info("server")
+    except redis.RedisError as exc:
+        client.close()
+        raise SetupError(f"Redis at {masked(url)}: {type(exc).__name__}: {exc}") from None
+
+    def remove_keys() -> None:
+        try:
+            for key in client.scan_iter(match=f"*{prefix}*", count=1000):
+                client.delete(key)
+        finally:
+            client.close()
+
+    stack.callback(quietly, f"Redis keys {prefix}*", remove_keys)
+    return str(info.get("redis_version", "?"))
+
+
+# --- SMTP sink ---------------------------------------------------------------------------
+@dataclass
+class SmtpSink:
+    """Accepts and discards the service's mail (verification emails at registration)."""
+
+    received: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.received += 1
+        return "250 OK"
+
+
+def start_smtp_sink(stack: contextlib.ExitStack) -> tuple[SmtpSink, int]:
+    from aiosmtpd.controller import Controller
+
+    sink = SmtpSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    stack.callback(quietly, "the SMTP sink", controller.stop)
+    return sink, port
+
+
+# --- server processes ----------------------------------------------------------------
+@dataclass
+class Server:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.alive():
+            # its own session: the group is the server and its uvicorn workers, nothing else
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(CLEANUP_SECONDS)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+
+    def failure(self, what: str) -> SetupError:
+        code = self.process.poll()
+        state = "running" if code is None else f"exited with code {code}"
+        return SetupError(f"{self.name} {what} ({state}); last log lines:\n{tail(self.log)}")
+
+
+def start_server(
+    name: str,
+    command: list[str],
+    *,
+    port: int,
+    env: dict[str, str],
+    workdir: Path,
+    stack: contextlib.ExitStack,
+) -> Server:
+    log = workdir / f"{name}.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            env=env,
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Server(name=name, port=port, process=process, log=log)
+    stack.callback(quietly, name, server.stop)
+    return server
+
+
+def wait_until_up(server: Server, path: str) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    try:
+        asyncio.run(load.wait_until_up(server.port, path, deadline=deadline, alive=server.alive))
+    except load.HttpError as exc:
+        raise server.failure(f"did not start: {exc}") from None
+
+
+def clean_environment() -> dict[str, str]:
+    """This shell's environment without any AUTHAPI_* setting (the bench sets its own)."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("AUTHAPI_")}
+
+
+# --- load phases ---------------------------------------------------------------------
+def group_cpu_seconds(group: int) -> float:
+    """CPU time (user + system) of the live processes of one process group, from /proc."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[2]) == group:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def run_phase(title: str, spec: dict[str, Any], server: Server) -> dict[str, Any]:
+    """Run one phase in a fresh load process (spawned: it shares nothing with us).
+
+    The load process says when its measured window opens and closes; the server's CPU
+    time is sampled at those moments."""
+    print(f"  {title} ...", flush=True)
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=load.run_phase, args=(spec, sender), name="bench-load")
+    process.start()
+    sender.close()
+    budget = spec["warmup"] + spec["duration"] + load.DRAIN_SECONDS + LOAD_PROCESS_SLACK_SECONDS
+    deadline = time.monotonic() + budget
+    cpu: dict[str, float] = {}
+    message: dict[str, Any] | None = None
+    try:
+        while message is None:
+            if not receiver.poll(max(0.0, deadline - time.monotonic())):
+                raise SetupError(
+                    f"the load process gave no result for {title!r} within {budget:.0f} s"
+                )
+            received = receiver.recv()
+            if isinstance(received, str):  # "start" / "end" of the measured window
+                cpu[received] = group_cpu_seconds(server.process.pid)
+            else:
+                message = received
+    except EOFError:
+        raise SetupError(f"the load process died during {title!r}") from None
+    finally:
+        receiver.close()
+        if message is None:  # interrupted or failed: do not wait for the phase to end
+            process.terminate()
+        process.join(5)
+        if process.is_alive():
+            process.kill()
+            process.join()
+    if not message["ok"]:
+        raise SetupError(f"the load process failed during {title!r}: {message['error']}")
+    result: dict[str, Any] = message["result"]
+    result["server_cpu"] = (cpu.get("end", math.nan) - cpu.get("start", math.nan)) / spec[
+        "duration"
+    ]
+    return result
+
+
+@dataclass
+class Results:
+    """Per phase: the load process's result (streams, client_cpu, …) plus server_cpu."""
+
+    phases: dict[str, dict[str, Any]]
+
+    def stream(self, phase: str, index: int = 0) -> dict[str, Any]:
+        summary: dict[str, Any] = self.phases[phase]["streams"][index]
+        return summary
+
+    @property
+    def client_loop(self) -> str:
+        return str(next(iter(self.phases.values()))["client_loop"])
+
+    @property
+    def undrained(self) -> int:
+        return sum(phase["undrained"] for phase in self.phases.values())
+
+
+def measure(
+    args: argparse.Namespace,
+    *,
+    api: Server,
+    bare: Server,
+    users: list[tuple[str, str]],
+    sessions: list[dict[str, Any]],
+) -> Results:
+    base = {"warmup": args.warmup, "duration": args.duration}
+    concurrency = args.concurrency
+    access = [session["access_token"] for session in sessions]
+    me_request = load.bearer_get(api.port, "/users/me", access[0])
+    ping = load.build_request("GET", "/ping", bare.port)
+    user_list = [list(user) for user in users]
+    phases = {
+        "bare": (
+            f"bare FastAPI route, {concurrency} connections",
+            {"port": bare.port, "streams": [_fixed("bare", [ping] * concurrency)]},
+        ),
+        "me": (
+            f"GET /users/me, {concurrency} connections",
+            {
+                "port": api.port,
+                "streams": [
+                    _fixed("me", [load.bearer_get(api.port, "/users/me", t) for t in access])
+                ],
+            },
+        ),
+        "refresh": (
+            f"POST /auth/refresh, {concurrency} sessions rotating",
+            {
+                "port": api.port,
+                "streams": [
+                    {
+                        "name": "refresh",
+                        "kind": "refresh",
+                        "tokens": [session["refresh_token"] for session in sessions],
+                    }
+                ],
+            },
+        ),
+        "idle": (
+            "GET /users/me idle, 1 connection",
+            {"port": api.port, "streams": [_fixed("idle", [me_request])]},
+        ),
+        "login": (
+            f"POST /auth/login, {concurrency} connections, {len(users)} users",
+            {"port": api.port, "streams": [_login("login", user_list, concurrency, 100_000)]},
+        ),
+        "storm": (
+            f"GET /users/me (1 connection) during a storm of {concurrency} logins",
+            {
+                "port": api.port,
+                "streams": [
+                    _login("storm login", user_list, concurrency, 200_000),
+                    _fixed("storm me", [me_request]),
+                ],
+            },
+        ),
+    }
+    results = Results(phases={})
+    for key, (title, spec) in phases.items():
+        server = bare if key == "bare" else api
+        results.phases[key] = run_phase(title, {**base, **spec}, server)
+        for each in (api, bare):
+            if not each.alive():
+                raise each.failure(f"died during {title!r}")
+    return results
+
+
+def _fixed(name: str, requests: list[bytes]) -> dict[str, Any]:
+    return {"name": name, "kind": "fixed", "requests": requests}
+
+
+def _login(name: str, users: list[list[str]], clients: int, first_turn: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": "login",
+        "users": users,
+        "clients": clients,
+        "first_turn": first_turn,
+    }
+
+
+# --- the report ----------------------------------------------------------------------
+def _ms(seconds: float) -> str:
+    return "-" if math.isnan(seconds) else f"{seconds * 1000:.2f}"
+
+
+def _errors(summary: dict[str, Any]) -> str:
+    errors: dict[str, int] = summary["errors"]
+    if not errors:
+        return "0"
+    return ", ".join(f"{count} {kind}" for kind, count in sorted(errors.items()))
+
+
+def _cores(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.2f}"
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class Context:
+    args: argparse.Namespace
+    bcrypt: BcryptBound
+    postgres_version: str
+    redis_version: str
+    started: datetime
+    load_before: tuple[float, float, float]
+    elapsed: float
+    mails: int
+    uvicorn_loop: str
+    uvicorn_http: str
+
+
+def report(ctx: Context, results: Results) -> None:
+    args, bound = ctx.args, ctx.bcrypt
+    load_after = os.getloadavg()
+    print()
+    print(f"authapi benchmark  {ctx.started:%Y-%m-%d %H:%M:%S} UTC  ({ctx.elapsed:.0f} s wall)")
+    print("=" * 100)
+    print(f"machine    {bound.cores} cores ({cpu_model()}), {platform.platform()}")
+    print(f"           Python {platform.python_version()} ({sys.executable})")
+    print(
+        f"           load average {ctx.load_before[0]:.2f} before, {load_after[0]:.2f} after "
+        "(other work on the machine skews every number)"
+    )
+    print("versions   " + ", ".join(f"{name} {version_of(name)}" for name in VERSIONS[:7]))
+    print("           " + ", ".join(f"{name} {version_of(name)}" for name in VERSIONS[7:]))
+    print(f"command    {' '.join([Path(sys.executable).name, *sys.argv])}")
+    print(f"services   PostgreSQL {ctx.postgres_version}, Redis {ctx.redis_version} (loopback)")
+    print(
+        f"settings   bcrypt cost {args.rounds}, {args.workers} uvicorn worker(s) per server "
+        f"(loop {ctx.uvicorn_loop}, http {ctx.uvicorn_http}), "
+        f"{bound.cores} bcrypt threads per worker (AUTHAPI_HASH_WORKERS default)"
+    )
+    print(
+        f"           {args.duration:g} s measured per phase after {args.warmup:g} s warm-up, "
+        f"concurrency {args.concurrency}, {args.users} users, "
+        f"load generator: 1 process, {results.client_loop} event loop"
+    )
+    print()
+    print(
+        f"bcrypt bound: one hash at cost {args.rounds} = {bound.one_hash * 1000:.1f} ms "
+        f"(median of {bound.samples}); bound = {bound.cores} cores / "
+        f"{bound.one_hash:.4f} s = {bound.bound:.2f} logins/s"
+    )
+    print(
+        f"              (for context: {bound.cores} threads hashing at once measured "
+        f"{bound.threaded_rate:.2f} hashes/s)"
+    )
+    print()
+    c = args.concurrency
+    header = (
+        f"{'measurement':<44}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'server':>8}{'client':>8}  errors"
+    )
+    print(header)
+    print(f"{'':<71}{'CPU (cores)':>16}")
+    print("-" * 100)
+    rows = [
+        ("bare", 0, f"bare FastAPI route (c={c})"),
+        ("me", 0, f"GET /users/me (c={c})"),
+        ("refresh", 0, f"POST /auth/refresh (c={c} rotating chains)"),
+        ("login", 0, f"POST /auth/login (c={c}, {args.users} users)"),
+        ("idle", 0, "GET /users/me idle (c=1)"),
+        ("storm", 1, "GET /users/me during a login storm (c=1)"),
+        ("storm", 0, f"  the storm: POST /auth/login (c={c})"),
+    ]
+    for phase, index, label in rows:
+        summary = results.stream(phase, index)
+        cpu = ""
+        if index == len(results.phases[phase]["streams"]) - 1:  # once per phase
+            cpu = (
+                f"{_cores(results.phases[phase]['server_cpu']):>8}"
+                f"{_cores(results.phases[phase]['client_cpu']):>8}"
+            )
+        print(
+            f"{label:<44}{summary['rate']:>9.1f}{_ms(summary['p50']):>9}"
+            f"{_ms(summary['p99']):>9}{cpu:>16}  {_errors(summary)}"
+        )
+    print()
+    bare_rate = results.stream("bare")["rate"]
+    idle, storm = results.stream("idle"), results.stream("storm", 1)
+    login_ratio = _ratio(results.stream("login")["rate"], bound.bound)
+    me_ratio = _ratio(results.stream("me")["rate"], bare_rate)
+    refresh_ratio = _ratio(results.stream("refresh")["rate"], bare_rate)
+    p99_ratio = _ratio(storm["p99"], idle["p99"])
+    print(f"{'ratio':<52}{'value':>8}   SPEC.md target")
+    print("-" * 100)
+    print(f"{'login throughput / bcrypt bound':<52}{login_ratio:>8.2f}   >= 0.90 (within 10%)")
+    print(f"{'GET /users/me throughput / bare route':<52}{me_ratio:>8.2f}   close to 1")
+    print(f"{'POST /auth/refresh throughput / bare route':<52}{refresh_ratio:>8.2f}   close to 1")
+    print(
+        f"{'GET /users/me p99, login storm / idle':<52}{p99_ratio:>8.2f}   "
+        f"a few times at most ({_ms(storm['p99'])} ms vs {_ms(idle['p99'])} ms)"
+    )
+    notes = []
+    if results.undrained:
+        notes.append(f"{results.undrained} request(s) still in flight at a phase's drain deadline")
+    if bound.threaded_rate < 0.8 * bound.bound:
+        notes.append(
+            f"{bound.cores} threads hashed only {bound.threaded_rate / bound.bound:.0%} of the "
+            "bound: the cores were not free (other work running), so the login ratio is low"
+        )
+    if ctx.mails:
+        notes.append(
+            f"the SMTP sink received {ctx.mails} message(s) (verification at registration)"
+        )
+    for note in notes:
+        print(f"note: {note}")
+
+
+# --- the run -------------------------------------------------------------------------
+def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
+    started_wall = datetime.now(UTC)
+    started = time.monotonic()
+    load_before = os.getloadavg()
+    cores = os.cpu_count() or 1
+    run_id = uuid.uuid4().hex[:10]
+    print(f"authapi benchmark {run_id}: bcrypt cost {args.rounds}, {args.duration:g} s per phase")
+
+    print(f"  timing bcrypt at cost {args.rounds} in this process ...", flush=True)
+    bound = measure_bcrypt(args.rounds, cores)
+
+    workdir = Path(tempfile.mkdtemp(prefix=f"authapi-bench-{run_id}-"))
+    stack.callback(quietly, f"temporary folder {workdir}", lambda: shutil.rmtree(workdir))
+    prefix = f"authapi-bench-{run_id}"
+    print("  preparing PostgreSQL, Redis and an SMTP sink ...", flush=True)
+    redis_version = open_redis_space(args.redis_url, prefix, stack)
+    database_url, postgres_version = create_database(
+        args.postgres_dsn, f"authapi_bench_{run_id}", stack
+    )
+    sink, smtp_port = start_smtp_sink(stack)
+
+    from cryptography.fernet import Fernet
+
+    api_port, bare_port = free_port(), free_port()
+    env = clean_environment()
+    api_env = {
+        **env,
+        "AUTHAPI_DATABASE_URL": database_url,
+        "AUTHAPI_REDIS_URL": args.redis_url,
+        "AUTHAPI_REDIS_PREFIX": prefix,
+        "AUTHAPI_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "AUTHAPI_REQUIRE_VERIFIED_EMAIL": "false",
+        "AUTHAPI_BCRYPT_ROUNDS": str(args.rounds),
+        "AUTHAPI_LOG_LEVEL": "warning",
+        "AUTHAPI_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+        "AUTHAPI_DATA_DIR": str(workdir / "data"),
+        "AUTHAPI_PUBLIC_URL": f"http://127.0.0.1:{api_port}",
+        # the load generator plays a load balancer: each login has its own client address
+        "AUTHAPI_TRUSTED_PROXIES": "127.0.0.1/32",
+    }
+    print(f"  starting authapi ({args.workers} worker(s)) and the bare app ...", flush=True)
+    workers = ["--workers", str(args.workers)]
+    api_command = [sys.executable, "-m", "authapi", "serve", "--port", str(api_port), *workers]
+    bare_script = str(BENCH_DIR / "bare_app.py")
+    bare_command = [sys.executable, bare_script, "--port", str(bare_port), *workers]
+    api = start_server(
+        "authapi",
+        api_command,
+        port=api_port,
+        env=api_env,
+        workdir=workdir,
+        stack=stack,
+    )
+    bare = start_server(
+        "bare app",
+        bare_command,
+        port=bare_port,
+        env=env,
+        workdir=workdir,
+        stack=stack,
+    )
+    wait_until_up(api, "/readyz")
+    wait_until_up(bare, "/ping")
+
+    users = [(f"bench-{run_id}-{number}@example.com", PASSWORD) for number in range(args.users)]
+    print(
+        f"  registering {len(users)} users and signing in {args.concurrency} sessions ...",
+        flush=True,
+    )
+    try:
+        registering = load.register_users(
+            api.port, users, concurrency=args.concurrency, first_turn=0
+        )
+        asyncio.run(asyncio.wait_for(registering, setup_deadline(len(users), bound)))
+        signing_in = load.login_users(
+            api.port, users[: args.concurrency], concurrency=args.concurrency, first_turn=len(users)
+        )
+        sessions = asyncio.run(
+            asyncio.wait_for(signing_in, setup_deadline(args.concurrency, bound))
+        )
+        me = load.get(api.port, "/users/me", token=sessions[0]["access_token"])
+        status, body = asyncio.run(asyncio.wait_for(me, 10))
+    except (load.HttpError, OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
+        raise api.failure(f"setup requests failed: {type(exc).__name__}: {exc}") from None
+    if status != 200:
+        raise api.failure(f"GET /users/me answered {status}: {body[:200]!r}")
+
+    print("measuring:", flush=True)
+    results = measure(args, api=api, bare=bare, users=users, sessions=sessions)
+    report(
+        Context(
+            args=args,
+            bcrypt=bound,
+            postgres_version=postgres_version,
+            redis_version=redis_version,
+            started=started_wall,
+            load_before=load_before,
+            elapsed=time.monotonic() - started,
+            mails=sink.received,
+            uvicorn_loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+            uvicorn_http="httptools" if importlib.util.find_spec("httptools") else "h11",
+        ),
+        results,
+    )
+
+
+def hash_seconds(rounds: int) -> float:
+    """A pessimistic guess of one bcrypt hash's time before it is measured (~0.3 s at 12)."""
+    return 0.4 * 2.0 ** (rounds - 12)
+
+
+def setup_deadline(requests: int, bound: BcryptBound) -> float:
+    """Seconds allowed for `requests` bcrypt-bound requests (register, login) at set-up."""
+    return 30 + 4 * requests / bound.bound
+
+
+def wall_budget(args: argparse.Namespace) -> int:
+    """A generous upper bound on the whole run; the watchdog ends it (and cleans up) past it."""
+    cores = os.cpu_count() or 1
+    hashing = hash_seconds(args.rounds)
+    expected = (
+        30  # start and stop two servers, create and drop the database
+        + 10 * hashing  # timing bcrypt
+        + (args.users + args.concurrency) * hashing / cores  # registering and signing in
+        + 6 * (args.warmup + args.duration + 1)  # the phases (+ spawning a load process)
+        + 2 * args.concurrency * hashing / cores  # logins in flight at the end of a phase
+    )
+    return int(1.5 * expected + 60)
+
+
+def _raise_interrupted(signum: int, _frame: object) -> NoReturn:
+    raise Interrupted("terminated" if signum == signal.SIGTERM else "wall-time budget exceeded")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _raise_interrupted)
+    signal.signal(signal.SIGALRM, _raise_interrupted)
+    budget = wall_budget(args)
+    signal.alarm(budget)
+    stack = contextlib.ExitStack()
+    try:
+        try:
+            run(args, stack)
+        finally:
+            # cleanup must not be cut short: no more Ctrl-C, SIGTERM or watchdog from here
+            signal.alarm(0)
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, signal.SIG_IGN)
+            print("cleaning up ...", flush=True)
+            stack.close()
+    except SetupError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, Interrupted) as exc:
+        reason = str(exc) or "interrupted"
+        print(f"bench: {reason}; cleaned up", file=sys.stderr)
+        return 130 if isinstance(exc, KeyboardInterrupt) else 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

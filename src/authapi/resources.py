@@ -38,6 +38,7 @@ class StartupError(Exception):
 class Resources:
     settings: Settings
     engine: AsyncEngine
+    reader: AsyncEngine  # the same pool in autocommit mode, for single-query reads
     sessionmaker: async_sessionmaker[AsyncSession]
     store: TokenStore
     encryptor: Encryptor
@@ -100,6 +101,7 @@ class Resources:
             yield cls(
                 settings=settings,
                 engine=engine,
+                reader=engine.execution_options(isolation_level="AUTOCOMMIT"),
                 sessionmaker=sessionmaker,
                 store=store,
                 encryptor=encryptor,

@@ -34,6 +34,7 @@ from authapi.keys import Keyring
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 (a media type, not a secret)
 _ACCEPTED_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 REQUIRED_CLAIMS = ["exp", "iat", "nbf", "sub", "iss", "aud", "jti", "sid"]
+VERIFIED_CACHE_SIZE = 10_000
 
 
 class AccessClaims(TypedDict):
@@ -73,6 +74,10 @@ class AccessTokens:
         self._ttl = ttl_seconds
         self._leeway = leeway_seconds
         self._jwt = jwt.PyJWT(options={"require": REQUIRED_CLAIMS})
+        # Tokens that passed full verification, exactly as presented. Only exact
+        # strings hit, so a malleated variant is verified afresh; revocation is
+        # checked per request on `sid` in the store, never here.
+        self._verified: dict[str, AccessClaims] = {}
 
     async def issue(self, *, user_id: str, session_id: str) -> IssuedAccessToken:
         await self._keyring.refresh_if_stale()  # pick up a key rotated by another instance
@@ -97,13 +102,25 @@ class AccessTokens:
         )
         return IssuedAccessToken(token=token, expires_in=self._ttl, claims=claims)
 
-    async def verify(self, token: str, *, verify_exp: bool = True) -> AccessClaims:
+    async def verify(self, token: str) -> AccessClaims:
         """Check signature, type and claims.
 
         Raises:
             AccessTokenExpired: a valid token past its `exp`.
             InvalidAccessToken: anything else wrong with it.
         """
+        claims = self._verified.get(token)
+        if claims is not None:
+            if claims["exp"] <= time.time() - self._leeway:
+                raise AccessTokenExpired()
+            return claims
+        claims = await self._verify_fully(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            del self._verified[next(iter(self._verified))]  # the oldest entry
+        self._verified[token] = claims
+        return claims
+
+    async def _verify_fully(self, token: str) -> AccessClaims:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -125,7 +142,6 @@ class AccessTokens:
                 audience=self._audience,
                 issuer=self._issuer,
                 leeway=self._leeway,
-                options={"verify_exp": verify_exp},
             )
         except jwt.ExpiredSignatureError:
             raise AccessTokenExpired() from None

@@ -15,7 +15,14 @@ from authapi.api.cookies import (
     clear_refresh_cookie,
     token_response,
 )
-from authapi.api.deps import Accounts, CurrentPrincipal, OptionalPrincipal, Sessions, SettingsDep
+from authapi.api.deps import (
+    Accounts,
+    CurrentPrincipal,
+    OptionalPrincipal,
+    Refreshes,
+    Sessions,
+    SettingsDep,
+)
 from authapi.errors import (
     CsrfFailed,
     EmailNotVerified,
@@ -133,6 +140,7 @@ async def login(
 async def token(
     accounts: Accounts,
     sessions: Sessions,
+    refresher: Refreshes,
     settings: SettingsDep,
     grant_type: Annotated[str | None, Form()] = None,
     username: Annotated[str | None, Form(description="Your email address.")] = None,
@@ -154,7 +162,7 @@ async def token(
                 raise InvalidCredentials() from None
             tokens = await sign_in_with_password(accounts, sessions, email=email, password=secret)
         elif grant_type == "refresh_token":
-            tokens = await sessions.refresh(_required(refresh_token, "refresh_token"))
+            tokens = await refresher.refresh(_required(refresh_token, "refresh_token"))
         elif grant_type is None:
             raise OAuthError("invalid_request", "The grant_type parameter is missing.")
         else:
@@ -182,14 +190,14 @@ def _required(value: str | None, name: str) -> str:
     summary="Rotate the refresh token",
 )
 async def refresh(
-    presented: RefreshToRotate, sessions: Sessions, settings: SettingsDep
+    presented: RefreshToRotate, refresher: Refreshes, settings: SettingsDep
 ) -> JSONResponse:
     """From the cookie (browsers; needs `X-Requested-With`) or `{refresh_token}` (native apps).
     Concurrent refreshes with one token converge on one successor; replaying an older
     token revokes the session (`refresh_token_reused`)."""
     if presented.token is None:
         raise InvalidRefreshToken('Send the refresh cookie or {"refresh_token": …}.')
-    tokens = await sessions.refresh(presented.token)
+    tokens = await refresher.refresh(presented.token)
     return token_response(
         tokens, delivery="cookie" if presented.from_cookie else "body", settings=settings
     )

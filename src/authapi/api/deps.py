@@ -22,7 +22,7 @@ from authapi.clientip import ClientInfo, client_info
 from authapi.errors import AuthError, InvalidAccessToken, NotAuthenticated
 from authapi.resources import Resources
 from authapi.services.accounts import AccountService
-from authapi.services.sessions import SessionService
+from authapi.services.sessions import Refresher, SessionService
 from authapi.settings import Settings
 from authapi.tokens import AccessClaims
 
@@ -76,8 +76,13 @@ async def get_sessions(db: DbSession, resources: ResourcesDep, client: Client) -
     return SessionService(db, resources, client)
 
 
+async def get_refresher(resources: ResourcesDep, client: Client) -> Refresher:
+    return Refresher(resources, client)
+
+
 Accounts = Annotated[AccountService, Depends(get_accounts)]
 Sessions = Annotated[SessionService, Depends(get_sessions)]
+Refreshes = Annotated[Refresher, Depends(get_refresher)]
 
 
 @dataclass(frozen=True)

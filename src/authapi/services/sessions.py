@@ -58,6 +58,52 @@ class SessionView:
     current: bool
 
 
+class Refresher:
+    """The refresh path: the token store only, no database, except on reuse."""
+
+    def __init__(self, resources: Resources, client: ClientInfo) -> None:
+        self._res = resources
+        self._settings = resources.settings
+        self._client = client
+
+    async def refresh(self, presented: str) -> IssuedTokens:
+        """Rotate a refresh token (see the module docstring for the contract).
+
+        Raises:
+            InvalidRefreshToken: not ours, expired, or its session has ended.
+            RefreshTokenReused: an old token of a live session; that session is now revoked.
+        """
+        parent = self._res.refresh_tokens.parse(presented)
+        if parent is None:
+            raise InvalidRefreshToken()
+        successor = self._res.refresh_tokens.successor(parent)
+        rotation = await self._res.store.rotate(
+            parent.session_id,
+            presented_hash=parent.hash,
+            successor_hash=successor.hash,
+            now=time.time(),
+            grace_seconds=self._settings.refresh_reuse_grace_seconds,
+            ttl_seconds=self._settings.refresh_token_ttl_seconds,
+        )
+        if rotation.outcome in (Outcome.ROTATED, Outcome.REPLAYED):
+            assert rotation.user_id is not None
+            assert rotation.expires_at is not None
+            access = await self._res.access_tokens.issue(
+                user_id=rotation.user_id, session_id=parent.session_id
+            )
+            return IssuedTokens(
+                access=access, refresh=successor, refresh_expires_at=rotation.expires_at
+            )
+        if rotation.outcome is Outcome.REUSED:
+            # its own transaction: it must be stored although the answer is an error
+            async with self._res.sessionmaker.begin() as db:
+                await SessionService(db, self._res, self._client).reuse_detected(
+                    uuid.UUID(parent.session_id)
+                )
+            raise RefreshTokenReused()
+        raise InvalidRefreshToken()
+
+
 class SessionService:
     def __init__(self, db: AsyncSession, resources: Resources, client: ClientInfo) -> None:
         self._db = db
@@ -104,40 +150,8 @@ class SessionService:
         )
         return IssuedTokens(access=access, refresh=refresh, refresh_expires_at=expires_at)
 
-    async def refresh(self, presented: str) -> IssuedTokens:
-        """Rotate a refresh token (see the module docstring for the contract).
-
-        Raises:
-            InvalidRefreshToken: not ours, expired, or its session has ended.
-            RefreshTokenReused: an old token of a live session; that session is now revoked.
-        """
-        parent = self._res.refresh_tokens.parse(presented)
-        if parent is None:
-            raise InvalidRefreshToken()
-        successor = self._res.refresh_tokens.successor(parent)
-        rotation = await self._res.store.rotate(
-            parent.session_id,
-            presented_hash=parent.hash,
-            successor_hash=successor.hash,
-            now=time.time(),
-            grace_seconds=self._settings.refresh_reuse_grace_seconds,
-            ttl_seconds=self._settings.refresh_token_ttl_seconds,
-        )
-        if rotation.outcome in (Outcome.ROTATED, Outcome.REPLAYED):
-            assert rotation.user_id is not None
-            assert rotation.expires_at is not None
-            access = await self._res.access_tokens.issue(
-                user_id=rotation.user_id, session_id=parent.session_id
-            )
-            return IssuedTokens(
-                access=access, refresh=successor, refresh_expires_at=rotation.expires_at
-            )
-        if rotation.outcome is Outcome.REUSED:
-            await self._reuse_detected(uuid.UUID(parent.session_id))
-            raise RefreshTokenReused()
-        raise InvalidRefreshToken()
-
-    async def _reuse_detected(self, session_id: uuid.UUID) -> None:
+    async def reuse_detected(self, session_id: uuid.UUID) -> None:
+        """End a session whose old refresh token came back; record it, tell the owner."""
         session = await self._db.get(UserSession, session_id)
         if session is None:
             return
@@ -149,7 +163,6 @@ class SessionService:
             user_id=session.user_id,
             session_id=session_id,
         )
-        await self._db.commit()  # the 401 that follows rolls the request back; keep these
         log.warning("refresh token reuse detected; session revoked")
         user = await self._db.get(User, session.user_id)
         if user is not None:

@@ -22,10 +22,12 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -54,6 +56,7 @@ REDIS_URL = os.environ.get("AUTHAPI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE_SERVICES = os.environ.get("AUTHAPI_TEST_REQUIRE_SERVICES") == "1"
 
 RUN_ID = uuid.uuid4().hex[:10]
+T = TypeVar("T")
 ENCRYPTION_KEY = Fernet.generate_key().decode()
 PASSWORD = "correct horse battery staple"
 PUBLIC_URL = "https://app.example.com"
@@ -85,18 +88,35 @@ async def _admin(statement: str) -> None:
         await connection.close()
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresDatabase]:
-    name = f"authapi_test_{RUN_ID}"
+def in_thread(function: Callable[..., T], *args: Any) -> T:
+    """Run blocking set-up code (asyncio.run inside) even where an event loop is running."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function, *args).result()
+
+
+@contextmanager
+def temporary_postgres(tag: str, *, migrated: bool = True) -> Iterator[PostgresDatabase]:
+    """A PostgreSQL database of its own (migrated, or empty), dropped afterwards."""
+    name = f"authapi_{tag}_{RUN_ID}_{uuid.uuid4().hex[:8]}"
     try:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+        in_thread(asyncio.run, _admin(f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError) as exc:
         service_missing("PostgreSQL", exc)
     dsn = _dsn_for(name)
     database = PostgresDatabase(dsn=dsn, url="postgresql+asyncpg://" + dsn.split("://", 1)[1])
-    migrate_sync(database.url)
-    yield database
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        if migrated:
+            in_thread(migrate_sync, database.url)
+        yield database
+    finally:
+        in_thread(asyncio.run, _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresDatabase]:
+    """The run's shared, migrated database."""
+    with temporary_postgres("test") as database:
+        yield database
 
 
 # --- Redis -----------------------------------------------------------------------

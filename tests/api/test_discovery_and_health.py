@@ -7,63 +7,31 @@ the run's shared database collects keys from every test that starts an app.
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from collections.abc import Callable, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import asyncpg
 import jwt
 import pytest
 
 from authapi.db import migrate_sync
-from tests.conftest import POSTGRES_ADMIN_DSN, PUBLIC_URL, RUN_ID, Api
+from tests.conftest import PUBLIC_URL, Api, in_thread, temporary_postgres
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 HS256_SECRET = "an HS256 secret of at least thirty-two bytes"
 OTHER_HS256_SECRET = "another HS256 secret, also over thirty-two bytes"
 
-T = TypeVar("T")
-
-
-def in_thread(function: Callable[..., T], *args: Any) -> T:
-    """Run blocking set-up (asyncio.run, Alembic) away from the test's event loop."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(function, *args).result()
-
-
-def run_async(coroutine_function: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    in_thread(lambda: asyncio.run(coroutine_function()))
-
-
-async def _postgres_admin(statement: str) -> None:
-    connection = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
 
 @pytest.fixture
-def fresh_database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+def fresh_database(backend: str, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database (no signing keys yet) on the backend under test."""
     if backend == "embedded":
         url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
         in_thread(migrate_sync, url)
         yield url
         return
-    request.getfixturevalue("postgres")  # skips (or fails in CI) without PostgreSQL
-    name = f"authapi_test_{RUN_ID}_{uuid.uuid4().hex[:8]}"
-    run_async(lambda: _postgres_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        dsn = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
-        url = "postgresql+asyncpg://" + dsn.split("://", 1)[1]
-        in_thread(migrate_sync, url)
-        yield url
-    finally:
-        run_async(lambda: _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with temporary_postgres("keys") as database:
+        yield database.url
 
 
 async def jwks_of(api: Api) -> dict[str, Any]:

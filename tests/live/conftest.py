@@ -10,14 +10,12 @@ never throttle another.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import os
 import secrets
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +24,6 @@ from typing import Any
 import httpx
 import pytest
 
-from authapi.db import migrate_sync
 from tests.conftest import (
     ENCRYPTION_KEY,
     PASSWORD,
@@ -35,10 +32,9 @@ from tests.conftest import (
     PostgresDatabase,
     RedisSpace,
     SmtpServer,
-    _admin,
-    _dsn_for,
     free_port,
     link_token,
+    temporary_postgres,
     unique_email,
 )
 
@@ -201,17 +197,10 @@ def production_env(
 
 
 @pytest.fixture
-def own_postgres(postgres: PostgresDatabase) -> Iterator[PostgresDatabase]:
+def own_postgres() -> Iterator[PostgresDatabase]:
     """A migrated database of this test alone (key rotation must not touch the shared one)."""
-    name = f"authapi_live_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        dsn = _dsn_for(name)
-        database = PostgresDatabase(dsn=dsn, url="postgresql+asyncpg://" + dsn.split("://", 1)[1])
-        migrate_sync(database.url)
+    with temporary_postgres("live") as database:
         yield database
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 # --- a verified user, through HTTP and the real SMTP server ----------------------------

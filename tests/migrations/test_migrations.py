@@ -3,17 +3,14 @@ the models (a model change without a migration fails here), and shipped in the w
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
-import uuid
 import zipfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -25,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authapi.db import make_engine, migrate, migrations_dir
 from authapi.models import Base
-from tests.conftest import POSTGRES_ADMIN_DSN, _admin, service_missing
+from tests.conftest import temporary_postgres
 
 REPO = Path(__file__).resolve().parents[2]
 APP_TABLES = set(Base.metadata.tables)
@@ -41,16 +38,8 @@ def head_revision() -> str:
 # --- one empty database per test, on each backend ------------------------------------
 @pytest.fixture
 def empty_postgres_url() -> Iterator[str]:
-    name = f"authapi_mig_{uuid.uuid4().hex[:12]}"
-    try:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError) as exc:
-        service_missing("PostgreSQL", exc)
-    try:
-        base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].split("://", 1)[1]
-        yield f"postgresql+asyncpg://{base}/{name}"
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with temporary_postgres("mig", migrated=False) as database:
+        yield database.url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

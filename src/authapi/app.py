@@ -60,31 +60,42 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     for router in (auth.router, users.router, wellknown.router, ops.router):
         app.include_router(router)
-    _document_validation_errors_as_problems(app)
+    _document_problems(app)
     return app
 
 
-def _document_validation_errors_as_problems(app: FastAPI) -> None:
-    """FastAPI documents its own 422 body; ours is problem+json (see errors.py)."""
+def _document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI document say what is sent: problem+json error bodies.
+
+    FastAPI files a response `model` under application/json, and documents its
+    own 422 body; ours are problem+json (errors.py), so each error schema moves
+    there and the 422s get the Problem schema.
+    """
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = generate()
-        problem = problems(ValidationFailed)[422]
+        validation = problems(ValidationFailed)[422]
         problem_ref = {"$ref": "#/components/schemas/Problem"}
         for operations in schema["paths"].values():
             for operation in operations.values():
-                response = operation.get("responses", {}).get("422")
-                if response and "HTTPValidationError" in json.dumps(response):
-                    content = {
-                        PROBLEM_JSON: {**problem["content"][PROBLEM_JSON], "schema": problem_ref}
+                responses = operation.get("responses", {})
+                if "HTTPValidationError" in json.dumps(responses.get("422", {})):
+                    responses["422"] = {
+                        "description": validation["description"],
+                        "content": {
+                            PROBLEM_JSON: {
+                                **validation["content"][PROBLEM_JSON],
+                                "schema": problem_ref,
+                            }
+                        },
                     }
-                    operation["responses"]["422"] = {
-                        "description": problem["description"],
-                        "content": content,
-                    }
+                for response in responses.values():
+                    content = response.get("content", {})
+                    if PROBLEM_JSON in content and "application/json" in content:
+                        content[PROBLEM_JSON]["schema"] = content.pop("application/json")["schema"]
         components = schema.get("components", {}).get("schemas", {})
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)

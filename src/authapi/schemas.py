@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from authapi.errors import Problem
+
 MAX_EMAIL_LENGTH = 254
 
 
@@ -129,9 +131,18 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
+CheckResult = Literal["ok", "unavailable"]
+
+
 class Readiness(BaseModel):
-    status: Literal["ok", "unavailable"]
-    checks: dict[str, Literal["ok", "unavailable"]]
+    status: Literal["ok"]
+    checks: dict[str, CheckResult]
+
+
+class Unready(Problem):
+    """503 from /readyz: a problem naming the failed dependencies."""
+
+    checks: dict[str, CheckResult]
 
 
 class JWKS(BaseModel):

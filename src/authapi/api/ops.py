@@ -6,12 +6,12 @@ import asyncio
 from collections.abc import Awaitable
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from authapi.api.deps import ResourcesDep
 from authapi.db import check_database
-from authapi.errors import PROBLEM_JSON
-from authapi.schemas import Health, Readiness
+from authapi.errors import PROBLEM_JSON, ServiceUnavailable, problem_response
+from authapi.schemas import Health, Readiness, Unready
 
 router = APIRouter(tags=["operations"])
 
@@ -27,31 +27,23 @@ async def healthz() -> Health:
     "/readyz",
     response_model=Readiness,
     responses={
-        503: {"model": Readiness, "description": "A dependency is unavailable (named in `checks`)."}
+        503: {
+            "model": Unready,
+            "description": "A dependency is unavailable (named in `checks`).",
+            "content": {PROBLEM_JSON: {}},
+        }
     },
     summary="Readiness: the database and the token store answer",
 )
-async def readyz(resources: ResourcesDep) -> JSONResponse:
+async def readyz(resources: ResourcesDep) -> Response:
     checks = {
         "database": await _check(check_database(resources.engine)),
         "token_store": await _check(resources.store.ping()),
     }
-    ready = all(value == "ok" for value in checks.values())
-    body = Readiness(status="ok" if ready else "unavailable", checks=checks)
-    if ready:
-        return JSONResponse(body.model_dump())
-    return JSONResponse(
-        {
-            **body.model_dump(),
-            "type": "about:blank",
-            "title": "Service unavailable",
-            "status": 503,
-            "code": "service_unavailable",
-            "detail": "Unavailable: " + ", ".join(k for k, v in checks.items() if v != "ok"),
-        },
-        status_code=503,
-        media_type=PROBLEM_JSON,
-    )
+    failed = [name for name, result in checks.items() if result != "ok"]
+    if not failed:
+        return JSONResponse(Readiness(status="ok", checks=checks).model_dump())
+    return problem_response(ServiceUnavailable(f"Unavailable: {', '.join(failed)}.", checks=checks))
 
 
 async def _check(probe: Awaitable[None]) -> str:

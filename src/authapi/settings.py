@@ -31,6 +31,13 @@ SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
 MIN_HS256_SECRET_BYTES = 32
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (a container's limit, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 def _split_commas(value: Any) -> Any:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
@@ -68,7 +75,7 @@ class Settings(BaseSettings):
     # --- accounts and passwords ---------------------------------------------
     require_verified_email: bool = True
     bcrypt_rounds: int = Field(default=12, ge=4, le=31)
-    hash_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
+    hash_workers: int = Field(default_factory=lambda: usable_cpus(), ge=1, le=64)
     password_min_length: int = Field(default=15, ge=8, le=64)
     password_max_bytes: int = Field(default=1024, ge=256, le=4096)
     verification_token_ttl_seconds: int = Field(default=24 * 3600, ge=60)

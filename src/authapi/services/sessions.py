@@ -10,7 +10,9 @@ state is in the token store; its durable record (device, IP, end) in the
 3. any other token of the family -> revoke the session, record the event,
    notify the owner, 401 `refresh_token_reused`.
 
-Other sessions of the user are untouched by reuse detection.
+Other sessions of the user are untouched by reuse detection. `Refresher` holds
+this path and opens a database transaction only on reuse; `SessionService`
+holds the rest (start, logout, listing), which the request's transaction covers.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
@@ -262,6 +263,8 @@ def base_settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) 
         "hash_workers": 2,
         "encryption_keys": [ENCRYPTION_KEY],
         "keys_reload_seconds": 60,
+        "outbox_poll_seconds": 0.2,
+        "outbox_retry_seconds": 0.2,
     }
     if backend == "embedded":
         values["database_url"] = request.getfixturevalue("sqlite_url")
@@ -289,6 +292,17 @@ class Api:
     app: FastAPI
     settings: Settings
     mail: Mailbox
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    async def settle(self, wait_seconds: float = 10.0) -> None:
+        """Wait until background work is done and every email this app queued is sent."""
+        resources = self.app.state.resources
+        await resources.background.drain()
+        deadline = time.monotonic() + wait_seconds
+        while await resources.outbox_sender.pending(created_since=self.started_at):
+            assert time.monotonic() < deadline, "queued email was not delivered in time"
+            resources.outbox_sender.wake()
+            await asyncio.sleep(0.02)
 
     async def register(self, email_address: str, password: str = PASSWORD) -> httpx.Response:
         return await self.client.post(
@@ -356,8 +370,9 @@ def make_api(base_settings: dict[str, Any], mailbox: Mailbox) -> Callable[..., A
             async with httpx.AsyncClient(
                 transport=transport, base_url="https://testserver"
             ) as client:
-                yield Api(client=client, app=app, settings=settings, mail=mailbox)
-                await app.state.resources.background.drain()
+                api = Api(client=client, app=app, settings=settings, mail=mailbox)
+                yield api
+                await api.settle()
 
     return _make
 

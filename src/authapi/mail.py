@@ -1,17 +1,18 @@
-"""Outgoing email: one `Mailer` interface, two transports, and a background sender.
+"""Outgoing email: the message format and the two transports behind one `Mailer`.
 
 - `ConsoleMailer` (embedded default): prints each message and writes it as an
   .eml file to `<data dir>/outbox/`, where the README's walkthrough reads links.
 - `SmtpMailer`: aiosmtplib, plain / STARTTLS / implicit TLS per AUTHAPI_SMTP_URL.
 
-`MailDispatcher.send_later` hands a message to a background task with retries,
-so sending never blocks or fails the request that caused it.
+Nothing here is called by a request: requests write to the durable outbox
+(`authapi.outbox`), whose sender hands messages to a `Mailer`.
+Every message has a plain-text and an HTML part.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
+import html
+import re
 import sys
 import uuid
 from dataclasses import dataclass
@@ -24,11 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
-from authapi.background import Background
-
-log = logging.getLogger("authapi.mail")
-
-RETRY_DELAYS_SECONDS = (1.0, 5.0, 30.0)
+_URL = re.compile(r"https?://[^\s<>\"]+")
 
 
 @dataclass(frozen=True)
@@ -42,6 +39,20 @@ class Mailer(Protocol):
     async def send(self, message: EmailMessage) -> None: ...
 
 
+def text_to_html(text: str) -> str:
+    """The HTML part: the same words, paragraphs kept, links clickable."""
+    paragraphs = []
+    for paragraph in text.strip().split("\n\n"):
+        escaped = html.escape(paragraph)
+        linked = _URL.sub(lambda match: f'<a href="{match.group(0)}">{match.group(0)}</a>', escaped)
+        paragraphs.append("<p>" + linked.replace("\n", "<br>\n") + "</p>")
+    return (
+        '<!DOCTYPE html>\n<html><body style="font-family: sans-serif; line-height: 1.5">\n'
+        + "\n".join(paragraphs)
+        + "\n</body></html>\n"
+    )
+
+
 def build_message(email: Email, *, sender: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
@@ -51,6 +62,7 @@ def build_message(email: Email, *, sender: str) -> EmailMessage:
     message["Message-ID"] = make_msgid(domain="authapi")
     # 8bit keeps links on one line (quoted-printable would fold and escape them)
     message.set_content(email.text, cte="8bit")
+    message.add_alternative(text_to_html(email.text), subtype="html", cte="8bit")
     return message
 
 
@@ -64,8 +76,10 @@ class ConsoleMailer:
         name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:6]}.eml"
         (self._outbox / name).write_bytes(bytes(message))
         # Development only (announced at start): the whole message, link included.
+        text = message.get_body(preferencelist=("plain",))
         print(
-            f"\n----- email (not sent: console mode) -> {self._outbox / name}\n{message}",
+            f"\n----- email to {message['To']} (console mode, not sent) -> {self._outbox / name}\n"
+            f"Subject: {message['Subject']}\n\n{text.get_content() if text else ''}",
             file=sys.stderr,
         )
 
@@ -94,35 +108,3 @@ class SmtpMailer:
             start_tls=self._start_tls,
             timeout=self._timeout,
         )
-
-
-class MailDispatcher:
-    """Sends in the background with retries; the caller never waits or fails."""
-
-    def __init__(
-        self,
-        mailer: Mailer,
-        background: Background,
-        *,
-        sender: str,
-        retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS,
-    ) -> None:
-        self._mailer = mailer
-        self._background = background
-        self._sender = sender
-        self._retry_delays = retry_delays
-
-    def send_later(self, email: Email) -> None:
-        self._background.spawn(
-            self._deliver(build_message(email, sender=self._sender)), name="email"
-        )
-
-    async def _deliver(self, message: EmailMessage) -> None:
-        for attempt, delay in enumerate((0.0, *self._retry_delays), start=1):
-            await asyncio.sleep(delay)
-            try:
-                await self._mailer.send(message)
-                return
-            except (aiosmtplib.SMTPException, OSError) as exc:
-                log.warning("email delivery attempt %d failed: %s", attempt, type(exc).__name__)
-        log.error("email to one recipient dropped after %d attempts", len(self._retry_delays) + 1)

@@ -1,7 +1,7 @@
 """The long-lived objects of one app process, opened and closed together.
 
 `Resources.open(settings)` connects to the database and the token store, loads
-(or generates) signing keys, starts the password-hash pool and the mail sender.
+(or generates) signing keys, starts the password-hash pool and the outbox sender.
 Anything wrong here (unreachable database, undecryptable keys) raises
 `StartupError` with one line that the CLI prints before exiting.
 """
@@ -19,7 +19,8 @@ from authapi.background import Background
 from authapi.db import check_database, make_engine, make_sessionmaker
 from authapi.encryption import Encryptor, load_encryption_keys
 from authapi.keys import KeyConfigError, KeyRepository, Keyring
-from authapi.mail import ConsoleMailer, MailDispatcher, Mailer, SmtpMailer
+from authapi.mail import ConsoleMailer, Mailer, SmtpMailer
+from authapi.outbox import Outbox, OutboxSender
 from authapi.passwords import PasswordHasher, PasswordPolicy
 from authapi.settings import Settings
 from authapi.store import TokenStore
@@ -48,7 +49,8 @@ class Resources:
     refresh_tokens: RefreshTokens
     hasher: PasswordHasher
     policy: PasswordPolicy
-    mail: MailDispatcher
+    outbox: Outbox
+    outbox_sender: OutboxSender
     background: Background
 
     @classmethod
@@ -96,7 +98,16 @@ class Resources:
 
             background = Background()
             stack.push_async_callback(background.close)
-            mail = MailDispatcher(_mailer(settings), background, sender=settings.email_from)
+            sender = OutboxSender(
+                sessionmaker,
+                _mailer(settings),
+                encryptor,
+                sender_address=settings.email_from,
+                poll_seconds=settings.outbox_poll_seconds,
+                retry_seconds=settings.outbox_retry_seconds,
+            )
+            sender.start()
+            stack.push_async_callback(sender.stop)
 
             yield cls(
                 settings=settings,
@@ -120,7 +131,8 @@ class Resources:
                 policy=PasswordPolicy(
                     min_length=settings.password_min_length, max_bytes=settings.password_max_bytes
                 ),
-                mail=mail,
+                outbox=Outbox(encryptor, sender.wake),
+                outbox_sender=sender,
                 background=background,
             )
 

@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     password_min_length: int = Field(default=15, ge=8, le=64)
     password_max_bytes: int = Field(default=1024, ge=256, le=4096)
     verification_token_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    reset_token_ttl_seconds: int = Field(default=3600, ge=60, le=24 * 3600)
 
     # --- tokens --------------------------------------------------------------
     jwt_algorithm: Algorithm = "ES256"
@@ -96,6 +97,8 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = None
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     email_from: str = "authapi <no-reply@localhost>"
+    outbox_poll_seconds: float = Field(default=5.0, ge=0.05, le=300)
+    outbox_retry_seconds: float = Field(default=30.0, ge=0.05, le=3600)
 
     # --- HTTP ----------------------------------------------------------------
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)

@@ -29,7 +29,7 @@ async def verify(api: Api, token: str) -> httpx.Response:
 
 async def settled(api: Api) -> None:
     """Wait until every email the app has queued has been delivered."""
-    await api.app.state.resources.background.drain()
+    await api.settle()
 
 
 def confirmations(api: Api, email: str) -> int:

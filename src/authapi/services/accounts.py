@@ -97,8 +97,9 @@ class AccountService:
             user.password_hash = password_hash
             await self._send_verification(user.id, email)
         else:
-            self._res.mail.send_later(
-                notifications.already_registered(email, public_url=self._settings.public_url)
+            self._res.outbox.add(
+                self._db,
+                notifications.already_registered(email, public_url=self._settings.public_url),
             )
 
     async def _insert_if_absent(self, email: str, password_hash: str) -> uuid.UUID | None:
@@ -113,16 +114,14 @@ class AccountService:
         user_id: uuid.UUID | None = await self._db.scalar(statement)
         return user_id
 
-    async def _send_verification(
-        self, user_id: uuid.UUID, email: str, *, db: AsyncSession | None = None
-    ) -> None:
+    async def _send_verification(self, user_id: uuid.UUID, email: str) -> None:
         ttl = self._settings.verification_token_ttl_seconds
         token = await email_tokens.issue(
-            db or self._db, user_id=user_id, purpose=Purpose.VERIFY_EMAIL, ttl_seconds=ttl
+            self._db, user_id=user_id, purpose=Purpose.VERIFY_EMAIL, ttl_seconds=ttl
         )
         url = notifications.link(self._settings.public_url, notifications.VERIFY_EMAIL_PATH, token)
-        self._res.mail.send_later(
-            notifications.verification(email, url=url, valid_hours=max(1, ttl // 3600))
+        self._res.outbox.add(
+            self._db, notifications.verification(email, url=url, valid_hours=max(1, ttl // 3600))
         )
 
     async def verify_email(self, token: str) -> None:
@@ -143,9 +142,12 @@ class AccountService:
 
     async def _resend_in_background(self, email: str) -> None:
         async with self._res.sessionmaker.begin() as db:
-            user = await db.scalar(select(User).where(User.email == email))
-            if user is not None and not user.email_verified:
-                await self._send_verification(user.id, email, db=db)
+            await AccountService(db, self._res, self._client)._resend_now(email)
+
+    async def _resend_now(self, email: str) -> None:
+        user = await self._by_email(email)
+        if user is not None and not user.email_verified:
+            await self._send_verification(user.id, email)
 
     async def authenticate(self, email: str, password: str) -> User:
         """Check an email and password.

@@ -168,13 +168,14 @@ class SessionService:
         log.warning("refresh token reuse detected; session revoked")
         user = await self._db.get(User, session.user_id)
         if user is not None:
-            self._res.mail.send_later(
+            self._res.outbox.add(
+                self._db,
                 notifications.refresh_token_reused(
                     user.email,
                     started=session.created_at,
                     ip=session.ip,
                     user_agent=session.user_agent,
-                )
+                ),
             )
 
     async def _mark_revoked(self, session_ids: list[uuid.UUID], *, reason: str) -> list[uuid.UUID]:

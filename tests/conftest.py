@@ -265,6 +265,9 @@ def base_settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) 
         "keys_reload_seconds": 60,
         "outbox_poll_seconds": 0.2,
         "outbox_retry_seconds": 0.2,
+        # generous here: every test shares one client IP; the limits have tests of their own
+        "email_rate_limit_per_address": "1000/minute",
+        "email_rate_limit_per_ip": "10000/minute",
     }
     if backend == "embedded":
         values["database_url"] = request.getfixturevalue("sqlite_url")

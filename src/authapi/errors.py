@@ -18,10 +18,12 @@ builds an error body by hand, and no error body ever echoes the input.
     ├── NotFound                    404 not_found
     │   └── SessionNotFound         404 session_not_found
     ├── MethodNotAllowed            405 method_not_allowed
+    ├── EmailTaken                  409 email_taken
     ├── PayloadTooLarge             413 payload_too_large
     ├── UnsupportedMediaType        415 unsupported_media_type
     ├── ValidationFailed            422 validation_error
     │   └── WeakPassword            422 weak_password
+    ├── RateLimited                 429 rate_limited           (Retry-After)
     └── ServiceUnavailable          503 service_unavailable
 
 `/auth/token` and `/auth/revoke` speak RFC 6749 §5.2 instead: `OAuthError`
@@ -36,6 +38,7 @@ from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -43,6 +46,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match, Route
 
 log = logging.getLogger("authapi.errors")
 
@@ -188,6 +192,20 @@ class WeakPassword(ValidationFailed):
     code, title = "weak_password", "Password not accepted"
 
 
+class EmailTaken(AuthError):
+    status, code, title = 409, "email_taken", "Email address in use"
+    default_detail = "Another account uses this address now; the change was not made."
+
+
+class RateLimited(AuthError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+    default_detail = "Too many requests; wait for the time given in Retry-After."
+
+    def __init__(self, *, retry_after: int) -> None:
+        # the wait is in the header only: the body is the same for every caller
+        super().__init__(headers={"Retry-After": str(retry_after)})
+
+
 class ServiceUnavailable(AuthError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
     default_detail = "A backing service is unavailable; try again shortly."
@@ -318,8 +336,19 @@ _HTTP_ERRORS: dict[int, type[AuthError]] = {
     415: UnsupportedMediaType,
 }
 
+
 # Connection-level failures of PostgreSQL/SQLite or Redis (OSError covers refused
 # and timed-out sockets); data errors such as IntegrityError are not among them.
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE and isinstance(route, Route | APIRoute) and route.methods:
+            methods |= route.methods
+    return sorted(methods)
+
+
 UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     OperationalError,
     InterfaceError,
@@ -349,6 +378,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if error_class is None:
             return _generic_http_problem(exc.status_code, str(exc.detail))
         headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
         return problem_response(error_class(headers=headers))
 
     for error_type in UNAVAILABLE_ERRORS:

@@ -22,6 +22,7 @@ from authapi.keys import KeyConfigError, KeyRepository, Keyring
 from authapi.mail import ConsoleMailer, Mailer, SmtpMailer
 from authapi.outbox import Outbox, OutboxSender
 from authapi.passwords import PasswordHasher, PasswordPolicy
+from authapi.ratelimit import Throttle, open_throttle
 from authapi.settings import Settings
 from authapi.store import TokenStore
 from authapi.store.memory import MemoryTokenStore
@@ -52,6 +53,7 @@ class Resources:
     outbox: Outbox
     outbox_sender: OutboxSender
     background: Background
+    throttle: Throttle
 
     @classmethod
     @asynccontextmanager
@@ -96,6 +98,10 @@ class Resources:
             stack.callback(hasher.close)
             await hasher.start()
 
+            throttle, throttle_pool = open_throttle(settings)
+            if throttle_pool is not None:
+                stack.push_async_callback(throttle_pool.aclose)
+
             background = Background()
             stack.push_async_callback(background.close)
             sender = OutboxSender(
@@ -134,6 +140,7 @@ class Resources:
                 outbox=Outbox(encryptor, sender.wake),
                 outbox_sender=sender,
                 background=background,
+                throttle=throttle,
             )
 
 

@@ -74,6 +74,29 @@ class ResendVerificationRequest(Request):
     email: EmailAddress
 
 
+class ForgotPasswordRequest(Request):
+    email: EmailAddress
+
+
+class ResetPasswordRequest(Request):
+    token: OpaqueToken = Field(description="The `token` parameter of the emailed link.")
+    new_password: Password
+
+
+class ChangePasswordRequest(Request):
+    current_password: Password
+    new_password: Password
+
+
+class ChangeEmailRequest(Request):
+    password: Password
+    new_email: EmailAddress
+
+
+class DeleteAccountRequest(Request):
+    password: Password
+
+
 class LoginRequest(Request):
     email: EmailAddress
     password: Password

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias
 from urllib.parse import urlsplit
 
+import limits
 from cryptography.fernet import Fernet
 from pydantic import (
     Field,
@@ -80,6 +81,8 @@ class Settings(BaseSettings):
     password_max_bytes: int = Field(default=1024, ge=256, le=4096)
     verification_token_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     reset_token_ttl_seconds: int = Field(default=3600, ge=60, le=24 * 3600)
+    email_rate_limit_per_address: str = "5/hour"
+    email_rate_limit_per_ip: str = "30/hour"
 
     # --- tokens --------------------------------------------------------------
     jwt_algorithm: Algorithm = "ES256"
@@ -120,6 +123,15 @@ class Settings(BaseSettings):
             except (TypeError, ValueError):
                 raise ValueError(f"{item!r} is not an IP address or network") from None
         return networks
+
+    @field_validator("email_rate_limit_per_address", "email_rate_limit_per_ip")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            limits.parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate like '5/hour' or '10 per minute'") from None
+        return value
 
     @field_validator("allowed_origins")
     @classmethod

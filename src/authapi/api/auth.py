@@ -26,6 +26,7 @@ from authapi.api.deps import (
 from authapi.errors import (
     CsrfFailed,
     EmailNotVerified,
+    EmailTaken,
     InvalidAccessToken,
     InvalidCredentials,
     InvalidEmailToken,
@@ -34,6 +35,7 @@ from authapi.errors import (
     NotAuthenticated,
     OAuthError,
     PayloadTooLarge,
+    RateLimited,
     RefreshTokenReused,
     ServiceUnavailable,
     SessionNotFound,
@@ -43,10 +45,12 @@ from authapi.errors import (
     problems,
 )
 from authapi.schemas import (
+    ForgotPasswordRequest,
     LoginRequest,
     Message,
     RegisterRequest,
     ResendVerificationRequest,
+    ResetPasswordRequest,
     SessionList,
     SessionOut,
     TokenResponse,
@@ -65,6 +69,7 @@ REGISTER_ACCEPTED = (
     "Follow the link in it to confirm the address."
 )
 RESEND_ACCEPTED = "If this address has an unconfirmed account, we have sent a new link to it."
+FORGOT_ACCEPTED = "If this address has an account, we have sent a link to reset its password."
 TOKEN_RESPONSE_DOC: dict[int | str, dict[str, Any]] = {
     200: {"model": TokenResponse, "description": "Tokens (`Cache-Control: no-store`)."}
 }
@@ -87,7 +92,7 @@ async def register(body: RegisterRequest, accounts: Accounts) -> Message:
 @router.post(
     "/verify-email",
     response_model=Message,
-    responses=problems(InvalidEmailToken, *BODY_ERRORS),
+    responses=problems(InvalidEmailToken, EmailTaken, *BODY_ERRORS),
     summary="Confirm an email address",
 )
 async def verify_email(body: VerifyEmailRequest, accounts: Accounts) -> Message:
@@ -99,12 +104,40 @@ async def verify_email(body: VerifyEmailRequest, accounts: Accounts) -> Message:
     "/verify-email/resend",
     status_code=202,
     response_model=Message,
-    responses=problems(*BODY_ERRORS),
+    responses=problems(RateLimited, *BODY_ERRORS),
     summary="Send a new verification link",
 )
 async def resend_verification(body: ResendVerificationRequest, accounts: Accounts) -> Message:
+    """Always 202 with the same body (or 429 when throttled, the same for every address)."""
     await accounts.resend_verification(body.email)
     return Message(detail=RESEND_ACCEPTED)
+
+
+@router.post(
+    "/forgot-password",
+    status_code=202,
+    response_model=Message,
+    responses=problems(RateLimited, *BODY_ERRORS),
+    summary="Email a password-reset link",
+)
+async def forgot_password(body: ForgotPasswordRequest, accounts: Accounts) -> Message:
+    """Always 202 with the same body, in the same time, whether or not the address has an
+    account (429 when throttled, the same for every address). The link is built from
+    AUTHAPI_PUBLIC_URL and works once, for an hour; a newer link voids older ones."""
+    await accounts.request_password_reset(body.email)
+    return Message(detail=FORGOT_ACCEPTED)
+
+
+@router.post(
+    "/reset-password",
+    response_model=Message,
+    responses=problems(InvalidEmailToken, WeakPassword, *BODY_ERRORS),
+    summary="Set a new password with a reset link",
+)
+async def reset_password(body: ResetPasswordRequest, accounts: Accounts) -> Message:
+    """Signs out every session; two-factor authentication stays as it was."""
+    await accounts.reset_password(body.token, body.new_password)
+    return Message(detail="Your password has been reset. Sign in with the new one.")
 
 
 @router.post(

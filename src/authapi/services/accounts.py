@@ -15,20 +15,30 @@ address only gets a notice.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from authapi.clientip import ClientInfo
-from authapi.errors import EmailNotVerified, InvalidCredentials, NotAuthenticated
+from authapi.errors import (
+    EmailNotVerified,
+    EmailTaken,
+    InvalidCredentials,
+    InvalidEmailToken,
+    NotAuthenticated,
+    ValidationFailed,
+)
 from authapi.models import User, utcnow
 from authapi.resources import Resources
 from authapi.services import email_tokens, notifications
 from authapi.services.email_tokens import Purpose
 from authapi.services.events import EventType, record
+from authapi.services.sessions import SessionService
 
 
 @dataclass(frozen=True)
@@ -125,29 +135,213 @@ class AccountService:
         )
 
     async def verify_email(self, token: str) -> None:
-        """Raises: InvalidEmailToken for an unknown, used, superseded or expired token."""
-        user_id = await email_tokens.consume(self._db, token=token, purpose=Purpose.VERIFY_EMAIL)
-        user = await self._db.get(User, user_id)
-        if user is not None and user.email_verified_at is None:
+        """Confirm an address: a new account's, or the new one of an email change.
+
+        Raises:
+            InvalidEmailToken: unknown, used, superseded or expired token.
+            EmailTaken: the new address got an account since the change was asked for.
+        """
+        redeemed = await email_tokens.consume(
+            self._db, token=token, purposes=[Purpose.VERIFY_EMAIL, Purpose.CHANGE_EMAIL]
+        )
+        user = await self._db.get(User, redeemed.user_id)
+        if user is None:
+            raise InvalidEmailToken()
+        if redeemed.purpose is Purpose.CHANGE_EMAIL:
+            assert redeemed.new_email is not None
+            await self._change_email(user, redeemed.new_email)
+        elif user.email_verified_at is None:
             user.email_verified_at = utcnow()
-            await record(self._db, EventType.EMAIL_VERIFIED, client=self._client, user_id=user_id)
+            await record(self._db, EventType.EMAIL_VERIFIED, client=self._client, user_id=user.id)
+
+    async def _change_email(self, user: User, new_email: str) -> None:
+        if await self._by_email(new_email) is not None:
+            raise EmailTaken()
+        old_email = user.email
+        user.email = new_email
+        user.email_verified_at = utcnow()
+        try:
+            await self._db.flush()
+        except IntegrityError:  # taken between the check and the write
+            raise EmailTaken() from None
+        await record(self._db, EventType.EMAIL_CHANGED, client=self._client, user_id=user.id)
+        self._res.outbox.add(self._db, notifications.email_changed(old_email, new_email=new_email))
+
+    def _after_response(
+        self, work: Callable[[AccountService], Awaitable[None]], *, name: str
+    ) -> None:
+        """Run `work` after the response, in a transaction of its own.
+
+        For requests that must answer the same, in the same time, whatever the
+        address: the lookup and its writes would otherwise show in the timing.
+        """
+
+        async def run() -> None:
+            async with self._res.sessionmaker.begin() as db:
+                await work(AccountService(db, self._res, self._client))
+
+        self._res.background.spawn(run(), name=name)
+
+    async def _spend_email_budget(self, email: str) -> None:
+        """Raises: RateLimited (counted per address and per IP, known or not)."""
+        await self._res.throttle.spend("email:ip", self._client.ip)
+        await self._res.throttle.spend("email:address", email)
 
     async def resend_verification(self, email: str) -> None:
         """Send a new link if the address has an unverified account; silent otherwise.
 
-        The lookup and the write happen after the response, in their own transaction:
-        done inline, the extra write for a real account would show in the timing.
+        Raises:
+            RateLimited: too many emails asked for this address or from this IP.
         """
-        self._res.background.spawn(self._resend_in_background(email), name="resend-verification")
-
-    async def _resend_in_background(self, email: str) -> None:
-        async with self._res.sessionmaker.begin() as db:
-            await AccountService(db, self._res, self._client)._resend_now(email)
+        await self._spend_email_budget(email)
+        self._after_response(lambda later: later._resend_now(email), name="resend-verification")
 
     async def _resend_now(self, email: str) -> None:
         user = await self._by_email(email)
         if user is not None and not user.email_verified:
             await self._send_verification(user.id, email)
+
+    async def request_password_reset(self, email: str) -> None:
+        """Email a reset link if the address has an account; silent otherwise.
+
+        Raises:
+            RateLimited: too many emails asked for this address or from this IP.
+        """
+        await self._spend_email_budget(email)
+        self._after_response(lambda later: later._send_reset_link(email), name="password-reset")
+
+    async def _send_reset_link(self, email: str) -> None:
+        user = await self._by_email(email)
+        if user is None:
+            return
+        ttl = self._settings.reset_token_ttl_seconds
+        token = await email_tokens.issue(
+            self._db, user_id=user.id, purpose=Purpose.RESET_PASSWORD, ttl_seconds=ttl
+        )
+        url = notifications.link(
+            self._settings.public_url, notifications.RESET_PASSWORD_PATH, token
+        )
+        self._res.outbox.add(
+            self._db, notifications.password_reset_link(email, url=url, valid_minutes=ttl // 60)
+        )
+        await record(
+            self._db, EventType.PASSWORD_RESET_REQUESTED, client=self._client, user_id=user.id
+        )
+
+    async def reset_password(self, token: str, new_password: str) -> None:
+        """Set a new password with a reset link; every session ends, MFA stays as it was.
+
+        Raises:
+            InvalidEmailToken: unknown, used, superseded or expired token.
+            WeakPassword: the new password breaks the policy (the token stays usable).
+        """
+        redeemed = await email_tokens.consume(
+            self._db, token=token, purposes=[Purpose.RESET_PASSWORD]
+        )
+        user = await self._db.get(User, redeemed.user_id)
+        if user is None:
+            raise InvalidEmailToken()
+        self._res.policy.check(new_password, email=user.email)
+        user.password_hash = await self._res.hasher.hash(new_password)
+        if user.email_verified_at is None:
+            user.email_verified_at = utcnow()  # the link just proved the mailbox
+        await self._sessions().end_all(user.id, reason=EventType.PASSWORD_RESET)
+        await record(self._db, EventType.PASSWORD_RESET, client=self._client, user_id=user.id)
+        self._res.outbox.add(self._db, notifications.password_was_reset(user.email))
+
+    async def change_password(
+        self, user_id: uuid.UUID, *, current: str, new: str, session_id: str
+    ) -> None:
+        """Change the password; the other sessions end, this one stays.
+
+        Raises:
+            InvalidCredentials: the current password is wrong.
+            WeakPassword: the new password breaks the policy.
+        """
+        user = await self._with_password(user_id, current)
+        self._res.policy.check(new, email=user.email)
+        user.password_hash = await self._res.hasher.hash(new)
+        await self._sessions().end_all(user.id, reason=EventType.PASSWORD_CHANGED, keep=session_id)
+        await record(self._db, EventType.PASSWORD_CHANGED, client=self._client, user_id=user.id)
+        self._res.outbox.add(self._db, notifications.password_changed(user.email))
+
+    async def request_email_change(
+        self, user_id: uuid.UUID, *, password: str, new_email: str
+    ) -> None:
+        """Send a confirmation link to the new address and a notice to the current one.
+
+        The address changes only when the link is used. A new address that already
+        has an account gets a notice instead of a link, and the caller is not told.
+
+        Raises:
+            InvalidCredentials: the password is wrong.
+            ValidationFailed: the new address is the current one.
+        """
+        user = await self._with_password(user_id, password)
+        if new_email == user.email:
+            raise ValidationFailed("That is already the address of your account.")
+        if await self._by_email(new_email) is not None:
+            self._res.outbox.add(self._db, notifications.email_change_refused(new_email))
+        else:
+            ttl = self._settings.verification_token_ttl_seconds
+            token = await email_tokens.issue(
+                self._db,
+                user_id=user.id,
+                purpose=Purpose.CHANGE_EMAIL,
+                ttl_seconds=ttl,
+                new_email=new_email,
+            )
+            url = notifications.link(
+                self._settings.public_url, notifications.VERIFY_EMAIL_PATH, token
+            )
+            self._res.outbox.add(
+                self._db,
+                notifications.email_change_confirmation(
+                    new_email, url=url, valid_hours=max(1, ttl // 3600)
+                ),
+            )
+        self._res.outbox.add(
+            self._db, notifications.email_change_requested(user.email, new_email=new_email)
+        )
+        await record(
+            self._db, EventType.EMAIL_CHANGE_REQUESTED, client=self._client, user_id=user.id
+        )
+
+    async def delete_account(self, user_id: uuid.UUID, *, password: str) -> None:
+        """Delete the account and end every session.
+
+        Raises:
+            InvalidCredentials: the password is wrong.
+        """
+        user = await self._with_password(user_id, password)
+        await self._sessions().end_all(user.id, reason=EventType.ACCOUNT_DELETED)
+        # the row goes, so the event keeps the id in its details (its user_id becomes NULL)
+        await record(
+            self._db,
+            EventType.ACCOUNT_DELETED,
+            client=self._client,
+            user_id=user.id,
+            account=str(user.id),
+        )
+        self._res.outbox.add(self._db, notifications.account_deleted(user.email))
+        await self._db.delete(user)
+
+    async def _with_password(self, user_id: uuid.UUID, password: str) -> User:
+        """The user, after checking their password.
+
+        Raises:
+            NotAuthenticated: the account no longer exists.
+            InvalidCredentials: the password is wrong (or the account has none).
+        """
+        user = await self._db.get(User, user_id)
+        if user is None:
+            raise NotAuthenticated("The account no longer exists.")
+        if not await self._res.hasher.verify(password, user.password_hash):
+            raise InvalidCredentials("The current password is incorrect.")
+        return user
+
+    def _sessions(self) -> SessionService:
+        return SessionService(self._db, self._res, self._client)
 
     async def authenticate(self, email: str, password: str) -> User:
         """Check an email and password.

@@ -1,13 +1,16 @@
-"""One-time tokens sent by email (verification now; reset and email change later).
+"""One-time tokens sent by email: address verification, password reset, email change.
 
-Tokens are 256-bit, stored as SHA-256 hashes, single-use, expiring, and a newer
-token of the same purpose voids the older ones.
+Tokens are 256-bit, stored as SHA-256 hashes, single-use and expiring, and a
+newer token of the same purpose voids the older ones. An email-change token
+also carries the address it confirms.
 """
 
 from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -20,9 +23,25 @@ from authapi.tokens import new_secret_token, token_hash
 
 class Purpose(enum.StrEnum):
     VERIFY_EMAIL = "verify_email"
+    RESET_PASSWORD = "reset_password"  # noqa: S105 (a purpose, not a secret)
+    CHANGE_EMAIL = "change_email"
 
 
-async def issue(db: AsyncSession, *, user_id: uuid.UUID, purpose: Purpose, ttl_seconds: int) -> str:
+@dataclass(frozen=True)
+class Redeemed:
+    user_id: uuid.UUID
+    purpose: Purpose
+    new_email: str | None
+
+
+async def issue(
+    db: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    purpose: Purpose,
+    ttl_seconds: int,
+    new_email: str | None = None,
+) -> str:
     """A fresh token for `purpose`; older unused ones of the same purpose stop working."""
     now = utcnow()
     await db.execute(
@@ -42,31 +61,37 @@ async def issue(db: AsyncSession, *, user_id: uuid.UUID, purpose: Purpose, ttl_s
             token_hash=hashed,
             created_at=now,
             expires_at=now + timedelta(seconds=ttl_seconds),
+            new_email=new_email,
         )
     )
     await db.flush()
     return token
 
 
-async def consume(db: AsyncSession, *, token: str, purpose: Purpose) -> uuid.UUID:
-    """Use a token once and return its user.
+async def consume(db: AsyncSession, *, token: str, purposes: Collection[Purpose]) -> Redeemed:
+    """Use a token once.
+
+    If the caller's transaction rolls back (say, the new password is refused),
+    the token is unused again.
 
     Raises:
         InvalidEmailToken: unknown, expired, already used, superseded, or of another purpose.
     """
     now = utcnow()
     # one conditional UPDATE: two concurrent uses cannot both succeed
-    user_id: uuid.UUID | None = await db.scalar(
-        update(EmailToken)
-        .where(
-            EmailToken.token_hash == token_hash(token),
-            EmailToken.purpose == purpose.value,
-            EmailToken.used_at.is_(None),
-            EmailToken.expires_at > now,
+    row = (
+        await db.execute(
+            update(EmailToken)
+            .where(
+                EmailToken.token_hash == token_hash(token),
+                EmailToken.purpose.in_([purpose.value for purpose in purposes]),
+                EmailToken.used_at.is_(None),
+                EmailToken.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(EmailToken.user_id, EmailToken.purpose, EmailToken.new_email)
         )
-        .values(used_at=now)
-        .returning(EmailToken.user_id)
-    )
-    if user_id is None:
+    ).one_or_none()
+    if row is None:
         raise InvalidEmailToken()
-    return user_id
+    return Redeemed(user_id=row.user_id, purpose=Purpose(row.purpose), new_email=row.new_email)

@@ -23,6 +23,12 @@ class EventType(enum.StrEnum):
     LOGOUT_ALL = "logout_all"
     SESSION_REVOKED = "session_revoked"
     PASSWORD_REHASHED = "password_rehashed"  # noqa: S105 (an event name)
+    PASSWORD_RESET_REQUESTED = "password_reset_requested"  # noqa: S105 (an event name)
+    PASSWORD_RESET = "password_reset"  # noqa: S105 (an event name)
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an event name)
+    EMAIL_CHANGE_REQUESTED = "email_change_requested"
+    EMAIL_CHANGED = "email_changed"
+    ACCOUNT_DELETED = "account_deleted"
 
 
 async def record(

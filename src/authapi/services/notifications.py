@@ -8,7 +8,9 @@ from urllib.parse import urlencode
 
 from authapi.mail import Email
 
+# pages of the application at AUTHAPI_PUBLIC_URL that take `?token=` and POST it back
 VERIFY_EMAIL_PATH = "/verify-email"
+RESET_PASSWORD_PATH = "/reset-password"  # noqa: S105 (a path)
 
 
 def link(public_url: str, path: str, token: str) -> str:
@@ -54,5 +56,101 @@ def refresh_token_reused(
             f"Device: {user_agent or 'unknown'}\n"
             f"IP address: {ip or 'unknown'}\n\n"
             "If you do not recognise this, change your password.\n"
+        ),
+    )
+
+
+IF_NOT_YOU = "If this was not you, reset your password now and review your sessions.\n"
+
+
+def password_reset_link(to: str, *, url: str, valid_minutes: int) -> Email:
+    return Email(
+        to=to,
+        subject="Reset your password",
+        text=(
+            "Someone (hopefully you) asked to reset the password of your account. "
+            "Choose a new password here:\n\n"
+            f"{url}\n\n"
+            f"The link works once and expires in {valid_minutes} minutes. If you did not ask "
+            "for this, ignore this email: your password stays as it is.\n"
+        ),
+    )
+
+
+def password_was_reset(to: str) -> Email:
+    return Email(
+        to=to,
+        subject="Your password was reset",
+        text=(
+            "The password of your account was just reset with a link sent to this address, "
+            "and every session was signed out.\n\n" + IF_NOT_YOU
+        ),
+    )
+
+
+def password_changed(to: str) -> Email:
+    return Email(
+        to=to,
+        subject="Your password was changed",
+        text=(
+            "The password of your account was just changed. Your other sessions were "
+            "signed out.\n\n" + IF_NOT_YOU
+        ),
+    )
+
+
+def email_change_confirmation(to: str, *, url: str, valid_hours: int) -> Email:
+    return Email(
+        to=to,
+        subject="Confirm your new email address",
+        text=(
+            "Confirm that this is the new address of your account by opening this link:\n\n"
+            f"{url}\n\n"
+            f"The link works once and expires in {valid_hours} hours. Until then the account "
+            "keeps its old address. If you did not ask for this, ignore this email.\n"
+        ),
+    )
+
+
+def email_change_requested(to: str, *, new_email: str) -> Email:
+    return Email(
+        to=to,
+        subject="A change of your email address was requested",
+        text=(
+            f"Someone signed in to your account asked to change its address to {new_email}. "
+            "Nothing changes until the link sent to that address is used.\n\n" + IF_NOT_YOU
+        ),
+    )
+
+
+def email_change_refused(to: str) -> Email:
+    return Email(
+        to=to,
+        subject="Someone tried to move an account to your email address",
+        text=(
+            "Someone tried to change the address of an account to this one, but this address "
+            "already has an account, so nothing was changed. You do not need to do anything.\n"
+        ),
+    )
+
+
+def email_changed(to: str, *, new_email: str) -> Email:
+    return Email(
+        to=to,
+        subject="Your email address was changed",
+        text=(
+            f"The address of your account was changed to {new_email}; this address will no "
+            "longer receive its emails.\n\n" + IF_NOT_YOU
+        ),
+    )
+
+
+def account_deleted(to: str) -> Email:
+    return Email(
+        to=to,
+        subject="Your account was deleted",
+        text=(
+            "Your account and everything it held were deleted, and every session was signed "
+            "out. If this was not you, contact us: someone had your password.\n"
         ),
     )

@@ -204,25 +204,28 @@ class SessionService:
         if session_id is not None:
             await self.end(session_id)
 
-    async def end_all(self, user_id: uuid.UUID) -> int:
-        """Revoke every session of a user; returns how many were open."""
-        session_ids = list(
-            (
-                await self._db.scalars(
-                    select(UserSession.id).where(
-                        UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
-                    )
-                )
-            ).all()
+    async def end_all(
+        self,
+        user_id: uuid.UUID,
+        *,
+        reason: EventType = EventType.LOGOUT_ALL,
+        keep: str | None = None,
+    ) -> int:
+        """Revoke every session of a user but `keep`; returns how many were open.
+
+        Records a LOGOUT_ALL event; other reasons are recorded by their caller.
+        """
+        query = select(UserSession.id).where(
+            UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
         )
-        await self._mark_revoked(session_ids, reason=EventType.LOGOUT_ALL.value)
-        await record(
-            self._db,
-            EventType.LOGOUT_ALL,
-            client=self._client,
-            user_id=user_id,
-            count=len(session_ids),
-        )
+        if keep is not None:
+            query = query.where(UserSession.id != uuid.UUID(keep))
+        session_ids = list((await self._db.scalars(query)).all())
+        await self._mark_revoked(session_ids, reason=reason.value)
+        if reason is EventType.LOGOUT_ALL:
+            await record(
+                self._db, reason, client=self._client, user_id=user_id, count=len(session_ids)
+            )
         return len(session_ids)
 
     async def list_active(

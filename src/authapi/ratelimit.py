@@ -1,0 +1,69 @@
+"""Rate limits: named budgets, counted atomically and shared by every instance.
+
+Built on `limits` (moving windows; Redis storage with the redis-py client, or
+memory for the embedded default). A rule is spent per key (an address, an IP);
+the request that finds the budget empty gets 429 `rate_limited` with an integer
+`Retry-After`. Keys are counted whether or not an account exists, so a throttled
+answer says nothing about the address. Every Redis key `limits` writes expires
+with its window.
+
+Rules so far (the abuse-protection work adds the sign-in ones):
+- `email:address` — emails requested for one address (forgot-password, resend),
+- `email:ip` — emails requested from one client IP.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import ConnectionPool
+
+from authapi.errors import RateLimited
+from authapi.settings import Settings
+
+SOCKET_TIMEOUT_SECONDS = 2.0
+
+
+class Throttle:
+    def __init__(self, storage: Storage, rules: dict[str, RateLimitItem]) -> None:
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._rules = rules
+
+    async def spend(self, rule: str, key: str | None) -> None:
+        """Spend one unit of `rule` for `key` (nothing when the key is unknown).
+
+        Raises:
+            RateLimited: the budget is empty; `Retry-After` says for how long.
+        """
+        if key is None:
+            return
+        item = self._rules[rule]
+        if not await self._limiter.hit(item, rule, key):
+            stats = await self._limiter.get_window_stats(item, rule, key)
+            raise RateLimited(retry_after=max(1, math.ceil(stats.reset_time - time.time())))
+
+
+def open_throttle(settings: Settings) -> tuple[Throttle, ConnectionPool | None]:
+    """The throttle, and the Redis pool to close at shutdown (None in memory)."""
+    rules = {
+        "email:address": parse(settings.email_rate_limit_per_address),
+        "email:ip": parse(settings.email_rate_limit_per_ip),
+    }
+    if settings.redis_url is None:
+        return Throttle(MemoryStorage(), rules), None
+    pool = ConnectionPool.from_url(
+        settings.redis_url,
+        socket_timeout=SOCKET_TIMEOUT_SECONDS,
+        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+    )
+    storage = RedisStorage(
+        settings.redis_url,
+        implementation="redispy",
+        key_prefix=f"{settings.redis_prefix}:limits",
+        connection_pool=pool,  # type: ignore[arg-type]  # passed on to redis.asyncio.Redis
+    )
+    return Throttle(storage, rules), pool

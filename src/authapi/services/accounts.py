@@ -1,9 +1,11 @@
-"""Accounts: registration, email verification, password checks.
+"""Accounts: registration, verification, sign-in checks, recovery, credential changes.
 
-Anti-enumeration: register and resend answer the same whatever the address,
-and every path of register and login spends exactly one bcrypt operation, so
-neither the response nor its timing tells whether an account exists. Emails
-are sent in the background, off the request's clock.
+Anti-enumeration: register, resend and forgot-password answer the same whatever
+the address. Every path of register and login spends exactly one bcrypt
+operation; resend and forgot-password do their lookup and writes after the
+response (`_after_response`). So neither an answer nor its timing tells whether
+an account exists. Every email goes through the outbox, in the transaction of
+the change that causes it.
 
 Registering an address that has an unverified account (with verified email
 required) replaces that account's password and sends a fresh link: the latest

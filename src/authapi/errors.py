@@ -131,10 +131,17 @@ class InvalidCredentials(AuthError):
     status, code, title = 401, "invalid_credentials", "Invalid credentials"
     default_detail = "The email or password is incorrect."
 
+    def __init__(self, detail: str | None = None) -> None:
+        # RFC 7235: every 401 names a scheme to authenticate with
+        super().__init__(detail, headers={"WWW-Authenticate": bearer_challenge()})
+
 
 class InvalidRefreshToken(AuthError):
     status, code, title = 401, "invalid_refresh_token", "Invalid refresh token"
     default_detail = "The refresh token is invalid, expired or revoked; sign in again."
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": bearer_challenge()})
 
 
 class RefreshTokenReused(InvalidRefreshToken):

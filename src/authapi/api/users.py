@@ -12,6 +12,7 @@ from authapi.errors import (
     MalformedRequest,
     NotAuthenticated,
     PayloadTooLarge,
+    RateLimited,
     ServiceUnavailable,
     ValidationFailed,
     WeakPassword,
@@ -77,7 +78,7 @@ async def change_password(
     "/me/email",
     status_code=202,
     response_model=Message,
-    responses=problems(InvalidCredentials, *BEARER_ERRORS, *BODY_ERRORS),
+    responses=problems(InvalidCredentials, RateLimited, *BEARER_ERRORS, *BODY_ERRORS),
     summary="Change the email address",
 )
 async def change_email(

@@ -162,6 +162,10 @@ class AccountService:
         old_email = user.email
         user.email = new_email
         user.email_verified_at = utcnow()
+        # links sent to the old address (a reset, say) no longer speak for the account
+        await email_tokens.void(
+            self._db, user_id=user.id, purposes=[Purpose.RESET_PASSWORD, Purpose.CHANGE_EMAIL]
+        )
         try:
             await self._db.flush()
         except IntegrityError:  # taken between the check and the write
@@ -263,6 +267,8 @@ class AccountService:
         user = await self._with_password(user_id, current)
         self._res.policy.check(new, email=user.email)
         user.password_hash = await self._res.hasher.hash(new)
+        # a reset link sent earlier must not undo the change
+        await email_tokens.void(self._db, user_id=user.id, purposes=[Purpose.RESET_PASSWORD])
         await self._sessions().end_all(user.id, reason=EventType.PASSWORD_CHANGED, keep=session_id)
         await record(self._db, EventType.PASSWORD_CHANGED, client=self._client, user_id=user.id)
         self._res.outbox.add(self._db, notifications.password_changed(user.email))
@@ -278,8 +284,10 @@ class AccountService:
         Raises:
             InvalidCredentials: the password is wrong.
             ValidationFailed: the new address is the current one.
+            RateLimited: too many emails asked for the new address or from this IP.
         """
         user = await self._with_password(user_id, password)
+        await self._spend_email_budget(new_email)
         if new_email == user.email:
             raise ValidationFailed("That is already the address of your account.")
         if await self._by_email(new_email) is not None:

@@ -34,6 +34,19 @@ class Redeemed:
     new_email: str | None
 
 
+async def void(db: AsyncSession, *, user_id: uuid.UUID, purposes: Collection[Purpose]) -> None:
+    """Make every unused token of these purposes unusable (after a credential change)."""
+    await db.execute(
+        update(EmailToken)
+        .where(
+            EmailToken.user_id == user_id,
+            EmailToken.purpose.in_([purpose.value for purpose in purposes]),
+            EmailToken.used_at.is_(None),
+        )
+        .values(used_at=utcnow())
+    )
+
+
 async def issue(
     db: AsyncSession,
     *,
@@ -44,15 +57,7 @@ async def issue(
 ) -> str:
     """A fresh token for `purpose`; older unused ones of the same purpose stop working."""
     now = utcnow()
-    await db.execute(
-        update(EmailToken)
-        .where(
-            EmailToken.user_id == user_id,
-            EmailToken.purpose == purpose.value,
-            EmailToken.used_at.is_(None),
-        )
-        .values(used_at=now)
-    )
+    await void(db, user_id=user_id, purposes=[purpose])
     token, hashed = new_secret_token()
     db.add(
         EmailToken(

@@ -337,3 +337,53 @@ class TestDeleteAccount:
         ).status_code == 204
         assert_problem(await delete_account(api, other.access), 401, "invalid_token")
         await assert_session_live(api, current)
+
+
+class TestOutstandingResetLinks:
+    """A reset link sent before a credential change must not undo it."""
+
+    async def forgot(self, api: Api, email: str) -> str:
+        assert (
+            await api.client.post("/auth/forgot-password", json={"email": email})
+        ).status_code == 202
+        return link_token(await api.mail.wait_for(email, subject="Reset your password"))
+
+    async def test_a_password_change_voids_reset_links(self, api: Api) -> None:
+        tokens = await api.signed_in()
+        reset_token = await self.forgot(api, tokens.email)
+        assert (await change_password(api, tokens.access)).status_code == 204
+        reset = await api.client.post(
+            "/auth/reset-password",
+            json={"token": reset_token, "new_password": "an attacker's new passphrase"},
+        )
+        assert_problem(reset, 400, "invalid_token")
+        assert (await api.login(tokens.email, NEW_PASSWORD)).status_code == 200
+
+    async def test_an_email_change_voids_reset_links_sent_to_the_old_address(
+        self, api: Api
+    ) -> None:
+        tokens = await api.signed_in()
+        reset_token = await self.forgot(api, tokens.email)
+        new_email = unique_email("moved")
+        assert (await change_email(api, tokens.access, new_email)).status_code == 202
+        confirm = link_token(await api.mail.wait_for(new_email, subject=CONFIRM_NEW_ADDRESS))
+        assert (await verify(api, confirm)).status_code == 200
+        reset = await api.client.post(
+            "/auth/reset-password",
+            json={"token": reset_token, "new_password": "an attacker's new passphrase"},
+        )
+        assert_problem(reset, 400, "invalid_token")
+        assert (await api.login(new_email, PASSWORD)).status_code == 200
+
+
+class TestChallengeOnEvery401:
+    async def test_a_wrong_current_password_answer_names_the_bearer_scheme(self, api: Api) -> None:
+        tokens = await api.signed_in()
+        response = await change_password(api, tokens.access, current=WRONG_PASSWORD)
+        assert_problem(response, 401, "invalid_credentials")
+        assert response.headers["www-authenticate"] == 'Bearer realm="authapi"'
+
+    async def test_a_failed_login_names_the_bearer_scheme(self, api: Api) -> None:
+        response = await api.login(unique_email(), WRONG_PASSWORD)
+        assert_problem(response, 401, "invalid_credentials")
+        assert response.headers["www-authenticate"] == 'Bearer realm="authapi"'

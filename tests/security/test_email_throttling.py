@@ -19,7 +19,7 @@ import httpx
 import pytest
 import redis.asyncio
 
-from tests.conftest import Api, unique_email
+from tests.conftest import PASSWORD, Api, bearer, unique_email
 
 RESET_SUBJECT = "Reset your password"
 ONE_HOUR = 3600
@@ -224,3 +224,22 @@ class TestRedisCounters:
                 await connection.aclose()
         assert all(ttl > 0 for ttl in ttls.values()), ttls
         assert all(ttl <= ONE_HOUR * 1000 for ttl in ttls.values()), ttls
+
+
+class TestEmailChange:
+    async def test_email_change_cannot_flood_an_address(self, make_api: Callable[..., Any]) -> None:
+        async with make_api(email_rate_limit_per_address="2/hour", client_ip=unique_ip()) as api:
+            tokens = await api.signed_in()
+            target = unique_email("target")
+            answers = [
+                await api.client.post(
+                    "/users/me/email",
+                    json={"password": PASSWORD, "new_email": target},
+                    headers=bearer(tokens.access),
+                )
+                for _ in range(3)
+            ]
+            assert [answer.status_code for answer in answers] == [202, 202, 429]
+            assert_throttled(answers[2])
+            await api.settle()
+            assert len(api.mail.to(target)) == 2

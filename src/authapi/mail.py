@@ -12,7 +12,6 @@ Every message has a plain-text and an HTML part.
 from __future__ import annotations
 
 import html
-import re
 import sys
 import uuid
 from dataclasses import dataclass
@@ -25,27 +24,32 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
-_URL = re.compile(r"https?://[^\s<>\"]+")
-
 
 @dataclass(frozen=True)
 class Email:
     to: str
     subject: str
     text: str
+    link: str | None = None  # the one URL the HTML part makes clickable
 
 
 class Mailer(Protocol):
     async def send(self, message: EmailMessage) -> None: ...
 
 
-def text_to_html(text: str) -> str:
-    """The HTML part: the same words, paragraphs kept, links clickable."""
+def text_to_html(text: str, link: str | None = None) -> str:
+    """The HTML part: the same words, paragraphs kept, and only `link` clickable.
+
+    Other URL-like text (a user agent quoted in a security notice, say) stays
+    plain text: our own emails must never carry a link someone else chose.
+    """
+    anchor = html.escape(link) if link else None
     paragraphs = []
     for paragraph in text.strip().split("\n\n"):
         escaped = html.escape(paragraph)
-        linked = _URL.sub(lambda match: f'<a href="{match.group(0)}">{match.group(0)}</a>', escaped)
-        paragraphs.append("<p>" + linked.replace("\n", "<br>\n") + "</p>")
+        if anchor:
+            escaped = escaped.replace(anchor, f'<a href="{anchor}">{anchor}</a>')
+        paragraphs.append("<p>" + escaped.replace("\n", "<br>\n") + "</p>")
     return (
         '<!DOCTYPE html>\n<html><body style="font-family: sans-serif; line-height: 1.5">\n'
         + "\n".join(paragraphs)
@@ -62,7 +66,7 @@ def build_message(email: Email, *, sender: str) -> EmailMessage:
     message["Message-ID"] = make_msgid(domain="authapi")
     # 8bit keeps links on one line (quoted-printable would fold and escape them)
     message.set_content(email.text, cte="8bit")
-    message.add_alternative(text_to_html(email.text), subtype="html", cte="8bit")
+    message.add_alternative(text_to_html(email.text, email.link), subtype="html", cte="8bit")
     return message
 
 

@@ -57,7 +57,9 @@ class Outbox:
 
     def add(self, db: AsyncSession, email: Email) -> None:
         """Add `email` to the caller's transaction; the sender wakes when it commits."""
-        body = json.dumps({"to": email.to, "subject": email.subject, "text": email.text})
+        body = json.dumps(
+            {"to": email.to, "subject": email.subject, "text": email.text, "link": email.link}
+        )
         db.add(
             OutboxMessage(
                 recipient=email.to,
@@ -171,7 +173,9 @@ class OutboxSender:
     def _message(self, body: str | None) -> Any:
         assert body is not None
         fields = json.loads(self._encryptor.decrypt(body))
-        email = Email(to=fields["to"], subject=fields["subject"], text=fields["text"])
+        email = Email(
+            to=fields["to"], subject=fields["subject"], text=fields["text"], link=fields.get("link")
+        )
         return build_message(email, sender=self._sender_address)
 
     async def _claim(self) -> list[tuple[Any, int, str | None]]:

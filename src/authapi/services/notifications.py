@@ -3,6 +3,7 @@ never from request headers, and carry nothing secret except their one token."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -13,6 +14,29 @@ VERIFY_EMAIL_PATH = "/verify-email"
 RESET_PASSWORD_PATH = "/reset-password"  # noqa: S105 (a path)
 
 
+_PRODUCT = re.compile(r"[A-Za-z][A-Za-z0-9_-]*/[0-9][0-9A-Za-z._-]*")
+_COMMENT = re.compile(r"\([A-Za-z0-9 ._;,:+-]*\)")
+_DOMAIN_LIKE = re.compile(r"[A-Za-z]\.[A-Za-z]")
+DEVICE_MAX_LENGTH = 120
+
+
+def describe_device(user_agent: str | None) -> str:
+    """The User-Agent, reduced to product tokens and platform comments.
+
+    The header is the client's to choose; anything that could read as a link or
+    a domain (an attacker's "device name") is dropped before it reaches an email.
+    """
+    if not user_agent:
+        return "unknown device"
+    kept = [
+        part
+        for part in re.findall(r"\([^)]*\)|\S+", user_agent)
+        if (_PRODUCT.fullmatch(part) or _COMMENT.fullmatch(part)) and not _DOMAIN_LIKE.search(part)
+    ]
+    described = " ".join(kept)[:DEVICE_MAX_LENGTH].strip()
+    return described or "unknown device"
+
+
 def link(public_url: str, path: str, token: str) -> str:
     return f"{public_url}{path}?{urlencode({'token': token})}"
 
@@ -20,6 +44,7 @@ def link(public_url: str, path: str, token: str) -> str:
 def verification(to: str, *, url: str, valid_hours: int) -> Email:
     return Email(
         to=to,
+        link=url,
         subject="Confirm your email address",
         text=(
             "Welcome! Confirm your email address by opening this link:\n\n"
@@ -33,12 +58,14 @@ def verification(to: str, *, url: str, valid_hours: int) -> Email:
 def already_registered(to: str, *, public_url: str) -> Email:
     return Email(
         to=to,
+        link=public_url,
         subject="Someone tried to sign up with your email address",
         text=(
             "Someone (perhaps you) tried to create an account with this email address, "
-            "but you already have one.\n\n"
-            f'Sign in at {public_url}. If you forgot your password, use "Forgot password" there.\n'
-            "If this was not you, you can ignore this email: nothing has changed.\n"
+            "but you already have one. Sign in here:\n\n"
+            f"{public_url}\n\n"
+            'If you forgot your password, use "Forgot password" there. If this was not you, '
+            "you can ignore this email: nothing has changed.\n"
         ),
     )
 
@@ -53,7 +80,7 @@ def refresh_token_reused(
             "A sign-in token of one of your sessions was used twice, which can mean it was "
             "copied. We have signed that session out to be safe.\n\n"
             f"Session started: {started:%Y-%m-%d %H:%M} UTC\n"
-            f"Device: {user_agent or 'unknown'}\n"
+            f"Device: {describe_device(user_agent)}\n"
             f"IP address: {ip or 'unknown'}\n\n"
             "If you do not recognise this, change your password.\n"
         ),
@@ -66,6 +93,7 @@ IF_NOT_YOU = "If this was not you, reset your password now and review your sessi
 def password_reset_link(to: str, *, url: str, valid_minutes: int) -> Email:
     return Email(
         to=to,
+        link=url,
         subject="Reset your password",
         text=(
             "Someone (hopefully you) asked to reset the password of your account. "
@@ -102,6 +130,7 @@ def password_changed(to: str) -> Email:
 def email_change_confirmation(to: str, *, url: str, valid_hours: int) -> Email:
     return Email(
         to=to,
+        link=url,
         subject="Confirm your new email address",
         text=(
             "Confirm that this is the new address of your account by opening this link:\n\n"

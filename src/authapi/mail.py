@@ -62,7 +62,7 @@ def build_message(email: Email, *, sender: str) -> EmailMessage:
     message["From"] = sender
     message["To"] = email.to
     message["Subject"] = email.subject
-    message["Date"] = formatdate(localtime=False)
+    message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain="authapi")
     # 8bit keeps links on one line (quoted-printable would fold and escape them)
     message.set_content(email.text, cte="8bit")

@@ -322,6 +322,13 @@ class Api:
         assert verified.status_code == 200, verified.text
         return address
 
+    async def create_unverified_user(self, email_address: str | None = None) -> str:
+        """Register without verifying (the confirmation email has arrived); returns its email."""
+        address = email_address or unique_email()
+        assert (await self.register(address)).status_code == 202
+        await self.mail.wait_for(address, subject="Confirm")
+        return address
+
     async def login(
         self, email_address: str, password: str = PASSWORD, *, delivery: str = "body"
     ) -> httpx.Response:
@@ -349,6 +356,30 @@ class Tokens:
     email: str
     access: str
     refresh: str
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """A problem+json answer (RFC 9457) with this status and code; returns its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json", response.headers
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code, body
+    assert body["status"] == status
+    assert body["title"]
+    assert body["detail"]
+    return body
+
+
+def assert_same_response(first: httpx.Response, second: httpx.Response) -> None:
+    """Byte-for-byte the same answer: status, body and every header."""
+    assert first.status_code == second.status_code
+    assert first.content == second.content
+    assert dict(first.headers) == dict(second.headers)
+
+
+def unique_ip() -> str:
+    """A client IP of its own (documentation range): throttle counters persist in Redis."""
+    return f"2001:db8:7::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -12,15 +12,18 @@ import httpx
 from sqlalchemy import func, select
 
 from authapi.models import User
-from tests.conftest import PASSWORD, PUBLIC_URL, Api, body_of, link_token, unique_email
+from tests.conftest import (
+    PASSWORD,
+    PUBLIC_URL,
+    Api,
+    assert_problem,
+    body_of,
+    link_token,
+    unique_email,
+)
 
 OTHER_PASSWORD = "a different passphrase entirely"
 CONFIRM = "Confirm"
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["code"] == code, response.text
 
 
 async def verify(api: Api, token: str) -> httpx.Response:

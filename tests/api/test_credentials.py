@@ -22,6 +22,7 @@ from tests.conftest import (
     PUBLIC_URL,
     Api,
     Tokens,
+    assert_problem,
     bearer,
     body_of,
     link_token,
@@ -36,12 +37,6 @@ CHANGE_REQUESTED = "A change of your email address was requested"
 CHANGE_REFUSED = "Someone tried to move an account to your email address"
 EMAIL_CHANGED = "Your email address was changed"
 ACCOUNT_DELETED = "Your account was deleted"
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["code"] == code, response.text
 
 
 async def change_password(

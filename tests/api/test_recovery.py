@@ -27,6 +27,7 @@ from tests.conftest import (
     PUBLIC_URL,
     Api,
     Tokens,
+    assert_problem,
     body_of,
     link_token,
     unique_email,
@@ -36,12 +37,6 @@ NEW_PASSWORD = "a brand new passphrase for this account"
 RESET_SUBJECT = "Reset your password"
 RESET_NOTICE = "Your password was reset"
 RESET_LINK_PREFIX = f"{PUBLIC_URL}/reset-password?token="
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["code"] == code, response.text
 
 
 async def forgot(api: Api, email: str, *, headers: dict[str, str] | None = None) -> httpx.Response:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import jwt
 import pytest
 from sqlalchemy import select
@@ -25,7 +24,7 @@ from sqlalchemy import select
 from authapi.models import SecurityEvent, UserSession
 from authapi.store import Outcome
 from authapi.tokens import token_hash
-from tests.conftest import Api, bearer
+from tests.conftest import Api, assert_problem, bearer
 
 REUSE_SUBJECT = "We signed out one of your sessions"
 
@@ -37,11 +36,6 @@ def session_of(refresh_token: str) -> str:
 def jti_of(access_token: str) -> str:
     claims: dict[str, Any] = jwt.decode(access_token, options={"verify_signature": False})
     return str(claims["jti"])
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["code"] == code, response.text
 
 
 @dataclass(frozen=True)

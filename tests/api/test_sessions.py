@@ -8,19 +8,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import PASSWORD, Api, Tokens, bearer
+from tests.conftest import PASSWORD, Api, Tokens, assert_problem, bearer
 
 
 def session_of(tokens: Tokens) -> str:
     return tokens.refresh.split(".", 1)[0]
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["code"] == code, response.text
 
 
 async def assert_session_ended(api: Api, tokens: Tokens) -> None:

@@ -10,7 +10,6 @@ addresses of its own.
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,15 +18,10 @@ import httpx
 import pytest
 import redis.asyncio
 
-from tests.conftest import PASSWORD, Api, bearer, unique_email
+from tests.conftest import PASSWORD, Api, bearer, unique_email, unique_ip
 
 RESET_SUBJECT = "Reset your password"
 ONE_HOUR = 3600
-
-
-def unique_ip() -> str:
-    """A client IP of its own (documentation range)."""
-    return f"2001:db8:7::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"
 
 
 def spoofed_ip() -> str:

@@ -13,10 +13,9 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import PASSWORD, Api, unique_email
+from tests.conftest import PASSWORD, Api, assert_problem, unique_email
 
 JSON = {"Content-Type": "application/json"}
 PROBLEM_JSON = "application/problem+json"
@@ -36,16 +35,6 @@ MALFORMED_JSON = [
     b"{'email': 'a@example.com'}",
     b'{"email": "a@example.com"} trailing',
 ]
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON, response.headers
-    body = response.json()
-    assert body["code"] == code, body
-    assert body["status"] == status
-    assert body["title"]
-    assert body["detail"]
 
 
 class TestMalformedJson:

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import PASSWORD, Api, body_of, unique_email
+from tests.conftest import PASSWORD, Api, assert_same_response, body_of, unique_email
 
 OTHER_PASSWORD = "a different long passphrase"
 WRONG_PASSWORD = "certainly not the password"
@@ -20,25 +20,12 @@ TIMING_ROUNDS = 30
 TIMING_LOW, TIMING_HIGH = 0.67, 1.5
 
 
-def assert_same_response(first: httpx.Response, second: httpx.Response) -> None:
-    assert first.status_code == second.status_code
-    assert first.content == second.content
-    assert dict(first.headers) == dict(second.headers)
-
-
-async def unverified_user(api: Api) -> str:
-    email = unique_email()
-    assert (await api.register(email)).status_code == 202
-    await api.mail.wait_for(email, subject="Confirm")
-    return email
-
-
 class TestSameAnswer:
     async def test_register_answers_the_same_for_existing_and_unknown_emails(
         self, api: Api
     ) -> None:
         verified = await api.create_user()
-        unverified = await unverified_user(api)
+        unverified = await api.create_unverified_user()
 
         unknown = await api.register(unique_email(), OTHER_PASSWORD)
         assert unknown.status_code == 202
@@ -66,7 +53,7 @@ class TestSameAnswer:
         self, api: Api
     ) -> None:
         verified = await api.create_user()
-        unverified = await unverified_user(api)
+        unverified = await api.create_unverified_user()
 
         unknown = await api.login(unique_email(), WRONG_PASSWORD)
         assert unknown.status_code == 401
@@ -93,7 +80,7 @@ class TestSameAnswer:
 
     async def test_resend_answers_the_same_for_existing_and_unknown_emails(self, api: Api) -> None:
         verified = await api.create_user()
-        unverified = await unverified_user(api)
+        unverified = await api.create_unverified_user()
 
         async def resend(email: str) -> httpx.Response:
             return await api.client.post("/auth/verify-email/resend", json={"email": email})

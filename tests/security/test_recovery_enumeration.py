@@ -7,29 +7,17 @@ from __future__ import annotations
 
 import statistics
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
-from tests.conftest import Api, unique_email
+from tests.conftest import Api, assert_same_response, unique_email, unique_ip
 
 TIMING_ROUNDS = 31
 # medians of the two paths may differ by this factor at most (noise on a shared machine)
 TIMING_LOW, TIMING_HIGH = 0.67, 1.5
 HIGH_LIMIT = "100000/minute"
-
-
-def unique_ip() -> str:
-    """A client IP of its own (documentation range): throttle counters persist in Redis."""
-    return f"2001:db8:e::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"
-
-
-def assert_same_response(first: httpx.Response, second: httpx.Response) -> None:
-    assert first.status_code == second.status_code
-    assert first.content == second.content
-    assert dict(first.headers) == dict(second.headers)
 
 
 async def forgot(api: Api, email: str) -> httpx.Response:
@@ -40,19 +28,12 @@ async def resend(api: Api, email: str) -> httpx.Response:
     return await api.client.post("/auth/verify-email/resend", json={"email": email})
 
 
-async def unverified_user(api: Api) -> str:
-    email = unique_email()
-    assert (await api.register(email)).status_code == 202
-    await api.mail.wait_for(email, subject="Confirm")
-    return email
-
-
 class TestSameAnswer:
     async def test_forgot_password_answers_the_same_for_existing_and_unknown_emails(
         self, api: Api
     ) -> None:
         verified = await api.create_user()
-        unverified = await unverified_user(api)
+        unverified = await api.create_unverified_user()
 
         unknown = await forgot(api, unique_email("nobody"))
         assert unknown.status_code == 202
@@ -65,7 +46,7 @@ class TestSameAnswer:
 
     async def test_resend_answers_the_same_for_existing_and_unknown_emails(self, api: Api) -> None:
         verified = await api.create_user()
-        unverified = await unverified_user(api)
+        unverified = await api.create_unverified_user()
 
         unknown = await resend(api, unique_email("nobody"))
         assert unknown.status_code == 202
@@ -132,7 +113,7 @@ class TestSameTiming:
             email_rate_limit_per_ip=HIGH_LIMIT,
             client_ip=unique_ip(),
         ) as api:
-            unverified = await unverified_user(api)
+            unverified = await api.create_unverified_user()
             unknown = unique_email("nobody")
             unknown_median, existing_median = await median_seconds(
                 lambda: resend(api, unknown),

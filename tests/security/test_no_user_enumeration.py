@@ -4,20 +4,16 @@ address has an account."""
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from tests.conftest import PASSWORD, Api, assert_same_response, body_of, unique_email
+from tests.security.timing import assert_same_time, median_seconds
 
 OTHER_PASSWORD = "a different long passphrase"
 WRONG_PASSWORD = "certainly not the password"
-TIMING_ROUNDS = 30
-# medians of the two paths may differ by this factor at most (noise on a shared machine)
-TIMING_LOW, TIMING_HIGH = 0.67, 1.5
 
 
 class TestSameAnswer:
@@ -91,28 +87,6 @@ class TestSameAnswer:
         assert_same_response(await resend(unverified), unknown)
 
 
-async def median_seconds(
-    first: Callable[[], Awaitable[httpx.Response]],
-    second: Callable[[], Awaitable[httpx.Response]],
-    *,
-    expected_status: int,
-) -> tuple[float, float]:
-    """Median duration of each call, `TIMING_ROUNDS` times each, interleaved (order alternating)."""
-    durations: dict[int, list[float]] = {0: [], 1: []}
-    calls = (first, second)
-    for _ in range(3):  # warm-up: connection pools, caches
-        for call in calls:
-            assert (await call()).status_code == expected_status
-    for round_number in range(TIMING_ROUNDS):
-        order = (0, 1) if round_number % 2 == 0 else (1, 0)
-        for index in order:
-            started = time.perf_counter()
-            response = await calls[index]()
-            durations[index].append(time.perf_counter() - started)
-            assert response.status_code == expected_status, response.text
-    return statistics.median(durations[0]), statistics.median(durations[1])
-
-
 class TestSameTiming:
     async def test_login_timing_is_the_same_for_unknown_email_and_wrong_password(
         self, make_api: Callable[..., Any]
@@ -124,8 +98,7 @@ class TestSameTiming:
                 lambda: api.login(known, WRONG_PASSWORD),
                 expected_status=401,
             )
-        ratio = unknown_median / known_median
-        assert TIMING_LOW < ratio < TIMING_HIGH, (unknown_median, known_median)
+        assert_same_time(unknown_median, known_median)
 
     async def test_register_timing_is_the_same_for_existing_and_new_emails(
         self, make_api: Callable[..., Any]
@@ -137,5 +110,4 @@ class TestSameTiming:
                 lambda: api.register(existing, OTHER_PASSWORD),
                 expected_status=202,
             )
-        ratio = new_median / existing_median
-        assert TIMING_LOW < ratio < TIMING_HIGH, (new_median, existing_median)
+        assert_same_time(new_median, existing_median)

@@ -5,18 +5,14 @@ happen after the response, off the request's clock."""
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from tests.conftest import Api, assert_same_response, unique_email, unique_ip
+from tests.security.timing import TIMING_ROUNDS, assert_same_time, median_seconds
 
-TIMING_ROUNDS = 31
-# medians of the two paths may differ by this factor at most (noise on a shared machine)
-TIMING_LOW, TIMING_HIGH = 0.67, 1.5
 HIGH_LIMIT = "100000/minute"
 
 
@@ -55,34 +51,6 @@ class TestSameAnswer:
         await api.mail.wait_for(unverified, subject="Confirm", count=2)
 
 
-async def median_seconds(
-    first: Callable[[], Awaitable[httpx.Response]],
-    second: Callable[[], Awaitable[httpx.Response]],
-    *,
-    expected_status: int,
-    quiet: Callable[[], Awaitable[None]],
-) -> tuple[float, float]:
-    """Median duration of each call, `TIMING_ROUNDS` times each, interleaved (order alternating).
-
-    `quiet` runs before every timed call, off the clock: the work a call leaves behind
-    (the lookup, the email) would otherwise slow whichever call comes next.
-    """
-    durations: dict[int, list[float]] = {0: [], 1: []}
-    calls = (first, second)
-    for _ in range(3):  # warm-up: connection pools, caches
-        for call in calls:
-            assert (await call()).status_code == expected_status
-    for round_number in range(TIMING_ROUNDS):
-        order = (0, 1) if round_number % 2 == 0 else (1, 0)
-        for index in order:
-            await quiet()
-            started = time.perf_counter()
-            response = await calls[index]()
-            durations[index].append(time.perf_counter() - started)
-            assert response.status_code == expected_status, response.text
-    return statistics.median(durations[0]), statistics.median(durations[1])
-
-
 class TestSameTiming:
     async def test_forgot_password_timing_is_the_same_for_existing_and_unknown_emails(
         self, make_api: Callable[..., Any]
@@ -102,8 +70,7 @@ class TestSameTiming:
             )
             # the existing address really went down the other path
             await api.mail.wait_for(existing, subject="Reset your password", count=TIMING_ROUNDS)
-        ratio = unknown_median / existing_median
-        assert TIMING_LOW < ratio < TIMING_HIGH, (unknown_median, existing_median)
+        assert_same_time(unknown_median, existing_median)
 
     async def test_resend_timing_is_the_same_for_unverified_and_unknown_emails(
         self, make_api: Callable[..., Any]
@@ -122,5 +89,4 @@ class TestSameTiming:
                 quiet=api.settle,
             )
             await api.mail.wait_for(unverified, subject="Confirm", count=TIMING_ROUNDS)
-        ratio = unknown_median / existing_median
-        assert TIMING_LOW < ratio < TIMING_HIGH, (unknown_median, existing_median)
+        assert_same_time(unknown_median, existing_median)

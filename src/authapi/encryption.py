@@ -1,7 +1,8 @@
 """Secrets at rest and server-side MAC keys, from `AUTHAPI_ENCRYPTION_KEYS`.
 
 The first key encrypts, every key decrypts (cryptography's MultiFernet), so keys
-rotate by prepending a new one and re-encrypting. The same keys, run through
+rotate by prepending a new one; an old key must stay listed while anything it
+encrypted is still stored (signing keys, queued emails). The same keys, run through
 HKDF with a purpose label, give the HMAC keys other modules need (refresh-token
 MACs): one configuration value protects every server-side secret.
 
@@ -41,13 +42,6 @@ class Encryptor:
     def decrypt(self, ciphertext: str) -> bytes:
         try:
             return self._fernet.decrypt(ciphertext.encode("ascii"))
-        except InvalidToken:
-            raise DecryptionFailed from None
-
-    def reencrypt(self, ciphertext: str) -> str:
-        """Re-encrypt under the first key (for key rotation)."""
-        try:
-            return self._fernet.rotate(ciphertext.encode("ascii")).decode("ascii")
         except InvalidToken:
             raise DecryptionFailed from None
 

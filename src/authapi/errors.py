@@ -234,12 +234,9 @@ class OAuthError(Exception):
         super().__init__(description)
 
     @classmethod
-    def from_auth_error(cls, exc: AuthError) -> OAuthError:
-        if isinstance(exc, (InvalidCredentials, InvalidRefreshToken, EmailNotVerified)):
-            return cls("invalid_grant", exc.detail, code=exc.code)
-        if isinstance(exc, ValidationFailed):
-            return cls("invalid_request", exc.detail, code=exc.code)
-        return cls("server_error", exc.detail, code=exc.code, status=exc.status)
+    def invalid_grant(cls, exc: AuthError) -> OAuthError:
+        """A refused grant (RFC 6749 §5.2), keeping our `code` for the reason."""
+        return cls("invalid_grant", exc.detail, code=exc.code)
 
 
 # --- OpenAPI ---------------------------------------------------------------

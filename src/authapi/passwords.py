@@ -84,10 +84,6 @@ class PasswordHasher:
             return False
         return await loop.run_in_executor(self._executor, _verify_sync, password, hashed)
 
-    async def waste_time_like_hash(self, password: str) -> None:
-        """Spend one hash's time: for code paths that must look like they hashed."""
-        await self.hash(password)
-
     def needs_rehash(self, hashed: str) -> bool:
         match = _BCRYPT_COST.match(hashed)
         return match is None or int(match.group(1)) != self.rounds

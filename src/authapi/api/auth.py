@@ -200,8 +200,8 @@ async def token(
             raise OAuthError("invalid_request", "The grant_type parameter is missing.")
         else:
             raise OAuthError("unsupported_grant_type", "Use grant_type=password or refresh_token.")
-    except (InvalidCredentials, InvalidRefreshToken, EmailNotVerified, ValidationFailed) as exc:
-        raise OAuthError.from_auth_error(exc) from None
+    except (InvalidCredentials, InvalidRefreshToken, EmailNotVerified) as exc:
+        raise OAuthError.invalid_grant(exc) from None
     return token_response(tokens, delivery="body", settings=settings)
 
 
@@ -312,7 +312,9 @@ async def revoke_session(
 async def revoke(
     sessions: Sessions,
     token: Annotated[str | None, Form(description="A refresh token or an access token.")] = None,
-    token_type_hint: Annotated[str | None, Form()] = None,
+    token_type_hint: Annotated[
+        str | None, Form(description="Ignored: either kind of token is recognised by its form.")
+    ] = None,
 ) -> Response:
     """Ends the session of a refresh token or of an access token. Answers 200 for
     unknown and invalid tokens too, as RFC 7009 §2.2 asks."""

@@ -107,9 +107,6 @@ class NotAuthenticated(AuthError):
     status, code, title = 401, "not_authenticated", "Authentication required"
     default_detail = "Send an access token in the Authorization header."
 
-    def __init__(self, detail: str | None = None) -> None:
-        super().__init__(detail, headers={"WWW-Authenticate": bearer_challenge()})
-
 
 class InvalidAccessToken(AuthError):
     status, code, title = 401, "invalid_token", "Invalid access token"
@@ -131,17 +128,10 @@ class InvalidCredentials(AuthError):
     status, code, title = 401, "invalid_credentials", "Invalid credentials"
     default_detail = "The email or password is incorrect."
 
-    def __init__(self, detail: str | None = None) -> None:
-        # RFC 7235: every 401 names a scheme to authenticate with
-        super().__init__(detail, headers={"WWW-Authenticate": bearer_challenge()})
-
 
 class InvalidRefreshToken(AuthError):
     status, code, title = 401, "invalid_refresh_token", "Invalid refresh token"
     default_detail = "The refresh token is invalid, expired or revoked; sign in again."
-
-    def __init__(self, detail: str | None = None) -> None:
-        super().__init__(detail, headers={"WWW-Authenticate": bearer_challenge()})
 
 
 class RefreshTokenReused(InvalidRefreshToken):
@@ -296,8 +286,12 @@ def oauth_problems(*pairs: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
 
 # --- rendering ---------------------------------------------------------------
 def problem_response(exc: AuthError) -> Response:
+    headers = exc.headers
+    if exc.status == 401 and "WWW-Authenticate" not in headers:
+        # RFC 7235: every 401 names the scheme to authenticate with
+        headers = {**headers, "WWW-Authenticate": bearer_challenge()}
     return JSONResponse(
-        exc.body(), status_code=exc.status, headers=exc.headers, media_type=PROBLEM_JSON
+        exc.body(), status_code=exc.status, headers=headers, media_type=PROBLEM_JSON
     )
 
 

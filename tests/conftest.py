@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -249,14 +249,9 @@ def link_token(message: EmailMessage) -> str:
 
 
 # --- the app under test ------------------------------------------------------------
-@pytest.fixture(params=["embedded", "production"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def base_settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
-    values: dict[str, Any] = {
+def common_settings(tmp_path: Path) -> dict[str, Any]:
+    """What every test app shares; the backend's locations are added by the caller."""
+    return {
         "data_dir": tmp_path / "data",
         "public_url": PUBLIC_URL,
         "bcrypt_rounds": 4,
@@ -269,6 +264,31 @@ def base_settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) 
         "email_rate_limit_per_address": "1000/minute",
         "email_rate_limit_per_ip": "10000/minute",
     }
+
+
+@asynccontextmanager
+async def open_api(
+    settings: Settings, mail: Mailbox, *, client_ip: str = "203.0.113.10", settle: bool = True
+) -> AsyncIterator[Api]:
+    """A running app (lifespan and all) with an httpx client; waits for its mail at the end."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=(client_ip, 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+            api = Api(client=client, app=app, settings=settings, mail=mail)
+            yield api
+            if settle:
+                await api.settle()
+
+
+@pytest.fixture(params=["embedded", "production"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def base_settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    values = common_settings(tmp_path)
     if backend == "embedded":
         values["database_url"] = request.getfixturevalue("sqlite_url")
     else:
@@ -393,20 +413,9 @@ def unique_email(tag: str = "user") -> str:
 @pytest.fixture
 def make_api(base_settings: dict[str, Any], mailbox: Mailbox) -> Callable[..., Any]:
     """`async with make_api(**setting_overrides) as api:` — an app with its own settings."""
-    from contextlib import asynccontextmanager
 
-    @asynccontextmanager
-    async def _make(client_ip: str = "203.0.113.10", **overrides: Any) -> AsyncIterator[Api]:
-        settings = Settings(**{**base_settings, **overrides})
-        app = create_app(settings)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app, client=(client_ip, 50000))
-            async with httpx.AsyncClient(
-                transport=transport, base_url="https://testserver"
-            ) as client:
-                api = Api(client=client, app=app, settings=settings, mail=mailbox)
-                yield api
-                await api.settle()
+    def _make(client_ip: str = "203.0.113.10", **overrides: Any) -> Any:
+        return open_api(Settings(**{**base_settings, **overrides}), mailbox, client_ip=client_ip)
 
     return _make
 

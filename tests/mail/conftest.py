@@ -17,31 +17,29 @@ import email
 import email.policy
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
-import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 from sqlalchemy import select
 
-from authapi.app import create_app
 from authapi.models import OutboxMessage
 from authapi.settings import Settings
 from tests.conftest import (
-    ENCRYPTION_KEY,
-    PUBLIC_URL,
     Api,
     Mailbox,
     PostgresDatabase,
     RedisSpace,
     SmtpServer,
+    common_settings,
     free_port,
+    open_api,
     temporary_postgres,
 )
 
@@ -244,37 +242,16 @@ def production_api(
 ) -> ProductionApi:
     """`async with production_api(smtp, **overrides) as api:` — PostgreSQL, Redis, that SMTP."""
 
-    @asynccontextmanager
-    async def _make(
-        smtp: SmtpService, *, settle: bool = True, **overrides: Any
-    ) -> AsyncIterator[Api]:
-        values: dict[str, Any] = {
-            "data_dir": tmp_path / "data",
+    def _make(smtp: SmtpService, *, settle: bool = True, **overrides: Any) -> Any:
+        values = {
+            **common_settings(tmp_path),
             "database_url": mail_postgres.url,
             "redis_url": redis_space.url,
             "redis_prefix": redis_space.prefix,
             "smtp_url": smtp.url,
-            "public_url": PUBLIC_URL,
-            "bcrypt_rounds": 4,
-            "hash_workers": 2,
-            "encryption_keys": [ENCRYPTION_KEY],
-            "outbox_poll_seconds": 0.2,
-            "outbox_retry_seconds": 0.2,
             "smtp_timeout_seconds": 5,
-            "email_rate_limit_per_address": "1000/minute",
-            "email_rate_limit_per_ip": "10000/minute",
         }
-        settings = Settings(**{**values, **overrides})
-        app = create_app(settings)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app, client=("203.0.113.10", 50000))
-            async with httpx.AsyncClient(
-                transport=transport, base_url="https://testserver"
-            ) as client:
-                api = Api(client=client, app=app, settings=settings, mail=smtp.mailbox())
-                yield api
-                if settle:
-                    await api.settle()
+        return open_api(Settings(**{**values, **overrides}), smtp.mailbox(), settle=settle)
 
     return _make
 

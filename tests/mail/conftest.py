@@ -17,7 +17,7 @@ import email
 import email.policy
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -197,6 +197,16 @@ class SmtpService:
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.02)  # the client's side of the goodbye
 
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator[SmtpService]:
+        """Started for the block; clients are let go quietly before it stops."""
+        self.start()
+        try:
+            yield self
+            await self.quiet()
+        finally:
+            self.stop()
+
     def mailbox(self) -> Mailbox:
         # Mailbox reads `.collector.messages`, which Collector provides
         return Mailbox(smtp=SmtpServer(host=self.host, port=self.port, collector=self.collector))  # type: ignore[arg-type]
@@ -205,13 +215,8 @@ class SmtpService:
 @pytest.fixture
 async def smtp_service() -> AsyncIterator[SmtpService]:
     """A running plain SMTP server of this test's own."""
-    service = SmtpService()
-    service.start()
-    try:
+    async with SmtpService().serving() as service:
         yield service
-        await service.quiet()
-    finally:
-        service.stop()
 
 
 # --- PostgreSQL ----------------------------------------------------------------------

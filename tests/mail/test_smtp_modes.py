@@ -159,13 +159,8 @@ def scheme(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def server(scheme: str, tls_files: TlsFiles) -> AsyncIterator[SmtpService]:
-    service = server_for(scheme, tls_files)
-    service.start()
-    try:
+    async with server_for(scheme, tls_files).serving() as service:
         yield service
-        await service.quiet()
-    finally:
-        service.stop()
 
 
 def url(

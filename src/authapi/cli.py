@@ -90,7 +90,7 @@ async def _preflight(settings: Settings) -> None:
     if not current:
         _fail("the database schema is not up to date: run `authapi migrate`")
     try:
-        async with Resources.open(settings, announce=False):
+        async with Resources.open(settings, serving=False):
             pass
     except StartupError as exc:
         _fail(str(exc))

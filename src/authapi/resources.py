@@ -57,8 +57,10 @@ class Resources:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, settings: Settings, *, announce: bool = True) -> AsyncIterator[Resources]:
-        if announce:
+    async def open(cls, settings: Settings, *, serving: bool = True) -> AsyncIterator[Resources]:
+        """Open everything; `serving=False` (the CLI's start-up check) only checks:
+        no warnings printed twice, no mail sender started."""
+        if serving:
             for warning in settings.dev_warnings():
                 log.warning("DEVELOPMENT SETTING: %s", warning)
         async with AsyncExitStack() as stack:
@@ -112,8 +114,9 @@ class Resources:
                 poll_seconds=settings.outbox_poll_seconds,
                 retry_seconds=settings.outbox_retry_seconds,
             )
-            sender.start()
-            stack.push_async_callback(sender.stop)
+            if serving:
+                sender.start()
+                stack.push_async_callback(sender.stop)
 
             yield cls(
                 settings=settings,

@@ -263,6 +263,7 @@ def common_settings(tmp_path: Path) -> dict[str, Any]:
         # generous here: every test shares one client IP; the limits have tests of their own
         "email_rate_limit_per_address": "1000/minute",
         "email_rate_limit_per_ip": "10000/minute",
+        "mfa_rate_limit_per_user": "1000/minute",
     }
 
 

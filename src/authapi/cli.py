@@ -1,4 +1,4 @@
-"""The `authapi` command: serve, migrate, keys, openapi.
+"""The `authapi` command: serve, migrate, keys, reencrypt, openapi.
 
 Configuration and start-up problems end the command with one line on stderr
 (`authapi: error: …`) and exit code 2, never a traceback.
@@ -139,6 +139,31 @@ async def _keys(action: str, *, activate_in: float) -> None:
         await engine.dispose()
 
 
+def cmd_reencrypt(args: argparse.Namespace) -> None:
+    _run(_reencrypt())
+
+
+async def _reencrypt() -> None:
+    from authapi.db import make_engine, make_sessionmaker
+    from authapi.encryption import Encryptor, load_encryption_keys
+    from authapi.reencrypt import ReencryptError, reencrypt_all
+
+    settings = _settings()
+    engine = make_engine(settings.effective_database_url)
+    try:
+        counts = await reencrypt_all(
+            make_sessionmaker(engine), Encryptor(load_encryption_keys(settings))
+        )
+    except ReencryptError as exc:
+        _fail(str(exc))
+    except Exception as exc:
+        _fail(f"{type(exc).__name__}: {_first_line(exc)}")
+    finally:
+        await engine.dispose()
+    done = ", ".join(f"{table}: {count}" for table, count in counts.items())
+    print(f"re-encrypted under the first key of AUTHAPI_ENCRYPTION_KEYS ({done})")
+
+
 def cmd_openapi(args: argparse.Namespace) -> None:
     from authapi.openapi import openapi_document
 
@@ -185,6 +210,14 @@ def parser() -> argparse.ArgumentParser:
         "0 for a compromised key)",
     )
     keys.set_defaults(handler=cmd_keys)
+
+    reencrypt = commands.add_parser(
+        "reencrypt",
+        help="rewrite every secret at rest under the first AUTHAPI_ENCRYPTION_KEYS key",
+        description="Step 2 of an encryption-key rotation: run it after putting a new key "
+        "first in AUTHAPI_ENCRYPTION_KEYS; afterwards the old key can be removed.",
+    )
+    reencrypt.set_defaults(handler=cmd_reencrypt)
 
     openapi = commands.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--output", default="openapi.json", help="file to write, or - for stdout")

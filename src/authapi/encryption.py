@@ -45,6 +45,13 @@ class Encryptor:
         except InvalidToken:
             raise DecryptionFailed from None
 
+    def rotate(self, ciphertext: str) -> str:
+        """The same plaintext, encrypted under the first key (for `authapi reencrypt`)."""
+        try:
+            return self._fernet.rotate(ciphertext.encode("ascii")).decode("ascii")
+        except InvalidToken:
+            raise DecryptionFailed from None
+
     def derived_keys(self, purpose: str) -> list[bytes]:
         """One 32-byte key per encryption key, first one current; distinct per purpose."""
         return [

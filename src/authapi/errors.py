@@ -13,12 +13,18 @@ builds an error body by hand, and no error body ever echoes the input.
     ├── InvalidCredentials          401 invalid_credentials
     ├── InvalidRefreshToken         401 invalid_refresh_token
     │   └── RefreshTokenReused      401 refresh_token_reused
+    ├── InvalidMfaToken             401 invalid_mfa_token
+    ├── InvalidMfaCode              401 invalid_mfa_code
     ├── EmailNotVerified            403 email_not_verified
+    ├── MfaRequired                 403 mfa_required           (carries the mfa_token)
     ├── CsrfFailed                  403 csrf_failed
     ├── NotFound                    404 not_found
     │   └── SessionNotFound         404 session_not_found
     ├── MethodNotAllowed            405 method_not_allowed
     ├── EmailTaken                  409 email_taken
+    ├── MfaAlreadyEnabled           409 mfa_already_enabled
+    ├── MfaNotEnabled               409 mfa_not_enabled
+    ├── MfaSetupRequired            409 mfa_setup_required
     ├── PayloadTooLarge             413 payload_too_large
     ├── UnsupportedMediaType        415 unsupported_media_type
     ├── ValidationFailed            422 validation_error
@@ -59,6 +65,8 @@ class AuthError(Exception):
     code: ClassVar[str] = "internal_error"
     title: ClassVar[str] = "Internal error"
     default_detail: ClassVar[str] = "Something went wrong on our side."
+    # fields beyond the Problem ones, for the OpenAPI example
+    example_extra: ClassVar[dict[str, Any]] = {}
 
     def __init__(
         self,
@@ -142,9 +150,38 @@ class RefreshTokenReused(InvalidRefreshToken):
     )
 
 
+class InvalidMfaToken(AuthError):
+    status, code, title = 401, "invalid_mfa_token", "Sign-in challenge invalid"
+    default_detail = (
+        "This sign-in challenge is invalid, expired, already used or out of attempts; "
+        "sign in again."
+    )
+
+
+class InvalidMfaCode(AuthError):
+    status, code, title = 401, "invalid_mfa_code", "Invalid code"
+    default_detail = "The code is wrong, expired or was already used."
+
+
 class EmailNotVerified(AuthError):
     status, code, title = 403, "email_not_verified", "Email not verified"
     default_detail = "Verify your email address before signing in; we can resend the link."
+
+
+class MfaRequired(AuthError):
+    status, code, title = 403, "mfa_required", "Second factor required"
+    default_detail = (
+        "The password is right; now send a code from the authenticator app (or a recovery "
+        "code) with this mfa_token to /auth/login/mfa."
+    )
+
+    def __init__(self, *, mfa_token: str, expires_in: int) -> None:
+        # the challenge token is a secret: no cache may keep this answer
+        super().__init__(
+            headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+            mfa_token=mfa_token,
+            expires_in=expires_in,
+        )
 
 
 class CsrfFailed(AuthError):
@@ -194,6 +231,21 @@ class EmailTaken(AuthError):
     default_detail = "Another account uses this address now; the change was not made."
 
 
+class MfaAlreadyEnabled(AuthError):
+    status, code, title = 409, "mfa_already_enabled", "Two-factor authentication already on"
+    default_detail = "Two-factor authentication is already on; turn it off first to re-enrol."
+
+
+class MfaNotEnabled(AuthError):
+    status, code, title = 409, "mfa_not_enabled", "Two-factor authentication is off"
+    default_detail = "Two-factor authentication is not on for this account."
+
+
+class MfaSetupRequired(AuthError):
+    status, code, title = 409, "mfa_setup_required", "No authenticator being set up"
+    default_detail = "Start with POST /auth/mfa/totp/setup, then confirm with a code."
+
+
 class RateLimited(AuthError):
     status, code, title = 429, "rate_limited", "Too many requests"
     default_detail = "Too many requests; wait for the time given in Retry-After."
@@ -215,18 +267,30 @@ class OAuthError(Exception):
     """An RFC 6749 §5.2 error for the form-encoded OAuth endpoints."""
 
     def __init__(
-        self, error: str, description: str, *, code: str | None = None, status: int = 400
+        self,
+        error: str,
+        description: str,
+        *,
+        code: str | None = None,
+        status: int = 400,
+        **extra: Any,
     ) -> None:
         self.error = error
         self.description = description
         self.code = code or error
         self.status = status
+        self.extra = extra
         super().__init__(description)
 
     @classmethod
     def invalid_grant(cls, exc: AuthError) -> OAuthError:
         """A refused grant (RFC 6749 §5.2), keeping our `code` for the reason."""
         return cls("invalid_grant", exc.detail, code=exc.code)
+
+    @classmethod
+    def mfa_required(cls, exc: MfaRequired) -> OAuthError:
+        """The password grant's answer when a second factor is due (as Auth0 answers it)."""
+        return cls("mfa_required", exc.detail, status=403, **exc.extra)
 
 
 # --- OpenAPI ---------------------------------------------------------------
@@ -246,6 +310,29 @@ class OAuthProblem(BaseModel):
     error: str = Field(examples=["invalid_grant"])
     error_description: str
     code: str
+    mfa_token: str | None = Field(
+        default=None,
+        description="With `mfa_required` (403) only: complete the sign-in at /auth/login/mfa.",
+    )
+    expires_in: int | None = Field(
+        default=None, description="With `mfa_required` only: seconds the mfa_token lives."
+    )
+
+
+class MfaChallengeProblem(Problem):
+    """A problem that may start a second-factor step (`code: mfa_required`)."""
+
+    mfa_token: str | None = Field(
+        default=None,
+        description="With `mfa_required` only: send it to /auth/login/mfa with a code.",
+    )
+    expires_in: int | None = Field(
+        default=None, description="With `mfa_required` only: seconds the mfa_token lives."
+    )
+
+
+# errors whose body carries more than the Problem fields
+_MODELS: dict[type[AuthError], type[Problem]] = {MfaRequired: MfaChallengeProblem}
 
 
 def problems(*errors: type[AuthError]) -> dict[int | str, dict[str, Any]]:
@@ -260,6 +347,8 @@ def problems(*errors: type[AuthError]) -> dict[int | str, dict[str, Any]]:
                 "content": {PROBLEM_JSON: {"examples": {}}},
             },
         )
+        if error in _MODELS:
+            entry["model"] = _MODELS[error]
         if error.title not in entry["description"].split(" / "):
             entry["description"] += f" / {error.title}"
         entry["content"][PROBLEM_JSON]["examples"][error.code] = {
@@ -270,6 +359,7 @@ def problems(*errors: type[AuthError]) -> dict[int | str, dict[str, Any]]:
                 "status": error.status,
                 "code": error.code,
                 "detail": error.default_detail,
+                **error.example_extra,
             },
         }
     return responses
@@ -308,7 +398,7 @@ def _generic_http_problem(status: int, detail: str) -> Response:
 
 def oauth_error_response(exc: OAuthError) -> Response:
     return JSONResponse(
-        {"error": exc.error, "error_description": exc.description, "code": exc.code},
+        {"error": exc.error, "error_description": exc.description, "code": exc.code, **exc.extra},
         status_code=exc.status,
         headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
     )

@@ -36,6 +36,10 @@ NAMING_CONVENTION = {
 }
 
 
+# marks a column holding authapi.encryption ciphertext: `authapi reencrypt` rewrites these
+ENCRYPTED = {"encrypted": True}
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -122,7 +126,7 @@ class SigningKey(Base):
 
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
     algorithm: Mapped[str] = mapped_column(String(16))
-    private_key: Mapped[str | None] = mapped_column(Text)
+    private_key: Mapped[str | None] = mapped_column(Text, info=ENCRYPTED)
     public_jwk: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # published from creation, signs from activation (after verifiers could fetch it)
@@ -148,6 +152,34 @@ class SecurityEvent(Base):
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class TotpCredential(Base):
+    """A user's TOTP authenticator: pending until confirmed with a first code."""
+
+    __tablename__ = "totp_credentials"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    # bound to user_id inside the ciphertext
+    secret: Mapped[str] = mapped_column(Text, info=ENCRYPTED)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the latest time step accepted: a code is good only for a later step (no replay)
+    last_used_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class RecoveryCode(Base):
+    """One single-use recovery code; only a hash is kept, and the row goes when it is used."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (Index(None, "user_id", "code_hash", unique=True),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class OutboxMessage(Base):
     """An email waiting to be sent (or recently sent): see authapi.outbox."""
 
@@ -158,7 +190,7 @@ class OutboxMessage(Base):
     recipient: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(200))
     # encrypted; erased once sent (it may hold a one-time link)
-    body: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text, info=ENCRYPTED)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

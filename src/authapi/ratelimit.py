@@ -7,9 +7,15 @@ the request that finds the budget empty gets 429 `rate_limited` with an integer
 answer says nothing about the address. Every Redis key `limits` writes expires
 with its window.
 
+A rule may hold several windows ("10/15minutes;30/day"): a request spends one
+unit of each, and is refused when any of them is empty.
+
 Rules so far (the abuse-protection work adds the sign-in ones):
 - `email:address` — emails requested for one address (forgot-password, resend),
-- `email:ip` — emails requested from one client IP.
+- `email:ip` — emails requested from one client IP,
+- `mfa:user` — second-factor codes tried for one account, across sign-in
+  challenges and the MFA management endpoints (a challenge has its own,
+  smaller budget: see authapi.services.mfa).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 import math
 import time
 
-from limits import RateLimitItem, parse
+from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import ConnectionPool
@@ -29,7 +35,7 @@ SOCKET_TIMEOUT_SECONDS = 2.0
 
 
 class Throttle:
-    def __init__(self, storage: Storage, rules: dict[str, RateLimitItem]) -> None:
+    def __init__(self, storage: Storage, rules: dict[str, list[RateLimitItem]]) -> None:
         self._limiter = MovingWindowRateLimiter(storage)
         self._rules = rules
 
@@ -41,17 +47,18 @@ class Throttle:
         """
         if key is None:
             return
-        item = self._rules[rule]
-        if not await self._limiter.hit(item, rule, key):
-            stats = await self._limiter.get_window_stats(item, rule, key)
-            raise RateLimited(retry_after=max(1, math.ceil(stats.reset_time - time.time())))
+        for item in self._rules[rule]:
+            if not await self._limiter.hit(item, rule, key):
+                stats = await self._limiter.get_window_stats(item, rule, key)
+                raise RateLimited(retry_after=max(1, math.ceil(stats.reset_time - time.time())))
 
 
 def open_throttle(settings: Settings) -> tuple[Throttle, ConnectionPool | None]:
     """The throttle, and the Redis pool to close at shutdown (None in memory)."""
     rules = {
-        "email:address": parse(settings.email_rate_limit_per_address),
-        "email:ip": parse(settings.email_rate_limit_per_ip),
+        "email:address": parse_many(settings.email_rate_limit_per_address),
+        "email:ip": parse_many(settings.email_rate_limit_per_ip),
+        "mfa:user": parse_many(settings.mfa_rate_limit_per_user),
     }
     if settings.redis_url is None:
         return Throttle(MemoryStorage(), rules), None

@@ -106,6 +106,47 @@ class LoginRequest(Request):
     )
 
 
+MfaCode = Annotated[
+    Text,
+    Field(
+        min_length=1,
+        max_length=64,
+        description="Six digits from the authenticator app, or one recovery code.",
+        examples=["123456"],
+    ),
+]
+
+
+class MfaLoginRequest(Request):
+    mfa_token: OpaqueToken = Field(description="From the 403 `mfa_required` answer.")
+    code: MfaCode
+    refresh_token_delivery: Delivery = Field(
+        default="cookie",
+        description="`cookie` (browsers: httpOnly cookie) or `body` (native apps).",
+    )
+
+
+class TotpConfirmRequest(Request):
+    code: Annotated[
+        Text,
+        Field(
+            min_length=1,
+            max_length=64,
+            description="Six digits from the authenticator app.",
+            examples=["123456"],
+        ),
+    ]
+
+
+class TotpDisableRequest(Request):
+    password: Password
+    code: MfaCode
+
+
+class RecoveryCodesRequest(Request):
+    code: MfaCode
+
+
 class RefreshRequest(Request):
     refresh_token: OpaqueToken | None = Field(
         default=None,
@@ -134,6 +175,32 @@ class UserOut(BaseModel):
     email_verified: bool
     mfa_enabled: bool
     created_at: datetime
+
+
+class TotpSetupOut(BaseModel):
+    secret: str = Field(
+        description="Base32 secret, for entering by hand when the QR code cannot be scanned."
+    )
+    otpauth_uri: str = Field(
+        description="The `otpauth://totp/…` URI (Key URI Format): what the QR code holds.",
+        examples=["otpauth://totp/authapi:ada%40example.com?secret=…&issuer=authapi"],
+    )
+    qr_code: str = Field(
+        description="The URI as a QR code: an SVG `data:` URI, usable as an `<img src>`."
+    )
+
+
+class RecoveryCodesOut(BaseModel):
+    recovery_codes: list[str] = Field(
+        description="Ten single-use codes, shown only now; each signs in once instead of a "
+        "TOTP code.",
+        examples=[["7kqm-2x9p-4hzt-b3wd"]],
+    )
+
+
+class MfaStatusOut(BaseModel):
+    totp_enabled: bool
+    recovery_codes_remaining: int
 
 
 class SessionOut(BaseModel):

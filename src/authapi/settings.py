@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     email_rate_limit_per_address: str = "5/hour"
     email_rate_limit_per_ip: str = "30/hour"
 
+    # --- two-factor authentication ------------------------------------------
+    mfa_issuer_name: str = Field(default="authapi", min_length=1, max_length=64, pattern=r"^[^:]+$")
+    mfa_challenge_ttl_seconds: int = Field(default=300, ge=1, le=1800)
+    mfa_challenge_max_attempts: int = Field(default=5, ge=1, le=20)
+    mfa_rate_limit_per_user: str = "10/15minutes;30/day"
+
     # --- tokens --------------------------------------------------------------
     jwt_algorithm: Algorithm = "ES256"
     signing_key_file: Path | None = None
@@ -124,13 +130,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"{item!r} is not an IP address or network") from None
         return networks
 
-    @field_validator("email_rate_limit_per_address", "email_rate_limit_per_ip")
+    @field_validator(
+        "email_rate_limit_per_address", "email_rate_limit_per_ip", "mfa_rate_limit_per_user"
+    )
     @classmethod
     def _rate(cls, value: str) -> str:
         try:
-            limits.parse(value)
+            limits.parse_many(value)
         except ValueError:
-            raise ValueError(f"{value!r} is not a rate like '5/hour' or '10 per minute'") from None
+            raise ValueError(
+                f"{value!r} is not a rate like '5/hour' or '10/15minutes;30/day'"
+            ) from None
         return value
 
     @field_validator("allowed_origins")

@@ -18,6 +18,7 @@ from authapi.api.cookies import (
 from authapi.api.deps import (
     Accounts,
     CurrentPrincipal,
+    Mfa,
     OptionalPrincipal,
     Refreshes,
     Sessions,
@@ -30,8 +31,11 @@ from authapi.errors import (
     InvalidAccessToken,
     InvalidCredentials,
     InvalidEmailToken,
+    InvalidMfaCode,
+    InvalidMfaToken,
     InvalidRefreshToken,
     MalformedRequest,
+    MfaRequired,
     NotAuthenticated,
     OAuthError,
     PayloadTooLarge,
@@ -48,6 +52,7 @@ from authapi.schemas import (
     ForgotPasswordRequest,
     LoginRequest,
     Message,
+    MfaLoginRequest,
     RegisterRequest,
     ResendVerificationRequest,
     ResetPasswordRequest,
@@ -58,7 +63,7 @@ from authapi.schemas import (
     normalize_email,
     reject_control_characters,
 )
-from authapi.services.signin import sign_in_with_password
+from authapi.services.signin import sign_in_with_password, sign_in_with_second_factor
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -144,17 +149,39 @@ async def reset_password(body: ResetPasswordRequest, accounts: Accounts) -> Mess
     "/login",
     responses={
         **TOKEN_RESPONSE_DOC,
-        **problems(InvalidCredentials, EmailNotVerified, *BODY_ERRORS),
+        **problems(InvalidCredentials, EmailNotVerified, MfaRequired, *BODY_ERRORS),
     },
     summary="Sign in with email and password",
 )
 async def login(
-    body: LoginRequest, accounts: Accounts, sessions: Sessions, settings: SettingsDep
+    body: LoginRequest, accounts: Accounts, mfa: Mfa, sessions: Sessions, settings: SettingsDep
 ) -> JSONResponse:
     """Browsers get the refresh token as an httpOnly cookie (`refresh_token_delivery: "cookie"`,
-    the default); native apps ask for it in the body."""
+    the default); native apps ask for it in the body. With two-factor authentication on,
+    the answer is 403 `mfa_required` with an `mfa_token` for `/auth/login/mfa`."""
     tokens = await sign_in_with_password(
-        accounts, sessions, email=body.email, password=body.password
+        accounts, mfa, sessions, email=body.email, password=body.password
+    )
+    return token_response(tokens, delivery=body.refresh_token_delivery, settings=settings)
+
+
+@router.post(
+    "/login/mfa",
+    responses={
+        **TOKEN_RESPONSE_DOC,
+        **problems(InvalidMfaToken, InvalidMfaCode, RateLimited, *BODY_ERRORS),
+    },
+    summary="Complete a sign-in with a second factor",
+)
+async def login_mfa(
+    body: MfaLoginRequest, mfa: Mfa, sessions: Sessions, settings: SettingsDep
+) -> JSONResponse:
+    """Takes the `mfa_token` of a 403 `mfa_required` answer and a code from the
+    authenticator app (or a recovery code). A wrong code spends one of the challenge's
+    attempts (401 `invalid_mfa_code`); when they are used up, or the challenge has
+    expired, the answer is 401 `invalid_mfa_token` and the sign-in starts again."""
+    tokens = await sign_in_with_second_factor(
+        mfa, sessions, mfa_token=body.mfa_token, code=body.code
     )
     return token_response(tokens, delivery=body.refresh_token_delivery, settings=settings)
 
@@ -164,7 +191,10 @@ async def login(
     responses={
         **TOKEN_RESPONSE_DOC,
         **oauth_problems(
-            (400, "invalid_request"), (400, "invalid_grant"), (400, "unsupported_grant_type")
+            (400, "invalid_request"),
+            (400, "invalid_grant"),
+            (400, "unsupported_grant_type"),
+            (403, "mfa_required"),
         ),
         **problems(PayloadTooLarge, ServiceUnavailable),
     },
@@ -172,6 +202,7 @@ async def login(
 )
 async def token(
     accounts: Accounts,
+    mfa: Mfa,
     sessions: Sessions,
     refresher: Refreshes,
     settings: SettingsDep,
@@ -185,7 +216,9 @@ async def token(
     ] = None,
 ) -> JSONResponse:
     """RFC 6749 §4.3 and §6, form-encoded, answered in the §5.1/§5.2 shapes. This is
-    what the Authorize button of these docs uses. The refresh token is always in the body."""
+    what the Authorize button of these docs uses. The refresh token is always in the body.
+    With two-factor authentication on, the password grant answers 403
+    `{"error": "mfa_required", "mfa_token": …}`; complete it at `/auth/login/mfa`."""
     try:
         if grant_type == "password":
             email, secret = _required(username, "username"), _required(password, "password")
@@ -193,7 +226,9 @@ async def token(
                 email = normalize_email(email)
             except ValueError:
                 raise InvalidCredentials() from None
-            tokens = await sign_in_with_password(accounts, sessions, email=email, password=secret)
+            tokens = await sign_in_with_password(
+                accounts, mfa, sessions, email=email, password=secret
+            )
         elif grant_type == "refresh_token":
             tokens = await refresher.refresh(_required(refresh_token, "refresh_token"))
         elif grant_type is None:
@@ -202,6 +237,8 @@ async def token(
             raise OAuthError("unsupported_grant_type", "Use grant_type=password or refresh_token.")
     except (InvalidCredentials, InvalidRefreshToken, EmailNotVerified) as exc:
         raise OAuthError.invalid_grant(exc) from None
+    except MfaRequired as exc:
+        raise OAuthError.mfa_required(exc) from None
     return token_response(tokens, delivery="body", settings=settings)
 
 

@@ -22,6 +22,7 @@ from authapi.clientip import ClientInfo, client_info
 from authapi.errors import AuthError, InvalidAccessToken, NotAuthenticated
 from authapi.resources import Resources
 from authapi.services.accounts import AccountService
+from authapi.services.mfa import MfaService
 from authapi.services.sessions import Refresher, SessionService
 from authapi.settings import Settings
 from authapi.tokens import AccessClaims
@@ -76,12 +77,17 @@ async def get_sessions(db: DbSession, resources: ResourcesDep, client: Client) -
     return SessionService(db, resources, client)
 
 
+async def get_mfa(db: DbSession, resources: ResourcesDep, client: Client) -> MfaService:
+    return MfaService(db, resources, client)
+
+
 async def get_refresher(resources: ResourcesDep, client: Client) -> Refresher:
     return Refresher(resources, client)
 
 
 Accounts = Annotated[AccountService, Depends(get_accounts)]
 Sessions = Annotated[SessionService, Depends(get_sessions)]
+Mfa = Annotated[MfaService, Depends(get_mfa)]
 Refreshes = Annotated[Refresher, Depends(get_refresher)]
 
 

@@ -49,7 +49,7 @@ async def me(principal: CurrentPrincipal, resources: ResourcesDep) -> UserOut:
         id=profile.id,
         email=profile.email,
         email_verified=profile.email_verified,
-        mfa_enabled=False,
+        mfa_enabled=profile.mfa_enabled,
         created_at=profile.created_at,
     )
 

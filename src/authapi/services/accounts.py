@@ -35,7 +35,7 @@ from authapi.errors import (
     NotAuthenticated,
     ValidationFailed,
 )
-from authapi.models import User, utcnow
+from authapi.models import TotpCredential, User, utcnow
 from authapi.resources import Resources
 from authapi.services import email_tokens, notifications
 from authapi.services.email_tokens import Purpose
@@ -48,11 +48,20 @@ class Profile:
     id: uuid.UUID
     email: str
     email_verified: bool
+    mfa_enabled: bool
     created_at: datetime
 
 
-_PROFILE = select(User.id, User.email, User.email_verified_at, User.created_at).where(
-    User.id == bindparam("user_id")
+_PROFILE = (
+    select(
+        User.id,
+        User.email,
+        User.email_verified_at,
+        User.created_at,
+        TotpCredential.confirmed_at.label("mfa_enabled_at"),
+    )
+    .outerjoin(TotpCredential, TotpCredential.user_id == User.id)
+    .where(User.id == bindparam("user_id"))
 )
 
 
@@ -73,6 +82,7 @@ async def read_profile(reader: AsyncEngine, user_id: uuid.UUID) -> Profile:
         id=row.id,
         email=row.email,
         email_verified=row.email_verified_at is not None,
+        mfa_enabled=row.mfa_enabled_at is not None,
         created_at=row.created_at,
     )
 
@@ -264,7 +274,7 @@ class AccountService:
             InvalidCredentials: the current password is wrong.
             WeakPassword: the new password breaks the policy.
         """
-        user = await self._with_password(user_id, current)
+        user = await self.with_password(user_id, current)
         self._res.policy.check(new, email=user.email)
         user.password_hash = await self._res.hasher.hash(new)
         # a reset link sent earlier must not undo the change
@@ -286,7 +296,7 @@ class AccountService:
             ValidationFailed: the new address is the current one.
             RateLimited: too many emails asked for the new address or from this IP.
         """
-        user = await self._with_password(user_id, password)
+        user = await self.with_password(user_id, password)
         await self._spend_email_budget(new_email)
         if new_email == user.email:
             raise ValidationFailed("That is already the address of your account.")
@@ -323,7 +333,7 @@ class AccountService:
         Raises:
             InvalidCredentials: the password is wrong.
         """
-        user = await self._with_password(user_id, password)
+        user = await self.with_password(user_id, password)
         await self._sessions().end_all(user.id, reason=EventType.ACCOUNT_DELETED)
         # the row goes, so the event keeps the id in its details (its user_id becomes NULL)
         await record(
@@ -336,7 +346,7 @@ class AccountService:
         self._res.outbox.add(self._db, notifications.account_deleted(user.email))
         await self._db.delete(user)
 
-    async def _with_password(self, user_id: uuid.UUID, password: str) -> User:
+    async def with_password(self, user_id: uuid.UUID, password: str) -> User:
         """The user, after checking their password.
 
         Raises:

@@ -29,6 +29,13 @@ class EventType(enum.StrEnum):
     EMAIL_CHANGE_REQUESTED = "email_change_requested"
     EMAIL_CHANGED = "email_changed"
     ACCOUNT_DELETED = "account_deleted"
+    MFA_SETUP_STARTED = "mfa_setup_started"
+    MFA_ENABLED = "mfa_enabled"
+    MFA_DISABLED = "mfa_disabled"
+    MFA_CHALLENGED = "mfa_challenged"
+    MFA_FAILED = "mfa_failed"
+    RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated"
+    RECOVERY_CODE_USED = "recovery_code_used"
 
 
 async def record(

@@ -183,3 +183,49 @@ def account_deleted(to: str) -> Email:
             "out. If this was not you, contact us: someone had your password.\n"
         ),
     )
+
+
+def mfa_enabled(to: str) -> Email:
+    return Email(
+        to=to,
+        subject="Two-factor authentication is on",
+        text=(
+            "Two-factor authentication was just turned on for your account: signing in now "
+            "takes a code from your authenticator app as well as your password. Your other "
+            "sessions were signed out. Keep your recovery codes somewhere safe.\n\n" + IF_NOT_YOU
+        ),
+    )
+
+
+def mfa_disabled(to: str) -> Email:
+    return Email(
+        to=to,
+        subject="Two-factor authentication is off",
+        text=(
+            "Two-factor authentication was just turned off for your account: signing in takes "
+            "only your password now. Your other sessions were signed out.\n\n" + IF_NOT_YOU
+        ),
+    )
+
+
+def recovery_codes_regenerated(to: str) -> Email:
+    return Email(
+        to=to,
+        subject="New recovery codes",
+        text=(
+            "New recovery codes were just made for your account; the old ones no longer "
+            "work.\n\n" + IF_NOT_YOU
+        ),
+    )
+
+
+def recovery_code_used(to: str, *, remaining: int) -> Email:
+    return Email(
+        to=to,
+        subject="A recovery code was used to sign in",
+        text=(
+            "Someone signed in to your account with one of your recovery codes. "
+            f"You have {remaining} unused {'code' if remaining == 1 else 'codes'} left; "
+            "you can make new ones from your account settings.\n\n" + IF_NOT_YOU
+        ),
+    )

@@ -8,6 +8,10 @@ bound. Revoking deletes it, which is also what ends the session's access tokens
 on this API. If the store loses its data, sessions end: it fails closed, and a
 revoked session never comes back.
 
+It also holds sign-in challenges: the short-lived state between the password
+step and the second factor (`mfa_token`), with a budget of attempts spent
+atomically, so parallel guesses cannot exceed it.
+
 Two implementations share one contract test suite: `RedisTokenStore` (shared by
 every instance; rotation is one Lua script) and `MemoryTokenStore` (the embedded
 default, one process).
@@ -34,6 +38,13 @@ class Rotation:
     outcome: Outcome
     user_id: str | None = None
     expires_at: float | None = None  # refresh token expiry, epoch seconds
+
+
+@dataclass(frozen=True)
+class Challenge:
+    user_id: str
+    method: str  # how the first factor was proven, e.g. "password"
+    binding: str  # a fingerprint of that factor's state: a password change voids the challenge
 
 
 class TokenStore(Protocol):
@@ -69,6 +80,29 @@ class TokenStore(Protocol):
 
     async def revoke(self, session_ids: Collection[str]) -> None:
         """End these sessions now; unknown ids are ignored."""
+
+    async def open_challenge(
+        self,
+        challenge_id: str,
+        *,
+        token_hash: str,
+        user_id: str,
+        method: str,
+        binding: str,
+        attempts: int,
+        ttl_seconds: float,
+    ) -> None:
+        """Start a sign-in challenge answerable `attempts` times within `ttl_seconds`."""
+
+    async def try_challenge(self, challenge_id: str, *, token_hash: str) -> Challenge | None:
+        """Spend one attempt of a live challenge whose token hashes to `token_hash`.
+
+        None when the challenge is unknown, expired, closed, out of attempts, or
+        the hash does not match (which spends nothing).
+        """
+
+    async def close_challenge(self, challenge_id: str) -> bool:
+        """End a challenge; True for the one caller that ended it, False if it was not live."""
 
     async def ping(self) -> None:
         """Raise if the store cannot be reached."""

@@ -12,7 +12,7 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from authapi.store import Outcome, Rotation
+from authapi.store import Challenge, Outcome, Rotation
 
 
 @dataclass
@@ -26,10 +26,20 @@ class _Record:
     absolute_expires_at: float
 
 
+@dataclass
+class _Challenge:
+    token_hash: str
+    challenge: Challenge
+    attempts_left: int
+    expires_at: float
+
+
 class MemoryTokenStore:
     def __init__(self) -> None:
         self._records: dict[str, _Record] = {}
         self._sweep_at_size = 1024
+        self._challenges: dict[str, _Challenge] = {}
+        self._challenge_sweep_at_size = 1024
 
     def _live(self, session_id: str, now: float) -> _Record | None:
         record = self._records.get(session_id)
@@ -111,8 +121,51 @@ class MemoryTokenStore:
         for session_id in session_ids:
             self._records.pop(session_id, None)
 
+    async def open_challenge(
+        self,
+        challenge_id: str,
+        *,
+        token_hash: str,
+        user_id: str,
+        method: str,
+        binding: str,
+        attempts: int,
+        ttl_seconds: float,
+    ) -> None:
+        now = time.time()
+        if len(self._challenges) >= self._challenge_sweep_at_size:
+            for cid in [cid for cid, ch in self._challenges.items() if ch.expires_at <= now]:
+                del self._challenges[cid]
+            self._challenge_sweep_at_size = max(1024, 2 * len(self._challenges))
+        self._challenges[challenge_id] = _Challenge(
+            token_hash=token_hash,
+            challenge=Challenge(user_id=user_id, method=method, binding=binding),
+            attempts_left=attempts,
+            expires_at=now + ttl_seconds,
+        )
+
+    def _live_challenge(self, challenge_id: str) -> _Challenge | None:
+        entry = self._challenges.get(challenge_id)
+        if entry is not None and entry.expires_at <= time.time():
+            del self._challenges[challenge_id]
+            return None
+        return entry
+
+    async def try_challenge(self, challenge_id: str, *, token_hash: str) -> Challenge | None:
+        entry = self._live_challenge(challenge_id)
+        if entry is None or entry.token_hash != token_hash or entry.attempts_left <= 0:
+            return None
+        entry.attempts_left -= 1
+        return entry.challenge
+
+    async def close_challenge(self, challenge_id: str) -> bool:
+        entry = self._live_challenge(challenge_id)
+        self._challenges.pop(challenge_id, None)
+        return entry is not None
+
     async def ping(self) -> None:
         return None
 
     async def close(self) -> None:
         self._records.clear()
+        self._challenges.clear()

@@ -1,6 +1,7 @@
 """Redis token store, shared by every app instance and worker.
 
-One hash per session, `<prefix>:session:{<sid>}`: the braces are a Redis Cluster
+One hash per session, `<prefix>:session:{<sid>}`, and one per sign-in challenge,
+`<prefix>:challenge:{<id>}`: the braces are a Redis Cluster
 hash tag, so everything one operation touches lives in one slot. The hash expires
 with its refresh token (PEXPIREAT), so no key outlives its use. Rotation is one
 Lua script: check-and-rotate, grace replay and reuse revocation happen atomically,
@@ -14,7 +15,7 @@ from collections.abc import Collection, Sequence
 
 from redis.asyncio import Redis
 
-from authapi.store import Outcome, Rotation
+from authapi.store import Challenge, Outcome, Rotation
 
 SOCKET_TIMEOUT_SECONDS = 2.0
 
@@ -45,6 +46,15 @@ redis.call('DEL', KEYS[1])
 return {'reused', uid}
 """
 
+# KEYS[1] challenge hash; ARGV token_hash
+TRY_CHALLENGE_SCRIPT = """
+local fields = redis.call('HMGET', KEYS[1], 'h', 'uid', 'm', 'b', 'left')
+if not fields[1] or fields[1] ~= ARGV[1] then return false end
+if tonumber(fields[5]) <= 0 then return false end
+redis.call('HINCRBY', KEYS[1], 'left', -1)
+return {fields[2], fields[3], fields[4]}
+"""
+
 
 def _ms(seconds: float) -> int:
     return int(seconds * 1000)
@@ -55,6 +65,7 @@ class RedisTokenStore:
         self._redis = client
         self._prefix = prefix
         self._rotate = client.register_script(ROTATE_SCRIPT)
+        self._try_challenge = client.register_script(TRY_CHALLENGE_SCRIPT)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str) -> RedisTokenStore:
@@ -138,6 +149,45 @@ class RedisTokenStore:
             for session_id in session_ids:
                 pipe.delete(self.key(session_id))
             await pipe.execute()
+
+    def challenge_key(self, challenge_id: str) -> str:
+        return f"{self._prefix}:challenge:{{{challenge_id}}}"
+
+    async def open_challenge(
+        self,
+        challenge_id: str,
+        *,
+        token_hash: str,
+        user_id: str,
+        method: str,
+        binding: str,
+        attempts: int,
+        ttl_seconds: float,
+    ) -> None:
+        key = self.challenge_key(challenge_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                key,
+                mapping={
+                    "h": token_hash,
+                    "uid": user_id,
+                    "m": method,
+                    "b": binding,
+                    "left": attempts,
+                },
+            )
+            pipe.pexpire(key, _ms(ttl_seconds))
+            await pipe.execute()
+
+    async def try_challenge(self, challenge_id: str, *, token_hash: str) -> Challenge | None:
+        key = self.challenge_key(challenge_id)
+        reply = await self._try_challenge(keys=[key], args=[token_hash])
+        if not reply:
+            return None
+        return Challenge(user_id=reply[0], method=reply[1], binding=reply[2])
+
+    async def close_challenge(self, challenge_id: str) -> bool:
+        return bool(await self._redis.delete(self.challenge_key(challenge_id)))
 
     async def ping(self) -> None:
         await self._redis.ping()

@@ -1,0 +1,392 @@
+"""Two-factor authentication: TOTP enrolment, recovery codes, and the sign-in challenge.
+
+Enrolment: `begin_setup` stores a fresh secret, pending (a second call replaces
+a pending one); `confirm` with a first code turns TOTP on and returns ten
+recovery codes, shown once. Turning TOTP on or off signs out the account's other
+sessions and emails the owner.
+
+Sign-in: once the password is right, `challenge` opens a challenge in the token
+store and answers 403 `mfa_required` with its `mfa_token` (`<id>.<secret>`; the
+store keeps a SHA-256 of it). The challenge lives a few minutes, belongs to one
+user and one password (a password change voids it), takes at most
+`mfa_challenge_max_attempts` codes (spent atomically in the store before each
+check, so parallel guesses cannot exceed it) and completes once: `complete`
+closes it, and of two requests only the one that closed it gets a session. It
+is not a JWT, so nothing that verifies access tokens can mistake it for one.
+
+Codes: a TOTP code counts only for a time step later than the last one accepted
+for the user. One conditional UPDATE checks and records the step, so of two
+requests with the same code the second waits on the row lock and then finds the
+step used; the step used to confirm cannot sign in either. A recovery code is
+spent by one DELETE: whoever deleted the row used it. Every code tried, at
+sign-in or to manage MFA, first spends the per-user budget `mfa:user` (429 when
+it is empty). A password reset leaves MFA as it is.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import logging
+import re
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authapi import recovery_codes, totp
+from authapi.clientip import ClientInfo
+from authapi.encryption import DecryptionFailed
+from authapi.errors import (
+    AuthError,
+    InvalidMfaCode,
+    InvalidMfaToken,
+    MfaAlreadyEnabled,
+    MfaNotEnabled,
+    MfaRequired,
+    MfaSetupRequired,
+    NotAuthenticated,
+)
+from authapi.models import RecoveryCode, TotpCredential, User, utcnow
+from authapi.resources import Resources
+from authapi.services import notifications
+from authapi.services.accounts import AccountService
+from authapi.services.events import EventType, record
+from authapi.services.sessions import SessionService
+from authapi.tokens import token_hash
+
+log = logging.getLogger("authapi.mfa")
+
+_CHALLENGE_ID = re.compile(r"\A[0-9a-f]{32}\Z")
+
+
+class Factor(enum.StrEnum):
+    TOTP = "totp"
+    RECOVERY_CODE = "recovery_code"
+
+
+@dataclass(frozen=True)
+class TotpEnrolment:
+    secret: str  # base32, for typing into an app by hand
+    otpauth_uri: str
+    qr_code: str  # SVG data URI
+
+
+@dataclass(frozen=True)
+class MfaStatus:
+    totp_enabled: bool
+    recovery_codes_remaining: int
+
+
+@dataclass(frozen=True)
+class PassedChallenge:
+    user: User
+    method: str  # e.g. "password+totp": what the session was started with
+
+
+def _fingerprint(user: User) -> str:
+    """Changes whenever the password does: binds a challenge to the password that opened it."""
+    return hashlib.sha256((user.password_hash or "").encode("utf-8")).hexdigest()[:32]
+
+
+class MfaService:
+    def __init__(self, db: AsyncSession, resources: Resources, client: ClientInfo) -> None:
+        self._db = db
+        self._res = resources
+        self._settings = resources.settings
+        self._client = client
+
+    # --- state ---------------------------------------------------------------
+    async def is_enabled(self, user_id: uuid.UUID) -> bool:
+        confirmed_at = await self._db.scalar(
+            select(TotpCredential.confirmed_at).where(TotpCredential.user_id == user_id)
+        )
+        return confirmed_at is not None
+
+    async def status(self, user_id: uuid.UUID) -> MfaStatus:
+        remaining = await self._db.scalar(
+            select(func.count()).select_from(RecoveryCode).where(RecoveryCode.user_id == user_id)
+        )
+        return MfaStatus(
+            totp_enabled=await self.is_enabled(user_id), recovery_codes_remaining=remaining or 0
+        )
+
+    # --- enrolment -------------------------------------------------------------
+    async def begin_setup(self, user_id: uuid.UUID) -> TotpEnrolment:
+        """Store a new pending secret (replacing a pending one) and describe it for the app.
+
+        Raises:
+            MfaAlreadyEnabled: TOTP is on; it must be turned off before enrolling again.
+        """
+        user = await self._user(user_id)
+        secret = totp.new_secret()
+        values = {"secret": self._seal(user_id, secret), "created_at": utcnow()}
+        dialect = postgresql if self._db.get_bind().dialect.name == "postgresql" else sqlite
+        # one statement: two setups at once cannot collide, and a confirmed row is never touched
+        statement = (
+            dialect.insert(TotpCredential)
+            .values(user_id=user_id, **values)
+            .on_conflict_do_update(
+                index_elements=[TotpCredential.user_id],
+                set_={**values, "last_used_step": None},
+                where=TotpCredential.confirmed_at.is_(None),
+            )
+            .returning(TotpCredential.user_id)
+        )
+        if await self._db.scalar(statement) is None:
+            raise MfaAlreadyEnabled()
+        await record(self._db, EventType.MFA_SETUP_STARTED, client=self._client, user_id=user_id)
+        uri = totp.provisioning_uri(
+            secret, account=user.email, issuer=self._settings.mfa_issuer_name
+        )
+        return TotpEnrolment(secret=secret, otpauth_uri=uri, qr_code=totp.qr_code_data_uri(uri))
+
+    async def confirm(self, user_id: uuid.UUID, code: str, *, session_id: str) -> list[str]:
+        """Turn TOTP on with a first code; returns the new recovery codes.
+
+        Raises:
+            MfaAlreadyEnabled, MfaSetupRequired: nothing pending to confirm.
+            RateLimited: too many codes tried for this account.
+            InvalidMfaCode: the code does not match the pending secret.
+        """
+        credential = await self._db.get(TotpCredential, user_id)
+        if credential is not None and credential.confirmed_at is not None:
+            raise MfaAlreadyEnabled()
+        if credential is None:
+            raise MfaSetupRequired()
+        await self._spend_budget(user_id)
+        if not await self._accept_totp(credential, code, confirming=True):
+            await self._record_failure(user_id, purpose="confirm")
+            raise InvalidMfaCode()
+        codes = await self._replace_recovery_codes(user_id)
+        await self._sessions().end_all(user_id, reason=EventType.MFA_ENABLED, keep=session_id)
+        await record(self._db, EventType.MFA_ENABLED, client=self._client, user_id=user_id)
+        user = await self._user(user_id)
+        self._res.outbox.add(self._db, notifications.mfa_enabled(user.email))
+        return codes
+
+    async def disable(
+        self, user_id: uuid.UUID, *, password: str, code: str, session_id: str
+    ) -> None:
+        """Turn TOTP off (and drop the recovery codes), with the password and a code.
+
+        Raises:
+            InvalidCredentials: the password is wrong.
+            MfaNotEnabled: TOTP is not on.
+            RateLimited, InvalidMfaCode: see `confirm`.
+        """
+        user = await AccountService(self._db, self._res, self._client).with_password(
+            user_id, password
+        )
+        if not await self.is_enabled(user_id):
+            raise MfaNotEnabled()
+        await self._verify_code(user_id, code, purpose="disable")
+        await self._db.execute(delete(TotpCredential).where(TotpCredential.user_id == user_id))
+        await self._db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+        await self._sessions().end_all(user_id, reason=EventType.MFA_DISABLED, keep=session_id)
+        await record(self._db, EventType.MFA_DISABLED, client=self._client, user_id=user_id)
+        self._res.outbox.add(self._db, notifications.mfa_disabled(user.email))
+
+    async def regenerate_recovery_codes(self, user_id: uuid.UUID, code: str) -> list[str]:
+        """New recovery codes for a code; the old ones stop working.
+
+        Raises:
+            MfaNotEnabled: TOTP is not on.
+            RateLimited, InvalidMfaCode: see `confirm`.
+        """
+        if not await self.is_enabled(user_id):
+            raise MfaNotEnabled()
+        await self._verify_code(user_id, code, purpose="recovery_codes")
+        codes = await self._replace_recovery_codes(user_id)
+        await record(
+            self._db, EventType.RECOVERY_CODES_REGENERATED, client=self._client, user_id=user_id
+        )
+        user = await self._user(user_id)
+        self._res.outbox.add(self._db, notifications.recovery_codes_regenerated(user.email))
+        return codes
+
+    # --- sign-in ---------------------------------------------------------------
+    async def challenge(self, user: User, *, method: str) -> MfaRequired:
+        """Open a second-factor challenge for a user who passed `method`; the error to raise."""
+        challenge_id = uuid.uuid4().hex
+        mfa_token = f"{challenge_id}.{secrets.token_urlsafe(32)}"
+        ttl = self._settings.mfa_challenge_ttl_seconds
+        await self._res.store.open_challenge(
+            challenge_id,
+            token_hash=token_hash(mfa_token),
+            user_id=str(user.id),
+            method=method,
+            binding=_fingerprint(user),
+            attempts=self._settings.mfa_challenge_max_attempts,
+            ttl_seconds=ttl,
+        )
+        await record(
+            self._db, EventType.MFA_CHALLENGED, client=self._client, user_id=user.id, method=method
+        )
+        # the 403 rolls the request back: keep what the first step wrote (event, rehash)
+        await self._db.commit()
+        return MfaRequired(mfa_token=mfa_token, expires_in=ttl)
+
+    async def complete(self, mfa_token: str, code: str) -> PassedChallenge:
+        """Check a code against a challenge and close it.
+
+        Raises:
+            InvalidMfaToken: unknown, expired, used, voided or out-of-attempts challenge.
+            RateLimited: too many codes tried for this account.
+            InvalidMfaCode: wrong, replayed or expired code (the attempt is spent).
+        """
+        challenge_id = mfa_token.partition(".")[0]
+        if _CHALLENGE_ID.match(challenge_id) is None:
+            raise InvalidMfaToken()
+        challenge = await self._res.store.try_challenge(
+            challenge_id, token_hash=token_hash(mfa_token)
+        )
+        if challenge is None:
+            raise InvalidMfaToken()
+        user = await self._db.get(User, uuid.UUID(challenge.user_id))
+        if user is None or _fingerprint(user) != challenge.binding:
+            raise InvalidMfaToken()
+        factor = await self._verify_code(user.id, code, purpose="sign_in")
+        if not await self._res.store.close_challenge(challenge_id):
+            # a parallel request completed it first; rolling back returns the code we spent
+            raise InvalidMfaToken()
+        return PassedChallenge(user=user, method=f"{challenge.method}+{factor.value}")
+
+    # --- codes -----------------------------------------------------------------
+    async def _verify_code(self, user_id: uuid.UUID, code: str, *, purpose: str) -> Factor:
+        """Accept a TOTP code or a recovery code of an account with TOTP on.
+
+        Raises:
+            RateLimited: the account's code budget is empty.
+            InvalidMfaCode: neither kind of code is good.
+        """
+        await self._spend_budget(user_id)
+        if totp.is_totp_code(code):
+            credential = await self._db.get(TotpCredential, user_id)
+            if credential is not None and await self._accept_totp(
+                credential, code, confirming=False
+            ):
+                return Factor.TOTP
+        else:
+            normalized = recovery_codes.normalize(code)
+            if normalized is not None and await self._use_recovery_code(user_id, normalized):
+                return Factor.RECOVERY_CODE
+        await self._record_failure(user_id, purpose=purpose)
+        raise InvalidMfaCode()
+
+    async def _spend_budget(self, user_id: uuid.UUID) -> None:
+        await self._res.throttle.spend("mfa:user", str(user_id))
+
+    async def _accept_totp(
+        self, credential: TotpCredential, code: str, *, confirming: bool
+    ) -> bool:
+        """Whether `code` is good for a step later than the last accepted; records the step."""
+        secret = self._unseal(credential)
+        for step in totp.matching_steps(secret, code, now=time.time()):
+            values: dict[str, object] = {"last_used_step": step}
+            if confirming:
+                values["confirmed_at"] = utcnow()
+            accepted = await self._db.scalar(
+                update(TotpCredential)
+                .where(
+                    TotpCredential.user_id == credential.user_id,
+                    # the very secret the code was checked against (not one a new setup wrote)
+                    TotpCredential.secret == credential.secret,
+                    TotpCredential.confirmed_at.is_(None)
+                    if confirming
+                    else TotpCredential.confirmed_at.is_not(None),
+                    or_(
+                        TotpCredential.last_used_step.is_(None),
+                        TotpCredential.last_used_step < step,
+                    ),
+                )
+                .values(**values)
+                .returning(TotpCredential.user_id)
+                .execution_options(synchronize_session=False)
+            )
+            if accepted is not None:
+                return True
+        return False
+
+    async def _use_recovery_code(self, user_id: uuid.UUID, code: str) -> bool:
+        used = await self._db.scalar(
+            delete(RecoveryCode)
+            .where(
+                RecoveryCode.user_id == user_id,
+                RecoveryCode.code_hash == recovery_codes.code_hash(user_id, code),
+            )
+            .returning(RecoveryCode.id)
+        )
+        if used is None:
+            return False
+        remaining = (await self.status(user_id)).recovery_codes_remaining
+        await record(
+            self._db,
+            EventType.RECOVERY_CODE_USED,
+            client=self._client,
+            user_id=user_id,
+            remaining=remaining,
+        )
+        user = await self._user(user_id)
+        self._res.outbox.add(
+            self._db, notifications.recovery_code_used(user.email, remaining=remaining)
+        )
+        return True
+
+    async def _record_failure(self, user_id: uuid.UUID, *, purpose: str) -> None:
+        """Record a wrong code, committed now: the error that follows rolls the request back."""
+        await record(
+            self._db, EventType.MFA_FAILED, client=self._client, user_id=user_id, purpose=purpose
+        )
+        await self._db.commit()
+
+    async def _replace_recovery_codes(self, user_id: uuid.UUID) -> list[str]:
+        codes = recovery_codes.new_codes()
+        await self._db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+        await self._db.execute(
+            insert(RecoveryCode),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "user_id": user_id,
+                    "code_hash": recovery_codes.code_hash(
+                        user_id, recovery_codes.normalize(code) or ""
+                    ),
+                    "created_at": utcnow(),
+                }
+                for code in codes
+            ],
+        )
+        return codes
+
+    # --- secrets at rest ---------------------------------------------------------
+    def _seal(self, user_id: uuid.UUID, secret: str) -> str:
+        # the user id inside the ciphertext: a secret copied to another row does not open there
+        return self._res.encryptor.encrypt(f"{user_id}:{secret}".encode("ascii"))
+
+    def _unseal(self, credential: TotpCredential) -> str:
+        try:
+            plaintext = self._res.encryptor.decrypt(credential.secret).decode("ascii")
+        except DecryptionFailed:
+            log.error(
+                "a TOTP secret cannot be decrypted: is a key missing from AUTHAPI_ENCRYPTION_KEYS?"
+            )
+            raise AuthError() from None
+        owner, _, secret = plaintext.partition(":")
+        if owner != str(credential.user_id):
+            log.error("a TOTP secret belongs to another account; refusing it")
+            raise AuthError()
+        return secret
+
+    async def _user(self, user_id: uuid.UUID) -> User:
+        user = await self._db.get(User, user_id)
+        if user is None:
+            raise NotAuthenticated("The account no longer exists.")
+        return user
+
+    def _sessions(self) -> SessionService:
+        return SessionService(self._db, self._res, self._client)

@@ -2,9 +2,10 @@
 proper headers, no secret but the one link, and bodies encrypted at rest until sent.
 
 `every_email` drives each flow that sends mail (registration, re-registration,
-refresh-token reuse, password change, reset, email change, refused email change,
-account deletion) for one account and returns every message it received, with
-every secret the flows handled, on both backends.
+refresh-token reuse, password change, reset, two-factor on / recovery-code
+sign-in / new codes / off, email change, refused email change, account
+deletion) for one account and returns every message it received, with every
+secret the flows handled, on both backends.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import httpx
+import pyotp
 
 from authapi.encryption import Encryptor
 from tests.conftest import (
@@ -53,6 +55,10 @@ SUBJECTS = {
     "Your email address was changed",
     "Someone tried to move an account to your email address",
     "Your account was deleted",
+    "Two-factor authentication is on",
+    "A recovery code was used to sign in",
+    "New recovery codes",
+    "Two-factor authentication is off",
 }
 
 
@@ -142,6 +148,29 @@ async def every_email(api: Api, *, user_agent: str = "Mail-Test/1.0") -> Transcr
     reset = {"token": await link(address, "Reset your password"), "new_password": RESET_PASSWORD}
     assert (await client.post("/auth/reset-password", json=reset)).status_code == 200
 
+    # two-factor authentication: on, a sign-in with a recovery code, new codes, off
+    access, _ = await login(address, RESET_PASSWORD)
+    setup = await client.post("/auth/mfa/totp/setup", headers=bearer(access))
+    secret = setup.json()["secret"]
+    confirmed = await client.post(
+        "/auth/mfa/totp/confirm", json={"code": pyotp.TOTP(secret).now()}, headers=bearer(access)
+    )
+    codes = confirmed.json()["recovery_codes"]
+    challenge = await client.post(
+        "/auth/login", json={"email": address, "password": RESET_PASSWORD}
+    )
+    mfa_token = challenge.json()["mfa_token"]
+    second_step = {"mfa_token": mfa_token, "code": codes[0], "refresh_token_delivery": "body"}
+    access, refresh = tokens_of(await client.post("/auth/login/mfa", json=second_step))
+    renewed = await client.post(
+        "/auth/mfa/recovery-codes", json={"code": codes[1]}, headers=bearer(access)
+    )
+    new_codes = renewed.json()["recovery_codes"]
+    disable = {"password": RESET_PASSWORD, "code": new_codes[0]}
+    turned_off = await client.post("/auth/mfa/totp/disable", json=disable, headers=bearer(access))
+    assert turned_off.status_code == 204, turned_off.text
+    transcript.secrets |= {secret, mfa_token, access, refresh, *codes, *new_codes}
+
     access, _ = await login(address, RESET_PASSWORD)
     move = {"password": RESET_PASSWORD, "new_email": new_address}
     assert (
@@ -208,7 +237,9 @@ class TestEveryEmail:
         async with make_api(refresh_reuse_grace_seconds=0) as api:
             transcript = await every_email(api)
         assert len(transcript.link_tokens) == 4
-        assert len(transcript.secrets) == 12  # 4 passwords; 3 sign-ins' and 1 refresh's token pairs
+        # 4 passwords; 4 sign-ins' and 1 refresh's token pairs; a TOTP secret,
+        # an mfa_token and the token pair it gave; 20 recovery codes
+        assert len(transcript.secrets) == 38
         for message in transcript.messages:
             raw = message.as_string()
             for secret in transcript.secrets:

@@ -3,7 +3,8 @@
 `MemoryTokenStore` (embedded default) and `RedisTokenStore` (real Redis, a key
 prefix of its own per test) must behave the same: create, the access-token
 check, the atomic rotate (rotated / replayed / stale / reused / unknown), sliding
-expiry inside the absolute lifetime, last use, revocation and expiry.
+expiry inside the absolute lifetime, last use, revocation and expiry; and the
+sign-in challenges (open, an attempt budget spent atomically, close once, expiry).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import pytest
 from redis.asyncio import Redis
 
-from authapi.store import Outcome, Rotation, TokenStore
+from authapi.store import Challenge, Outcome, Rotation, TokenStore
 from authapi.store.memory import MemoryTokenStore
 from authapi.store.redis import RedisTokenStore
 from tests.conftest import RedisSpace
@@ -390,3 +391,136 @@ class TestRedisKeys:
         assert {key for key in keys if f"{{{session_id}}}" in key}
         assert {key for key in keys if f"{{{other_id}}}" in key}
         assert all(f"{{{session_id}}}" in key or f"{{{other_id}}}" in key for key in keys)
+
+
+async def opened(
+    store: TokenStore,
+    *,
+    attempts: int = 5,
+    ttl: float = 300.0,
+    user_id: str = "user-1",
+    method: str = "password",
+    binding: str = "binding-1",
+) -> tuple[str, str]:
+    """A live sign-in challenge: (challenge id, its token hash)."""
+    challenge_id, presented = uuid.uuid4().hex, token_hash("challenge")
+    await store.open_challenge(
+        challenge_id,
+        token_hash=presented,
+        user_id=user_id,
+        method=method,
+        binding=binding,
+        attempts=attempts,
+        ttl_seconds=ttl,
+    )
+    return challenge_id, presented
+
+
+class TestChallenges:
+    async def test_try_returns_the_challenge_it_was_opened_with(self, store: TokenStore) -> None:
+        challenge_id, presented = await opened(
+            store, user_id="user-5", method="password", binding="fingerprint-5"
+        )
+        assert await store.try_challenge(challenge_id, token_hash=presented) == Challenge(
+            user_id="user-5", method="password", binding="fingerprint-5"
+        )
+
+    async def test_challenges_are_independent(self, store: TokenStore) -> None:
+        first, first_hash = await opened(store, user_id="user-a", binding="a")
+        second, second_hash = await opened(store, user_id="user-b", binding="b")
+        assert await store.try_challenge(first, token_hash=second_hash) is None
+        assert await store.close_challenge(first) is True
+        result = await store.try_challenge(second, token_hash=second_hash)
+        assert result is not None
+        assert result.user_id == "user-b"
+        assert await store.try_challenge(first, token_hash=first_hash) is None
+
+    async def test_unknown_challenge_is_none(self, store: TokenStore) -> None:
+        assert await store.try_challenge(uuid.uuid4().hex, token_hash=token_hash("x")) is None
+        assert await store.close_challenge(uuid.uuid4().hex) is False
+
+    async def test_wrong_hash_is_none_and_spends_no_attempt(self, store: TokenStore) -> None:
+        challenge_id, presented = await opened(store, attempts=2)
+        for _ in range(5):
+            assert await store.try_challenge(challenge_id, token_hash=token_hash("?")) is None
+        assert await store.try_challenge(challenge_id, token_hash=presented) is not None
+        assert await store.try_challenge(challenge_id, token_hash=presented) is not None
+        assert await store.try_challenge(challenge_id, token_hash=presented) is None
+
+    async def test_attempts_run_out(self, store: TokenStore) -> None:
+        challenge_id, presented = await opened(store, attempts=3)
+        results = [await store.try_challenge(challenge_id, token_hash=presented) for _ in range(5)]
+        assert [result is not None for result in results] == [True, True, True, False, False]
+
+    async def test_close_is_true_once_then_false(self, store: TokenStore) -> None:
+        challenge_id, _ = await opened(store)
+        assert await store.close_challenge(challenge_id) is True
+        assert await store.close_challenge(challenge_id) is False
+
+    async def test_closed_challenge_cannot_be_tried(self, store: TokenStore) -> None:
+        challenge_id, presented = await opened(store)
+        assert await store.close_challenge(challenge_id) is True
+        assert await store.try_challenge(challenge_id, token_hash=presented) is None
+
+    async def test_out_of_attempts_challenge_can_still_be_closed_once(
+        self, store: TokenStore
+    ) -> None:
+        challenge_id, presented = await opened(store, attempts=1)
+        assert await store.try_challenge(challenge_id, token_hash=presented) is not None
+        assert await store.close_challenge(challenge_id) is True
+        assert await store.close_challenge(challenge_id) is False
+
+    async def test_expired_challenge_is_gone(self, subject: StoreUnderTest) -> None:
+        store = subject.store
+        challenge_id, presented = await opened(store, ttl=0.2)
+        assert await store.try_challenge(challenge_id, token_hash=presented) is not None
+
+        await asyncio.sleep(0.4)
+
+        assert await store.try_challenge(challenge_id, token_hash=presented) is None
+        assert await store.close_challenge(challenge_id) is False
+        if subject.kind == "redis":
+            assert await subject.keys() == []
+
+    async def test_fifty_concurrent_tries_spend_exactly_the_attempts(
+        self, store: TokenStore
+    ) -> None:
+        challenge_id, presented = await opened(store, attempts=5)
+        results = await asyncio.gather(
+            *(store.try_challenge(challenge_id, token_hash=presented) for _ in range(50))
+        )
+        assert sum(result is not None for result in results) == 5
+
+    async def test_fifty_concurrent_closes_close_once(self, store: TokenStore) -> None:
+        challenge_id, _ = await opened(store)
+        results = await asyncio.gather(*(store.close_challenge(challenge_id) for _ in range(50)))
+        assert results.count(True) == 1
+
+
+class TestRedisChallengeKeys:
+    """Redis only: a challenge's key expires with it and carries the challenge's hash tag."""
+
+    async def test_every_challenge_key_has_a_ttl_and_the_challenge_hash_tag(
+        self, redis_subject: StoreUnderTest
+    ) -> None:
+        store = redis_subject.store
+        tried, tried_hash = await opened(store, ttl=300)
+        await store.try_challenge(tried, token_hash=tried_hash)
+        await store.try_challenge(tried, token_hash=token_hash("wrong"))
+        spent, spent_hash = await opened(store, ttl=300, attempts=1)
+        await store.try_challenge(spent, token_hash=spent_hash)
+        await store.try_challenge(spent, token_hash=spent_hash)  # out of attempts
+        closed, _ = await opened(store, ttl=300)
+        await store.close_challenge(closed)
+
+        keys = await redis_subject.keys()
+        assert len(keys) == 2
+        client = redis_subject.redis()
+        try:
+            for key in keys:
+                assert 290_000 < await client.pttl(key) <= 300_000, key
+        finally:
+            await client.aclose()
+        # the spent challenge stays until it expires (its attempts are gone); the closed one is gone
+        prefix = f"{redis_subject.prefix}:challenge:"
+        assert sorted(keys) == sorted([f"{prefix}{{{tried}}}", f"{prefix}{{{spent}}}"])

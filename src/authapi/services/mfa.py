@@ -62,6 +62,7 @@ from authapi.tokens import token_hash
 log = logging.getLogger("authapi.mfa")
 
 _CHALLENGE_ID = re.compile(r"\A[0-9a-f]{32}\Z")
+SIGN_IN = "sign_in"  # the purpose of a code given at /auth/login/mfa
 
 
 class Factor(enum.StrEnum):
@@ -250,7 +251,7 @@ class MfaService:
         user = await self._db.get(User, uuid.UUID(challenge.user_id))
         if user is None or _fingerprint(user) != challenge.binding:
             raise InvalidMfaToken()
-        factor = await self._verify_code(user.id, code, purpose="sign_in")
+        factor = await self._verify_code(user.id, code, purpose=SIGN_IN)
         if not await self._res.store.close_challenge(challenge_id):
             # a parallel request completed it first; rolling back returns the code we spent
             raise InvalidMfaToken()
@@ -273,7 +274,9 @@ class MfaService:
                 return Factor.TOTP
         else:
             normalized = recovery_codes.normalize(code)
-            if normalized is not None and await self._use_recovery_code(user_id, normalized):
+            if normalized is not None and await self._use_recovery_code(
+                user_id, normalized, purpose=purpose
+            ):
                 return Factor.RECOVERY_CODE
         await self._record_failure(user_id, purpose=purpose)
         raise InvalidMfaCode()
@@ -312,7 +315,7 @@ class MfaService:
                 return True
         return False
 
-    async def _use_recovery_code(self, user_id: uuid.UUID, code: str) -> bool:
+    async def _use_recovery_code(self, user_id: uuid.UUID, code: str, *, purpose: str) -> bool:
         used = await self._db.scalar(
             delete(RecoveryCode)
             .where(
@@ -329,12 +332,14 @@ class MfaService:
             EventType.RECOVERY_CODE_USED,
             client=self._client,
             user_id=user_id,
+            purpose=purpose,
             remaining=remaining,
         )
-        user = await self._user(user_id)
-        self._res.outbox.add(
-            self._db, notifications.recovery_code_used(user.email, remaining=remaining)
-        )
+        if purpose == SIGN_IN:  # turning MFA off and new codes send notices of their own
+            user = await self._user(user_id)
+            self._res.outbox.add(
+                self._db, notifications.recovery_code_used(user.email, remaining=remaining)
+            )
         return True
 
     async def _record_failure(self, user_id: uuid.UUID, *, purpose: str) -> None:

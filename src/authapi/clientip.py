@@ -1,10 +1,13 @@
 """Who is calling: the client IP and user agent, as recorded on sessions and events.
 
 The IP is the socket peer, unless the peer is one of AUTHAPI_TRUSTED_PROXIES:
-then `X-Forwarded-For` is read from the right, skipping trusted hops, and the
-first untrusted address is the client. uvicorn's own proxy-header handling is
-switched off (`authapi serve` passes `proxy_headers=False`), so nothing else
-decides this.
+then the proxy header (`X-Forwarded-For`, or RFC 7239 `Forwarded` when
+AUTHAPI_PROXY_HEADER says so) is read from the right, skipping trusted hops,
+and the first untrusted address is the client. Only the one configured header
+is read: a proxy appends to its own header and passes the other through as the
+client sent it, so reading both would let a client choose its IP. uvicorn's own
+proxy-header handling is switched off (`authapi serve` passes
+`proxy_headers=False`), so nothing else decides this.
 """
 
 from __future__ import annotations
@@ -39,15 +42,37 @@ def _trusted(
     return any(address in network for network in proxies)
 
 
-def client_ip(connection: HTTPConnection, trusted_proxies: Sequence[IPNetwork]) -> str | None:
+def _forwarded_for(element: str) -> str:
+    """The `for=` node of one RFC 7239 element, without quotes, brackets or port."""
+    for pair in element.split(";"):
+        name, _, value = pair.strip().partition("=")
+        if name.strip().lower() != "for":
+            continue
+        node = value.strip().strip('"')
+        if node.startswith("["):  # "[2001:db8::1]:4711"
+            return node[1:].partition("]")[0]
+        return node.partition(":")[0] if node.count(":") == 1 else node  # "192.0.2.1:80"
+    return ""  # no for=: not an address, so the chain stops being trusted here
+
+
+def _hops(connection: HTTPConnection, header: str) -> list[str]:
+    """The addresses the proxies recorded, nearest last."""
+    values = connection.headers.getlist(header)
+    if header == "forwarded":
+        return [_forwarded_for(element) for value in values for element in value.split(",")]
+    return [hop for value in values for hop in value.split(",")]
+
+
+def client_ip(
+    connection: HTTPConnection,
+    trusted_proxies: Sequence[IPNetwork],
+    header: str = "x-forwarded-for",
+) -> str | None:
     peer = connection.client.host if connection.client else None
     address = _parse_ip(peer) if peer else None
     if address is None or not _trusted(address, trusted_proxies):
         return str(address) if address else None
-    hops = [
-        hop for header in connection.headers.getlist("x-forwarded-for") for hop in header.split(",")
-    ]
-    for hop in reversed(hops):
+    for hop in reversed(_hops(connection, header)):
         hop_address = _parse_ip(hop)
         if hop_address is None:
             return str(address)  # garbage in the chain: trust only what we saw ourselves
@@ -57,9 +82,11 @@ def client_ip(connection: HTTPConnection, trusted_proxies: Sequence[IPNetwork]) 
     return str(address)
 
 
-def client_info(connection: HTTPConnection, trusted_proxies: Sequence[IPNetwork]) -> ClientInfo:
+def client_info(
+    connection: HTTPConnection, trusted_proxies: Sequence[IPNetwork], header: str
+) -> ClientInfo:
     agent = connection.headers.get("user-agent")
     return ClientInfo(
-        ip=client_ip(connection, trusted_proxies),
+        ip=client_ip(connection, trusted_proxies, header),
         user_agent=agent[:MAX_USER_AGENT] if agent else None,
     )

@@ -4,13 +4,27 @@ Built on `limits` (moving windows; Redis storage with the redis-py client, or
 memory for the embedded default). A rule is spent per key (an address, an IP);
 the request that finds the budget empty gets 429 `rate_limited` with an integer
 `Retry-After`. Keys are counted whether or not an account exists, so a throttled
-answer says nothing about the address. Every Redis key `limits` writes expires
+answer says nothing about the address; they are hashed before they reach
+storage, so Redis holds no addresses. Every Redis key `limits` writes expires
 with its window.
 
-A rule may hold several windows ("10/15minutes;30/day"): a request spends one
-unit of each, and is refused when any of them is empty.
+A unit is spent *before* the work it guards (checking a password, a code), so
+parallel requests can never exceed a budget, and a right password cannot slip
+past an empty one. A rule may hold several windows ("5/minute;20/hour;50/day"):
+a request spends one unit of each and is refused when any is empty, which makes
+the delay grow with persistence instead of locking anyone out for good.
+A success that proves who is asking (the right password) clears the sign-in
+budgets of that account (`forgive`), so they count consecutive failures.
 
-Rules so far (the abuse-protection work adds the sign-in ones):
+Rules:
+- `login:ip` — password sign-ins from one client IP (any accounts: stops
+  spraying one password over many accounts),
+- `login:account` — password sign-ins for one email address, from anywhere
+  (stops guessing spread over many IPs),
+- `login:account_ip` — the same address from one IP (the tightest; a guesser
+  on one IP meets it first),
+- `register:ip` — registrations from one client IP,
+- `refresh:session` — refreshes of one session (generous: a client in a loop),
 - `email:address` — emails requested for one address (forgot-password, resend),
 - `email:ip` — emails requested from one client IP,
 - `mfa:user` — second-factor codes tried for one account, across sign-in
@@ -20,6 +34,7 @@ Rules so far (the abuse-protection work adds the sign-in ones):
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 
@@ -47,15 +62,33 @@ class Throttle:
         """
         if key is None:
             return
+        digest = _digest(key)
         for item in self._rules[rule]:
-            if not await self._limiter.hit(item, rule, key):
-                stats = await self._limiter.get_window_stats(item, rule, key)
+            if not await self._limiter.hit(item, rule, digest):
+                stats = await self._limiter.get_window_stats(item, rule, digest)
                 raise RateLimited(retry_after=max(1, math.ceil(stats.reset_time - time.time())))
+
+    async def forgive(self, rule: str, key: str | None) -> None:
+        """Empty `rule`'s windows for `key`: after a success that proves the key's owner."""
+        if key is None:
+            return
+        digest = _digest(key)
+        for item in self._rules[rule]:
+            await self._limiter.clear(item, rule, digest)
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
 def open_throttle(settings: Settings) -> tuple[Throttle, ConnectionPool | None]:
     """The throttle, and the Redis pool to close at shutdown (None in memory)."""
     rules = {
+        "login:ip": parse_many(settings.login_rate_limit_per_ip),
+        "login:account": parse_many(settings.login_rate_limit_per_account),
+        "login:account_ip": parse_many(settings.login_rate_limit_per_account_ip),
+        "register:ip": parse_many(settings.register_rate_limit_per_ip),
+        "refresh:session": parse_many(settings.refresh_rate_limit_per_session),
         "email:address": parse_many(settings.email_rate_limit_per_address),
         "email:ip": parse_many(settings.email_rate_limit_per_ip),
         "mfa:user": parse_many(settings.mfa_rate_limit_per_user),

@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     # --- browsers ------------------------------------------------------------
     allowed_origins: Annotated[list[str], NoDecode] = []
     trusted_proxies: Annotated[list[IPNetwork], NoDecode] = []
+    proxy_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
     cookie_secure: bool | None = None
     refresh_cookie_name: str = Field(default="authapi_refresh", pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -81,6 +82,11 @@ class Settings(BaseSettings):
     password_max_bytes: int = Field(default=1024, ge=256, le=4096)
     verification_token_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     reset_token_ttl_seconds: int = Field(default=3600, ge=60, le=24 * 3600)
+    login_rate_limit_per_ip: str = "30/minute;300/hour"
+    login_rate_limit_per_account: str = "10/minute;50/hour;100/day"
+    login_rate_limit_per_account_ip: str = "5/minute;20/hour;50/day"
+    register_rate_limit_per_ip: str = "10/hour"
+    refresh_rate_limit_per_session: str = "60/minute"
     email_rate_limit_per_address: str = "5/hour"
     email_rate_limit_per_ip: str = "30/hour"
 
@@ -131,7 +137,14 @@ class Settings(BaseSettings):
         return networks
 
     @field_validator(
-        "email_rate_limit_per_address", "email_rate_limit_per_ip", "mfa_rate_limit_per_user"
+        "login_rate_limit_per_ip",
+        "login_rate_limit_per_account",
+        "login_rate_limit_per_account_ip",
+        "register_rate_limit_per_ip",
+        "refresh_rate_limit_per_session",
+        "email_rate_limit_per_address",
+        "email_rate_limit_per_ip",
+        "mfa_rate_limit_per_user",
     )
     @classmethod
     def _rate(cls, value: str) -> str:

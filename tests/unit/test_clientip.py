@@ -1,5 +1,5 @@
 """Client IP: the socket peer, unless the peer is a trusted proxy; then the
-right-most untrusted hop of X-Forwarded-For."""
+right-most untrusted hop of X-Forwarded-For (or of Forwarded, when configured)."""
 
 from __future__ import annotations
 
@@ -96,11 +96,51 @@ class TestTrustedProxy:
         assert client_ip(chain, PROXIES) == "2001:db8::1"
 
 
+def forwarded(value: str) -> tuple[str, str]:
+    return ("Forwarded", value)
+
+
+class TestForwardedHeader:
+    """RFC 7239 `Forwarded`, read only when AUTHAPI_PROXY_HEADER=forwarded."""
+
+    def test_right_most_untrusted_for_is_the_client(self) -> None:
+        chain = request("10.0.0.1", forwarded("for=192.0.2.66, for=198.51.100.1;proto=https"))
+        assert client_ip(chain, PROXIES, "forwarded") == "198.51.100.1"
+
+    def test_quoted_ipv6_with_port_and_ipv4_with_port(self) -> None:
+        v6 = request("10.0.0.1", forwarded('for="[2001:db8:1::5]:4711";by=10.0.0.1'))
+        assert client_ip(v6, PROXIES, "forwarded") == "2001:db8:1::5"
+        v4 = request("10.0.0.1", forwarded('For="198.51.100.1:8080"'))
+        assert client_ip(v4, PROXIES, "forwarded") == "198.51.100.1"
+
+    def test_trusted_hops_are_skipped(self) -> None:
+        chain = request("10.0.0.1", forwarded("for=198.51.100.1, for=10.0.0.7"))
+        assert client_ip(chain, PROXIES, "forwarded") == "198.51.100.1"
+
+    @pytest.mark.parametrize("value", ["for=unknown", "for=_hidden", "proto=https", "for="])
+    def test_obfuscated_or_missing_node_falls_back_to_the_proxy(self, value: str) -> None:
+        assert client_ip(request("10.0.0.1", forwarded(value)), PROXIES, "forwarded") == "10.0.0.1"
+
+    def test_only_the_configured_header_is_read(self) -> None:
+        # the proxy appends to X-Forwarded-For; a client-written Forwarded must not count
+        both = request("10.0.0.1", forwarded("for=192.0.2.66"), xff("198.51.100.1"))
+        assert client_ip(both, PROXIES) == "198.51.100.1"
+        assert client_ip(both, PROXIES, "x-forwarded-for") == "198.51.100.1"
+        only_xff = request("10.0.0.1", xff("198.51.100.1"))
+        assert client_ip(only_xff, PROXIES, "forwarded") == "10.0.0.1"
+
+    def test_untrusted_peer_ignores_forwarded(self) -> None:
+        spoofed = request("203.0.113.9", forwarded("for=198.51.100.1"))
+        assert client_ip(spoofed, PROXIES, "forwarded") == "203.0.113.9"
+
+
 class TestClientInfo:
     def test_user_agent_is_kept_and_truncated(self) -> None:
-        info = client_info(request("203.0.113.9", ("User-Agent", "x" * 1000)), [])
+        info = client_info(
+            request("203.0.113.9", ("User-Agent", "x" * 1000)), [], "x-forwarded-for"
+        )
         assert info.ip == "203.0.113.9"
         assert info.user_agent == "x" * MAX_USER_AGENT
 
     def test_missing_user_agent_is_none(self) -> None:
-        assert client_info(request("203.0.113.9"), []).user_agent is None
+        assert client_info(request("203.0.113.9"), [], "x-forwarded-for").user_agent is None

@@ -84,7 +84,7 @@ TOKEN_RESPONSE_DOC: dict[int | str, dict[str, Any]] = {
     "/register",
     status_code=202,
     response_model=Message,
-    responses=problems(WeakPassword, *BODY_ERRORS),
+    responses=problems(WeakPassword, RateLimited, *BODY_ERRORS),
     summary="Create an account",
 )
 async def register(body: RegisterRequest, accounts: Accounts) -> Message:
@@ -149,7 +149,7 @@ async def reset_password(body: ResetPasswordRequest, accounts: Accounts) -> Mess
     "/login",
     responses={
         **TOKEN_RESPONSE_DOC,
-        **problems(InvalidCredentials, EmailNotVerified, MfaRequired, *BODY_ERRORS),
+        **problems(InvalidCredentials, EmailNotVerified, MfaRequired, RateLimited, *BODY_ERRORS),
     },
     summary="Sign in with email and password",
 )
@@ -158,7 +158,9 @@ async def login(
 ) -> JSONResponse:
     """Browsers get the refresh token as an httpOnly cookie (`refresh_token_delivery: "cookie"`,
     the default); native apps ask for it in the body. With two-factor authentication on,
-    the answer is 403 `mfa_required` with an `mfa_token` for `/auth/login/mfa`."""
+    the answer is 403 `mfa_required` with an `mfa_token` for `/auth/login/mfa`.
+    Attempts are throttled per IP, per address and per both (429 with `Retry-After`,
+    the same for every address, whatever the password)."""
     tokens = await sign_in_with_password(
         accounts, mfa, sessions, email=body.email, password=body.password
     )
@@ -196,7 +198,7 @@ async def login_mfa(
             (400, "unsupported_grant_type"),
             (403, "mfa_required"),
         ),
-        **problems(PayloadTooLarge, ServiceUnavailable),
+        **problems(PayloadTooLarge, RateLimited, ServiceUnavailable),
     },
     summary="OAuth 2.0 token endpoint (password and refresh_token grants)",
 )
@@ -255,7 +257,7 @@ def _required(value: str | None, name: str) -> str:
     "/refresh",
     responses={
         **TOKEN_RESPONSE_DOC,
-        **problems(InvalidRefreshToken, RefreshTokenReused, CsrfFailed, *BODY_ERRORS),
+        **problems(InvalidRefreshToken, RefreshTokenReused, CsrfFailed, RateLimited, *BODY_ERRORS),
     },
     summary="Rotate the refresh token",
 )

@@ -63,7 +63,7 @@ DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
 
 
 async def get_client(request: Request, settings: SettingsDep) -> ClientInfo:
-    return client_info(request, settings.trusted_proxies)
+    return client_info(request, settings.trusted_proxies, settings.proxy_header)
 
 
 Client = Annotated[ClientInfo, Depends(get_client)]

@@ -101,8 +101,10 @@ class AccountService:
         """Create an account (or notify the owner of an existing one).
 
         Raises:
+            RateLimited: too many registrations from this IP.
             WeakPassword: the password breaks the policy (same for every address).
         """
+        await self._res.throttle.spend("register:ip", self._client.ip)
         self._res.policy.check(password, email=email)
         # every branch pays for this one hash, so timing says nothing about the address
         password_hash = await self._res.hasher.hash(password)
@@ -367,9 +369,15 @@ class AccountService:
         """Check an email and password.
 
         Raises:
+            RateLimited: a sign-in budget of this IP, address, or both is empty (the same
+                for every address, and before the password is looked at).
             InvalidCredentials: unknown email or wrong password (indistinguishable).
             EmailNotVerified: right password, unverified email (when verification is required).
         """
+        pair = f"{email} {self._client.ip}"
+        await self._res.throttle.spend("login:ip", self._client.ip)
+        await self._res.throttle.spend("login:account_ip", pair)
+        await self._res.throttle.spend("login:account", email)
         user = await self._by_email(email)
         # unknown email: verify against the dummy hash anyway so the timing matches
         valid = await self._res.hasher.verify(password, user.password_hash if user else None)
@@ -383,6 +391,9 @@ class AccountService:
             )
             await self._db.commit()  # the error below rolls the request back; keep the record
             raise InvalidCredentials()
+        # the owner is here: the account's budgets count consecutive failures only
+        await self._res.throttle.forgive("login:account", email)
+        await self._res.throttle.forgive("login:account_ip", pair)
         if self._settings.require_verified_email and not user.email_verified:
             raise EmailNotVerified()
         assert user.password_hash is not None

@@ -74,10 +74,12 @@ class Refresher:
         Raises:
             InvalidRefreshToken: not ours, expired, or its session has ended.
             RefreshTokenReused: an old token of a live session; that session is now revoked.
+            RateLimited: this session refreshes far more often than any client needs.
         """
         parent = self._res.refresh_tokens.parse(presented)
         if parent is None:
             raise InvalidRefreshToken()
+        await self._res.throttle.spend("refresh:session", parent.session_id)
         successor = self._res.refresh_tokens.successor(parent)
         rotation = await self._res.store.rotate(
             parent.session_id,

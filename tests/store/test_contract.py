@@ -524,3 +524,34 @@ class TestRedisChallengeKeys:
         # the spent challenge stays until it expires (its attempts are gone); the closed one is gone
         prefix = f"{redis_subject.prefix}:challenge:"
         assert sorted(keys) == sorted([f"{prefix}{{{tried}}}", f"{prefix}{{{spent}}}"])
+
+
+class TestRemember:
+    """`remember`/`remembers`: facts kept for a while (pairs that signed in, for the throttle)."""
+
+    async def test_a_remembered_key_is_known_until_it_expires(self, store: TokenStore) -> None:
+        key = uuid.uuid4().hex
+        assert not await store.remembers(key)
+        await store.remember(key, ttl_seconds=0.3)
+        assert await store.remembers(key)
+        assert not await store.remembers(uuid.uuid4().hex)
+        await asyncio.sleep(0.4)
+        assert not await store.remembers(key)
+
+    async def test_remembering_again_extends_the_time(self, store: TokenStore) -> None:
+        key = uuid.uuid4().hex
+        await store.remember(key, ttl_seconds=0.3)
+        await asyncio.sleep(0.2)
+        await store.remember(key, ttl_seconds=0.3)
+        await asyncio.sleep(0.2)
+        assert await store.remembers(key)
+
+    async def test_redis_keys_expire(self, redis_subject: StoreUnderTest) -> None:
+        await redis_subject.store.remember("k" * 64, ttl_seconds=30)
+        client = redis_subject.redis()
+        try:
+            (key,) = await redis_subject.keys()
+            assert key == f"{redis_subject.prefix}:known:{'k' * 64}"
+            assert 25_000 < await client.pttl(key) <= 30_000
+        finally:
+            await client.aclose()

@@ -16,6 +16,7 @@ address only gets a notice.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -41,6 +42,9 @@ from authapi.services import email_tokens, notifications
 from authapi.services.email_tokens import Purpose
 from authapi.services.events import EventType, record
 from authapi.services.sessions import SessionService
+
+# how long an (address, IP) pair that signed in skips the address-wide sign-in budget
+KNOWN_SIGN_IN_TTL_SECONDS = 30 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -375,9 +379,13 @@ class AccountService:
             EmailNotVerified: right password, unverified email (when verification is required).
         """
         pair = f"{email} {self._client.ip}"
+        known_pair = hashlib.sha256(f"known-sign-in {pair}".encode()).hexdigest()
         await self._res.throttle.spend("login:ip", self._client.ip)
         await self._res.throttle.spend("login:account_ip", pair)
-        await self._res.throttle.spend("login:account", email)
+        # The owner's usual IPs skip the address-wide budget, so guessing from many
+        # other IPs cannot lock the owner out; their own per-IP budget still applies.
+        if not await self._res.store.remembers(known_pair):
+            await self._res.throttle.spend("login:account", email)
         user = await self._by_email(email)
         # unknown email: verify against the dummy hash anyway so the timing matches
         valid = await self._res.hasher.verify(password, user.password_hash if user else None)
@@ -394,6 +402,7 @@ class AccountService:
         # the owner is here: the account's budgets count consecutive failures only
         await self._res.throttle.forgive("login:account", email)
         await self._res.throttle.forgive("login:account_ip", pair)
+        await self._res.store.remember(known_pair, ttl_seconds=KNOWN_SIGN_IN_TTL_SECONDS)
         if self._settings.require_verified_email and not user.email_verified:
             raise EmailNotVerified()
         assert user.password_hash is not None

@@ -12,6 +12,9 @@ It also holds sign-in challenges: the short-lived state between the password
 step and the second factor (`mfa_token`), with a budget of attempts spent
 atomically, so parallel guesses cannot exceed it.
 
+And it remembers small facts for a while (`remember`): the sign-in throttle
+notes which (address, IP) pairs have signed in successfully.
+
 Two implementations share one contract test suite: `RedisTokenStore` (shared by
 every instance; rotation is one Lua script) and `MemoryTokenStore` (the embedded
 default, one process).
@@ -103,6 +106,12 @@ class TokenStore(Protocol):
 
     async def close_challenge(self, challenge_id: str) -> bool:
         """End a challenge; True for the one caller that ended it, False if it was not live."""
+
+    async def remember(self, key: str, *, ttl_seconds: float) -> None:
+        """Note `key` (an opaque digest) for `ttl_seconds`; noting it again extends it."""
+
+    async def remembers(self, key: str) -> bool:
+        """Whether `key` was noted and has not expired."""
 
     async def ping(self) -> None:
         """Raise if the store cannot be reached."""

@@ -40,6 +40,8 @@ class MemoryTokenStore:
         self._sweep_at_size = 1024
         self._challenges: dict[str, _Challenge] = {}
         self._challenge_sweep_at_size = 1024
+        self._known: dict[str, float] = {}  # key -> expiry
+        self._known_sweep_at_size = 1024
 
     def _live(self, session_id: str, now: float) -> _Record | None:
         record = self._records.get(session_id)
@@ -163,9 +165,24 @@ class MemoryTokenStore:
         self._challenges.pop(challenge_id, None)
         return entry is not None
 
+    async def remember(self, key: str, *, ttl_seconds: float) -> None:
+        now = time.time()
+        if len(self._known) >= self._known_sweep_at_size:
+            self._known = {k: expiry for k, expiry in self._known.items() if expiry > now}
+            self._known_sweep_at_size = max(1024, 2 * len(self._known))
+        self._known[key] = now + ttl_seconds
+
+    async def remembers(self, key: str) -> bool:
+        expiry = self._known.get(key)
+        if expiry is not None and expiry <= time.time():
+            del self._known[key]
+            return False
+        return expiry is not None
+
     async def ping(self) -> None:
         return None
 
     async def close(self) -> None:
         self._records.clear()
         self._challenges.clear()
+        self._known.clear()

@@ -189,6 +189,12 @@ class RedisTokenStore:
     async def close_challenge(self, challenge_id: str) -> bool:
         return bool(await self._redis.delete(self.challenge_key(challenge_id)))
 
+    async def remember(self, key: str, *, ttl_seconds: float) -> None:
+        await self._redis.set(f"{self._prefix}:known:{key}", "1", px=_ms(ttl_seconds))
+
+    async def remembers(self, key: str) -> bool:
+        return bool(await self._redis.exists(f"{self._prefix}:known:{key}"))
+
     async def ping(self) -> None:
         await self._redis.ping()
 

@@ -11,7 +11,8 @@ spends now: sign-ins here use the `+30 s` code (`next_code`), or recovery codes.
 The tests of older steps move the recorded last step back (`set_last_used_step`), as
 if TOTP had been turned on a while ago, rather than wait for the clock. Tests that need
 a particular step wait for a fresh step first (`wait_for_fresh_step`), so `-60`,
-`-30`, `now` and `+30` map to the steps intended.
+`-30`, `now` and `+30` map to the steps intended. The steps shared with the
+security tests (enrolment, `challenge`, `submit`, codes of the app) are in tests/mfa.py.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import pyotp
 import pytest
 from sqlalchemy import select, update
 
-from authapi.models import SecurityEvent, TotpCredential, User
+from authapi.models import SecurityEvent, TotpCredential
 from tests.conftest import (
     PASSWORD,
     Api,
@@ -39,8 +40,25 @@ from tests.conftest import (
     body_of,
     link_token,
 )
+from tests.mfa import (
+    STEP,
+    challenge,
+    code_in,
+    confirm,
+    disable_totp,
+    enable_totp,
+    mfa_status,
+    mfa_user,
+    next_code,
+    regenerate_codes,
+    signed_in_with_mfa,
+    start_setup,
+    submit,
+    user_id_of,
+    wait_for_fresh_step,
+    wrong_code,
+)
 
-STEP = 30
 NEW_PASSWORD = "a different passphrase for this account"
 CODE_FORMAT = re.compile(r"[0-9a-hjkmnp-tv-z]{4}(-[0-9a-hjkmnp-tv-z]{4}){3}")
 # the same ten digits from other Unicode blocks (U+FF10…, U+0660…)
@@ -54,85 +72,6 @@ NEW_CODES_SUBJECT = "New recovery codes"
 
 
 # --- helpers -------------------------------------------------------------------
-async def wait_for_fresh_step(min_remaining: float = 3.0) -> None:
-    """Wait, if need be, until at least `min_remaining` seconds are left in this step."""
-    remaining = STEP - time.time() % STEP
-    if remaining < min_remaining:
-        await asyncio.sleep(remaining + 0.05)
-
-
-def code_in(app: pyotp.TOTP, seconds: float) -> str:
-    """The app's code for the time `seconds` from now (negative: in the past)."""
-    return app.at(time.time() + seconds)
-
-
-def next_code(app: pyotp.TOTP) -> str:
-    """The code of the next step: within the ±1 step window, and later than `now`."""
-    return code_in(app, STEP)
-
-
-def wrong_code(app: pyotp.TOTP) -> str:
-    """Six digits that are no code of the app anywhere near now."""
-    near = {code_in(app, seconds) for seconds in range(-3 * STEP, 4 * STEP, STEP)}
-    return next(code for code in (f"{n:06d}" for n in range(100)) if code not in near)
-
-
-async def start_setup(api: Api, access: str) -> pyotp.TOTP:
-    response = await api.client.post("/auth/mfa/totp/setup", headers=bearer(access))
-    assert response.status_code == 200, response.text
-    return pyotp.TOTP(response.json()["secret"])
-
-
-async def confirm(api: Api, access: str, code: str) -> httpx.Response:
-    return await api.client.post(
-        "/auth/mfa/totp/confirm", json={"code": code}, headers=bearer(access)
-    )
-
-
-async def enable_totp(api: Api, tokens: Tokens) -> tuple[pyotp.TOTP, list[str]]:
-    """Enrol an authenticator app for the signed-in user: (the app, the recovery codes)."""
-    app = await start_setup(api, tokens.access)
-    response = await confirm(api, tokens.access, app.now())
-    assert response.status_code == 200, response.text
-    codes: list[str] = response.json()["recovery_codes"]
-    return app, codes
-
-
-async def mfa_user(api: Api) -> tuple[Tokens, pyotp.TOTP, list[str]]:
-    """A new user with TOTP on, and the session that turned it on (which stays signed in)."""
-    tokens = await api.signed_in()
-    app, codes = await enable_totp(api, tokens)
-    return tokens, app, codes
-
-
-async def challenge(api: Api, email: str, password: str = PASSWORD) -> str:
-    """Sign in with the password; returns the `mfa_token` of the 403 `mfa_required`."""
-    body = assert_problem(await api.login(email, password), 403, "mfa_required")
-    mfa_token: str = body["mfa_token"]
-    return mfa_token
-
-
-async def submit(api: Api, mfa_token: str, code: str, *, delivery: str = "body") -> httpx.Response:
-    return await api.client.post(
-        "/auth/login/mfa",
-        json={"mfa_token": mfa_token, "code": code, "refresh_token_delivery": delivery},
-    )
-
-
-async def signed_in_with_mfa(api: Api, email: str, code: str) -> Tokens:
-    response = await submit(api, await challenge(api, email), code)
-    assert response.status_code == 200, response.text
-    body = response.json()
-    return Tokens(email=email, access=body["access_token"], refresh=body["refresh_token"])
-
-
-async def mfa_status(api: Api, access: str) -> dict[str, Any]:
-    response = await api.client.get("/auth/mfa", headers=bearer(access))
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 async def assert_totp(api: Api, tokens: Tokens, *, enabled: bool) -> None:
     """TOTP is on (or off) by every account: status, profile and the next sign-in."""
     assert (await mfa_status(api, tokens.access))["totp_enabled"] is enabled
@@ -149,13 +88,6 @@ async def assert_totp(api: Api, tokens: Tokens, *, enabled: bool) -> None:
 async def assert_session_ended(api: Api, tokens: Tokens) -> None:
     assert_problem(await api.me(tokens.access), 401, "invalid_token")
     assert_problem(await api.refresh(tokens.refresh), 401, "invalid_refresh_token")
-
-
-async def user_id_of(api: Api, email: str) -> uuid.UUID:
-    async with api.app.state.resources.sessionmaker() as db:
-        user_id = await db.scalar(select(User.id).where(User.email == email))
-    assert isinstance(user_id, uuid.UUID)
-    return user_id
 
 
 async def set_last_used_step(api: Api, email: str, step: int) -> None:
@@ -223,9 +155,9 @@ class TestSignIn:
         assert (await api.refresh(body["refresh_token"])).status_code == 200
 
     async def test_mfa_sign_in_can_deliver_the_refresh_token_as_a_cookie(self, api: Api) -> None:
-        tokens, _, codes = await mfa_user(api)
+        user = await mfa_user(api)
         response = await submit(
-            api, await challenge(api, tokens.email), codes[0], delivery="cookie"
+            api, await challenge(api, user.email), user.codes[0], delivery="cookie"
         )
         assert response.status_code == 200, response.text
         assert "refresh_token" not in response.json()
@@ -245,10 +177,10 @@ class TestSignIn:
 
 class TestTotpReplay:
     async def test_a_code_signs_in_only_once(self, api: Api) -> None:
-        tokens, app, _ = await mfa_user(api)
-        code = next_code(app)
-        assert (await submit(api, await challenge(api, tokens.email), code)).status_code == 200
-        again = await submit(api, await challenge(api, tokens.email), code)
+        user = await mfa_user(api)
+        code = next_code(user.app)
+        assert (await submit(api, await challenge(api, user.email), code)).status_code == 200
+        again = await submit(api, await challenge(api, user.email), code)
         assert_problem(again, 401, "invalid_mfa_code")
 
     async def test_the_step_used_to_confirm_cannot_sign_in(self, api: Api) -> None:
@@ -264,32 +196,34 @@ class TestTotpReplay:
     async def test_a_code_of_sixty_seconds_ago_is_refused_of_thirty_accepted_once(
         self, api: Api
     ) -> None:
-        tokens, app, _ = await mfa_user(api)
+        user = await mfa_user(api)
         await wait_for_fresh_step()
         # as if TOTP had been turned on 90 s ago: no step in the window is used yet
-        await set_last_used_step(api, tokens.email, int(time.time() // STEP) - 3)
-        old, previous = code_in(app, -2 * STEP), code_in(app, -STEP)
+        await set_last_used_step(api, user.email, int(time.time() // STEP) - 3)
+        old, previous = code_in(user.app, -2 * STEP), code_in(user.app, -STEP)
         assert old != previous
-        mfa_token = await challenge(api, tokens.email)
+        mfa_token = await challenge(api, user.email)
         assert_problem(await submit(api, mfa_token, old), 401, "invalid_mfa_code")
         assert (await submit(api, mfa_token, previous)).status_code == 200
-        again = await submit(api, await challenge(api, tokens.email), previous)
+        again = await submit(api, await challenge(api, user.email), previous)
         assert_problem(again, 401, "invalid_mfa_code")
 
     async def test_a_step_earlier_than_the_last_used_is_refused(self, api: Api) -> None:
-        tokens, app, _ = await mfa_user(api)
+        user = await mfa_user(api)
         await wait_for_fresh_step()
-        await set_last_used_step(api, tokens.email, int(time.time() // STEP) - 3)
-        assert (await signed_in_with_mfa(api, tokens.email, app.now())).access
-        mfa_token = await challenge(api, tokens.email)
+        await set_last_used_step(api, user.email, int(time.time() // STEP) - 3)
+        assert (await signed_in_with_mfa(api, user.email, user.app.now())).access
+        mfa_token = await challenge(api, user.email)
         # the -30 s code is still inside the window, but older than the step just used
-        assert_problem(await submit(api, mfa_token, code_in(app, -STEP)), 401, "invalid_mfa_code")
-        assert (await submit(api, mfa_token, next_code(app))).status_code == 200
+        assert_problem(
+            await submit(api, mfa_token, code_in(user.app, -STEP)), 401, "invalid_mfa_code"
+        )
+        assert (await submit(api, mfa_token, next_code(user.app))).status_code == 200
 
     async def test_parallel_submissions_of_one_code_sign_in_once(self, api: Api) -> None:
-        tokens, app, _ = await mfa_user(api)
-        first, second = await challenge(api, tokens.email), await challenge(api, tokens.email)
-        code = next_code(app)
+        user = await mfa_user(api)
+        first, second = await challenge(api, user.email), await challenge(api, user.email)
+        code = next_code(user.app)
         responses = await asyncio.gather(submit(api, first, code), submit(api, second, code))
         statuses = sorted(response.status_code for response in responses)
         assert statuses == [200, 401], [response.text for response in responses]
@@ -330,45 +264,47 @@ class TestCodeFormat:
     async def test_lookalikes_of_the_right_code_are_refused(
         self, api: Api, mangle: Callable[[str], str]
     ) -> None:
-        tokens, app, _ = await mfa_user(api)
-        mfa_token = await challenge(api, tokens.email)
-        code = next_code(app)
+        user = await mfa_user(api)
+        mfa_token = await challenge(api, user.email)
+        code = next_code(user.app)
         assert_problem(await submit(api, mfa_token, mangle(code)), 401, "invalid_mfa_code")
         # refused without spending the step: the right code still works on this challenge
-        response = await submit(api, mfa_token, next_code(app))
+        response = await submit(api, mfa_token, next_code(user.app))
         assert response.status_code == 200, response.text
 
     async def test_all_lookalikes_spend_attempts_and_the_right_code_still_works(
         self, api: Api
     ) -> None:
-        tokens, app, _ = await mfa_user(api)
-        mfa_token = await challenge(api, tokens.email)
-        code = next_code(app)
+        user = await mfa_user(api)
+        mfa_token = await challenge(api, user.email)
+        code = next_code(user.app)
         for mangle in (_full_width, _inner_space, _seven_digits, _arabic_indic):
             assert_problem(await submit(api, mfa_token, mangle(code)), 401, "invalid_mfa_code")
         # the fifth and last attempt
-        assert (await submit(api, mfa_token, next_code(app))).status_code == 200
+        assert (await submit(api, mfa_token, next_code(user.app))).status_code == 200
 
     async def test_an_overlong_code_is_a_validation_error(self, api: Api) -> None:
-        tokens, _, _ = await mfa_user(api)
-        mfa_token = await challenge(api, tokens.email)
+        user = await mfa_user(api)
+        mfa_token = await challenge(api, user.email)
         assert_problem(await submit(api, mfa_token, "1" * 65), 422, "validation_error")
 
 
 class TestRecoveryCodes:
     async def test_a_recovery_code_signs_in_once(self, api: Api) -> None:
-        tokens, _, codes = await mfa_user(api)
-        assert (await mfa_status(api, tokens.access))["recovery_codes_remaining"] == 10
+        user = await mfa_user(api)
+        assert (await mfa_status(api, user.tokens.access))["recovery_codes_remaining"] == 10
 
-        assert (await submit(api, await challenge(api, tokens.email), codes[0])).status_code == 200
-        assert (await mfa_status(api, tokens.access))["recovery_codes_remaining"] == 9
-        notice = await api.mail.wait_for(tokens.email, subject=RECOVERY_USED_SUBJECT)
+        assert (
+            await submit(api, await challenge(api, user.email), user.codes[0])
+        ).status_code == 200
+        assert (await mfa_status(api, user.tokens.access))["recovery_codes_remaining"] == 9
+        notice = await api.mail.wait_for(user.email, subject=RECOVERY_USED_SUBJECT)
         assert "9 unused codes" in body_of(notice)
-        assert codes[0] not in body_of(notice)
+        assert user.codes[0] not in body_of(notice)
 
-        again = await submit(api, await challenge(api, tokens.email), codes[0])
+        again = await submit(api, await challenge(api, user.email), user.codes[0])
         assert_problem(again, 401, "invalid_mfa_code")
-        assert (await mfa_status(api, tokens.access))["recovery_codes_remaining"] == 9
+        assert (await mfa_status(api, user.tokens.access))["recovery_codes_remaining"] == 9
 
     @pytest.mark.parametrize(
         "typed",
@@ -378,86 +314,80 @@ class TestRecoveryCodes:
     async def test_a_recovery_code_may_be_typed_loosely(
         self, api: Api, typed: Callable[[str], str]
     ) -> None:
-        tokens, _, codes = await mfa_user(api)
-        response = await submit(api, await challenge(api, tokens.email), typed(codes[3]))
+        user = await mfa_user(api)
+        response = await submit(api, await challenge(api, user.email), typed(user.codes[3]))
         assert response.status_code == 200, response.text
-        assert (await mfa_status(api, tokens.access))["recovery_codes_remaining"] == 9
+        assert (await mfa_status(api, user.tokens.access))["recovery_codes_remaining"] == 9
         # it was that code which was used up, in whatever form it comes back
-        for form in (codes[3], typed(codes[3])):
-            again = await submit(api, await challenge(api, tokens.email), form)
+        for form in (user.codes[3], typed(user.codes[3])):
+            again = await submit(api, await challenge(api, user.email), form)
             assert_problem(again, 401, "invalid_mfa_code")
 
     async def test_each_use_emails_the_owner(self, api: Api) -> None:
-        tokens, _, codes = await mfa_user(api)
-        for code in codes[:2]:
-            assert (await submit(api, await challenge(api, tokens.email), code)).status_code == 200
-        second = await api.mail.wait_for(tokens.email, subject=RECOVERY_USED_SUBJECT, count=2)
+        user = await mfa_user(api)
+        for code in user.codes[:2]:
+            assert (await submit(api, await challenge(api, user.email), code)).status_code == 200
+        second = await api.mail.wait_for(user.email, subject=RECOVERY_USED_SUBJECT, count=2)
         assert "8 unused codes" in body_of(second)
 
     async def test_regenerating_replaces_every_old_code(self, api: Api) -> None:
-        tokens, app, old = await mfa_user(api)
-        response = await api.client.post(
-            "/auth/mfa/recovery-codes", json={"code": next_code(app)}, headers=bearer(tokens.access)
-        )
+        user = await mfa_user(api)
+        response = await regenerate_codes(api, user.tokens.access, next_code(user.app))
         assert response.status_code == 200, response.text
         assert is_no_store(response)
         new = response.json()["recovery_codes"]
         assert len(new) == 10
         assert len(set(new)) == 10
         assert all(CODE_FORMAT.fullmatch(code) for code in new)
-        assert not set(new) & set(old)
-        assert (await mfa_status(api, tokens.access))["recovery_codes_remaining"] == 10
-        await api.mail.wait_for(tokens.email, subject=NEW_CODES_SUBJECT)
+        assert not set(new) & set(user.codes)
+        assert (await mfa_status(api, user.tokens.access))["recovery_codes_remaining"] == 10
+        await api.mail.wait_for(user.email, subject=NEW_CODES_SUBJECT)
 
-        mfa_token = await challenge(api, tokens.email)
-        for dead in old[:3]:
+        mfa_token = await challenge(api, user.email)
+        for dead in user.codes[:3]:
             assert_problem(await submit(api, mfa_token, dead), 401, "invalid_mfa_code")
         assert (await submit(api, mfa_token, new[0])).status_code == 200
 
     async def test_regenerating_with_a_recovery_code_spends_it(self, api: Api) -> None:
-        tokens, _, old = await mfa_user(api)
-        response = await api.client.post(
-            "/auth/mfa/recovery-codes", json={"code": old[0]}, headers=bearer(tokens.access)
-        )
+        user = await mfa_user(api)
+        response = await regenerate_codes(api, user.tokens.access, user.codes[0])
         assert response.status_code == 200, response.text
-        assert (await mfa_status(api, tokens.access))["recovery_codes_remaining"] == 10
-        await api.mail.wait_for(tokens.email, subject=NEW_CODES_SUBJECT)
+        assert (await mfa_status(api, user.tokens.access))["recovery_codes_remaining"] == 10
+        await api.mail.wait_for(user.email, subject=NEW_CODES_SUBJECT)
         await api.settle()
         # nobody signed in: the owner hears about new codes, not about a sign-in
-        assert not [m for m in api.mail.to(tokens.email) if RECOVERY_USED_SUBJECT in m["Subject"]]
+        assert not [m for m in api.mail.to(user.email) if RECOVERY_USED_SUBJECT in m["Subject"]]
 
     async def test_regenerating_with_a_wrong_code_changes_nothing(self, api: Api) -> None:
-        tokens, app, old = await mfa_user(api)
-        response = await api.client.post(
-            "/auth/mfa/recovery-codes",
-            json={"code": wrong_code(app)},
-            headers=bearer(tokens.access),
-        )
+        user = await mfa_user(api)
+        response = await regenerate_codes(api, user.tokens.access, wrong_code(user.app))
         assert_problem(response, 401, "invalid_mfa_code")
-        assert (await submit(api, await challenge(api, tokens.email), old[0])).status_code == 200
+        assert (
+            await submit(api, await challenge(api, user.email), user.codes[0])
+        ).status_code == 200
 
     async def test_regenerating_when_totp_is_off_is_a_conflict(self, api: Api) -> None:
         tokens = await api.signed_in()
-        response = await api.client.post(
-            "/auth/mfa/recovery-codes", json={"code": "123456"}, headers=bearer(tokens.access)
-        )
+        response = await regenerate_codes(api, tokens.access, "123456")
         assert_problem(response, 409, "mfa_not_enabled")
 
 
 class TestChallenge:
     async def test_six_wrong_codes_end_the_challenge(self, api: Api) -> None:
-        tokens, app, _ = await mfa_user(api)
-        mfa_token = await challenge(api, tokens.email)
+        user = await mfa_user(api)
+        mfa_token = await challenge(api, user.email)
         for _ in range(api.settings.mfa_challenge_max_attempts):
-            assert_problem(await submit(api, mfa_token, wrong_code(app)), 401, "invalid_mfa_code")
-        assert_problem(await submit(api, mfa_token, next_code(app)), 401, "invalid_mfa_token")
+            assert_problem(
+                await submit(api, mfa_token, wrong_code(user.app)), 401, "invalid_mfa_code"
+            )
+        assert_problem(await submit(api, mfa_token, next_code(user.app)), 401, "invalid_mfa_token")
         # a new sign-in gets a new challenge, and the code was not spent by the dead one
-        response = await submit(api, await challenge(api, tokens.email), next_code(app))
+        response = await submit(api, await challenge(api, user.email), next_code(user.app))
         assert response.status_code == 200, response.text
 
     async def test_mfa_token_is_not_an_access_token(self, api: Api) -> None:
-        tokens, _, _ = await mfa_user(api)
-        mfa_token = await challenge(api, tokens.email)
+        user = await mfa_user(api)
+        mfa_token = await challenge(api, user.email)
         assert_problem(await api.me(mfa_token), 401, "invalid_token")
         assert_problem(
             await api.client.get("/auth/mfa", headers=bearer(mfa_token)), 401, "invalid_token"
@@ -469,39 +399,39 @@ class TestChallenge:
         )
 
     async def test_a_completed_challenge_cannot_be_used_again(self, api: Api) -> None:
-        tokens, _, codes = await mfa_user(api)
-        mfa_token = await challenge(api, tokens.email)
-        assert (await submit(api, mfa_token, codes[0])).status_code == 200
-        assert_problem(await submit(api, mfa_token, codes[1]), 401, "invalid_mfa_token")
+        user = await mfa_user(api)
+        mfa_token = await challenge(api, user.email)
+        assert (await submit(api, mfa_token, user.codes[0])).status_code == 200
+        assert_problem(await submit(api, mfa_token, user.codes[1]), 401, "invalid_mfa_token")
         # the second code was not spent
-        assert (await mfa_status(api, tokens.access))["recovery_codes_remaining"] == 9
+        assert (await mfa_status(api, user.tokens.access))["recovery_codes_remaining"] == 9
 
     async def test_parallel_completions_of_one_challenge_sign_in_once(self, api: Api) -> None:
-        tokens, _, codes = await mfa_user(api)
-        mfa_token = await challenge(api, tokens.email)
+        user = await mfa_user(api)
+        mfa_token = await challenge(api, user.email)
         responses = await asyncio.gather(
-            submit(api, mfa_token, codes[0]), submit(api, mfa_token, codes[1])
+            submit(api, mfa_token, user.codes[0]), submit(api, mfa_token, user.codes[1])
         )
         statuses = sorted(response.status_code for response in responses)
         assert statuses == [200, 401], [response.text for response in responses]
         loser = next(response for response in responses if response.status_code == 401)
         assert_problem(loser, 401, "invalid_mfa_token")
         # only the winner's recovery code is used up
-        assert (await mfa_status(api, tokens.access))["recovery_codes_remaining"] == 9
+        assert (await mfa_status(api, user.tokens.access))["recovery_codes_remaining"] == 9
 
     async def test_an_expired_challenge_is_refused(self, make_api: Callable[..., Any]) -> None:
         async with make_api(mfa_challenge_ttl_seconds=1) as api:
-            tokens, _, codes = await mfa_user(api)
-            login = await api.login(tokens.email)
+            user = await mfa_user(api)
+            login = await api.login(user.email)
             assert assert_problem(login, 403, "mfa_required")["expires_in"] == 1
             mfa_token = assert_problem(login, 403, "mfa_required")["mfa_token"]
             await asyncio.sleep(1.2)
-            assert_problem(await submit(api, mfa_token, codes[0]), 401, "invalid_mfa_token")
-            assert (await mfa_status(api, tokens.access))["recovery_codes_remaining"] == 10
+            assert_problem(await submit(api, mfa_token, user.codes[0]), 401, "invalid_mfa_token")
+            assert (await mfa_status(api, user.tokens.access))["recovery_codes_remaining"] == 10
 
     async def test_garbage_mfa_tokens_are_refused(self, api: Api) -> None:
-        tokens, _, codes = await mfa_user(api)
-        mfa_token = await challenge(api, tokens.email)
+        user = await mfa_user(api)
+        mfa_token = await challenge(api, user.email)
         challenge_id, _, secret = mfa_token.partition(".")
         changed = secret[:-1] + ("A" if secret[-1] != "A" else "B")
         garbage = [
@@ -515,49 +445,49 @@ class TestChallenge:
             uuid.uuid4().hex + "." + secret,
         ]
         for token in garbage:
-            assert_problem(await submit(api, token, codes[0]), 401, "invalid_mfa_token")
+            assert_problem(await submit(api, token, user.codes[0]), 401, "invalid_mfa_token")
         # more refusals than the challenge has attempts: a wrong token spends none of them,
         # and no recovery code was used
         assert len(garbage) > api.settings.mfa_challenge_max_attempts
-        assert (await mfa_status(api, tokens.access))["recovery_codes_remaining"] == 10
-        assert (await submit(api, mfa_token, codes[0])).status_code == 200
+        assert (await mfa_status(api, user.tokens.access))["recovery_codes_remaining"] == 10
+        assert (await submit(api, mfa_token, user.codes[0])).status_code == 200
 
     async def test_a_password_change_voids_a_pending_challenge(self, api: Api) -> None:
         # the session that turned TOTP on is still signed in: it changes the password
-        tokens, app, _ = await mfa_user(api)
-        mfa_token = await challenge(api, tokens.email)
+        user = await mfa_user(api)
+        mfa_token = await challenge(api, user.email)
         changed = await api.client.post(
             "/users/me/password",
             json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
-            headers=bearer(tokens.access),
+            headers=bearer(user.tokens.access),
         )
         assert changed.status_code == 204, changed.text
-        assert_problem(await submit(api, mfa_token, next_code(app)), 401, "invalid_mfa_token")
+        assert_problem(await submit(api, mfa_token, next_code(user.app)), 401, "invalid_mfa_token")
         # the new password's challenge works, with the very same (unspent) code
-        fresh = await challenge(api, tokens.email, NEW_PASSWORD)
-        assert (await submit(api, fresh, next_code(app))).status_code == 200
+        fresh = await challenge(api, user.email, NEW_PASSWORD)
+        assert (await submit(api, fresh, next_code(user.app))).status_code == 200
 
     async def test_a_password_reset_leaves_mfa_on(self, api: Api) -> None:
-        tokens, _, codes = await mfa_user(api)
-        forgot = await api.client.post("/auth/forgot-password", json={"email": tokens.email})
+        user = await mfa_user(api)
+        forgot = await api.client.post("/auth/forgot-password", json={"email": user.email})
         assert forgot.status_code == 202
-        token = link_token(await api.mail.wait_for(tokens.email, subject="Reset your password"))
+        token = link_token(await api.mail.wait_for(user.email, subject="Reset your password"))
         reset = await api.client.post(
             "/auth/reset-password", json={"token": token, "new_password": NEW_PASSWORD}
         )
         assert reset.status_code == 200, reset.text
 
-        mfa_token = await challenge(api, tokens.email, NEW_PASSWORD)
-        response = await submit(api, mfa_token, codes[0])
+        mfa_token = await challenge(api, user.email, NEW_PASSWORD)
+        response = await submit(api, mfa_token, user.codes[0])
         assert response.status_code == 200, response.text
         status = await mfa_status(api, response.json()["access_token"])
         assert status == {"totp_enabled": True, "recovery_codes_remaining": 9}
 
     async def test_oauth_password_grant_answers_mfa_required(self, api: Api) -> None:
-        tokens, _, codes = await mfa_user(api)
+        user = await mfa_user(api)
         response = await api.client.post(
             "/auth/token",
-            data={"grant_type": "password", "username": tokens.email, "password": PASSWORD},
+            data={"grant_type": "password", "username": user.email, "password": PASSWORD},
         )
         assert response.status_code == 403, response.text
         assert response.headers["content-type"] == "application/json"
@@ -569,13 +499,13 @@ class TestChallenge:
         assert body["expires_in"] == api.settings.mfa_challenge_ttl_seconds
         assert "access_token" not in body
 
-        done = await submit(api, body["mfa_token"], codes[0])
+        done = await submit(api, body["mfa_token"], user.codes[0])
         assert done.status_code == 200, done.text
         assert (await api.me(done.json()["access_token"])).status_code == 200
 
     async def test_wrong_password_gets_no_challenge(self, api: Api) -> None:
-        tokens, _, _ = await mfa_user(api)
-        response = await api.login(tokens.email, "not the password at all")
+        user = await mfa_user(api)
+        response = await api.login(user.email, "not the password at all")
         body = assert_problem(response, 401, "invalid_credentials")
         assert "mfa_token" not in body
 
@@ -593,11 +523,11 @@ class TestEnrolment:
         await assert_totp(api, tokens, enabled=True)
 
     async def test_setup_when_on_is_a_conflict(self, api: Api) -> None:
-        tokens, app, _ = await mfa_user(api)
-        response = await api.client.post("/auth/mfa/totp/setup", headers=bearer(tokens.access))
+        user = await mfa_user(api)
+        response = await api.client.post("/auth/mfa/totp/setup", headers=bearer(user.tokens.access))
         assert_problem(response, 409, "mfa_already_enabled")
         # the enrolled secret is untouched
-        assert (await signed_in_with_mfa(api, tokens.email, next_code(app))).access
+        assert (await signed_in_with_mfa(api, user.email, next_code(user.app))).access
 
     async def test_confirm_without_setup_is_a_conflict(self, api: Api) -> None:
         tokens = await api.signed_in()
@@ -605,8 +535,8 @@ class TestEnrolment:
         await assert_totp(api, tokens, enabled=False)
 
     async def test_confirm_when_on_is_a_conflict(self, api: Api) -> None:
-        tokens, app, _ = await mfa_user(api)
-        response = await confirm(api, tokens.access, next_code(app))
+        user = await mfa_user(api)
+        response = await confirm(api, user.tokens.access, next_code(user.app))
         assert_problem(response, 409, "mfa_already_enabled")
 
     async def test_a_wrong_confirm_code_leaves_totp_off(self, api: Api) -> None:
@@ -616,9 +546,8 @@ class TestEnrolment:
             assert_problem(await confirm(api, tokens.access, code), 401, "invalid_mfa_code")
         await assert_totp(api, tokens, enabled=False)
         assert (await mfa_status(api, tokens.access))["recovery_codes_remaining"] == 0
-        await api.mail.wait_for(tokens.email, subject=MFA_OFF_SUBJECT)
         await api.settle()
-        assert not [m for m in api.mail.to(tokens.email) if RECOVERY_USED_SUBJECT in m["Subject"]]
+        assert not [m for m in api.mail.to(tokens.email) if MFA_ON_SUBJECT in m["Subject"]]
         # the pending secret is still there to confirm
         assert (await confirm(api, tokens.access, app.now())).status_code == 200
 
@@ -635,66 +564,59 @@ class TestEnrolment:
 
 
 class TestDisable:
-    async def disable(self, api: Api, access: str, *, password: str, code: str) -> httpx.Response:
-        return await api.client.post(
-            "/auth/mfa/totp/disable",
-            json={"password": password, "code": code},
-            headers=bearer(access),
-        )
-
     async def test_wrong_password_keeps_totp_on(self, api: Api) -> None:
-        tokens, app, _ = await mfa_user(api)
-        response = await self.disable(
-            api, tokens.access, password="not the password at all", code=next_code(app)
+        user = await mfa_user(api)
+        response = await disable_totp(
+            api, user.tokens.access, next_code(user.app), password="not the password at all"
         )
         assert_problem(response, 401, "invalid_credentials")
-        await assert_totp(api, tokens, enabled=True)
+        await assert_totp(api, user.tokens, enabled=True)
         # the code was not spent on a refused request
-        assert (await signed_in_with_mfa(api, tokens.email, next_code(app))).access
+        assert (await signed_in_with_mfa(api, user.email, next_code(user.app))).access
 
     async def test_wrong_code_keeps_totp_on(self, api: Api) -> None:
-        tokens, app, _ = await mfa_user(api)
-        for code in (wrong_code(app), "aaaa-bbbb-cccc-dddd"):
-            response = await self.disable(api, tokens.access, password=PASSWORD, code=code)
+        user = await mfa_user(api)
+        for code in (wrong_code(user.app), "aaaa-bbbb-cccc-dddd"):
+            response = await disable_totp(api, user.tokens.access, code)
             assert_problem(response, 401, "invalid_mfa_code")
-        await assert_totp(api, tokens, enabled=True)
-        assert (await mfa_status(api, tokens.access))["recovery_codes_remaining"] == 10
+        await assert_totp(api, user.tokens, enabled=True)
+        assert (await mfa_status(api, user.tokens.access))["recovery_codes_remaining"] == 10
 
     async def test_password_and_code_turn_totp_off(self, api: Api) -> None:
-        tokens, app, codes = await mfa_user(api)
-        other = await signed_in_with_mfa(api, tokens.email, codes[0])
-        response = await self.disable(api, tokens.access, password=PASSWORD, code=next_code(app))
+        user = await mfa_user(api)
+        other = await signed_in_with_mfa(api, user.email, user.codes[0])
+        response = await disable_totp(api, user.tokens.access, next_code(user.app))
         assert response.status_code == 204, response.text
         assert response.content == b""
 
         await assert_session_ended(api, other)
-        assert (await api.me(tokens.access)).status_code == 200
-        notice = await api.mail.wait_for(tokens.email, subject=MFA_OFF_SUBJECT)
+        assert (await api.me(user.tokens.access)).status_code == 200
+        notice = await api.mail.wait_for(user.email, subject=MFA_OFF_SUBJECT)
         assert "turned off" in body_of(notice)
-        await assert_totp(api, tokens, enabled=False)
-        assert await mfa_status(api, tokens.access) == {
+        await assert_totp(api, user.tokens, enabled=False)
+        assert await mfa_status(api, user.tokens.access) == {
             "totp_enabled": False,
             "recovery_codes_remaining": 0,
         }
         # a new enrolment starts from scratch: the old recovery codes are gone for good
-        _, new_codes = await enable_totp(api, tokens)
-        assert not set(new_codes) & set(codes)
-        mfa_token = await challenge(api, tokens.email)
-        assert_problem(await submit(api, mfa_token, codes[1]), 401, "invalid_mfa_code")
+        new_codes = (await enable_totp(api, user.tokens)).codes
+        assert not set(new_codes) & set(user.codes)
+        mfa_token = await challenge(api, user.email)
+        assert_problem(await submit(api, mfa_token, user.codes[1]), 401, "invalid_mfa_code")
 
     async def test_a_recovery_code_turns_totp_off_too(self, api: Api) -> None:
-        tokens, _, codes = await mfa_user(api)
-        response = await self.disable(api, tokens.access, password=PASSWORD, code=codes[0])
+        user = await mfa_user(api)
+        response = await disable_totp(api, user.tokens.access, user.codes[0])
         assert response.status_code == 204, response.text
-        await assert_totp(api, tokens, enabled=False)
-        assert (await mfa_status(api, tokens.access))["recovery_codes_remaining"] == 0
-        await api.mail.wait_for(tokens.email, subject=MFA_OFF_SUBJECT)
+        await assert_totp(api, user.tokens, enabled=False)
+        assert (await mfa_status(api, user.tokens.access))["recovery_codes_remaining"] == 0
+        await api.mail.wait_for(user.email, subject=MFA_OFF_SUBJECT)
         await api.settle()
-        assert not [m for m in api.mail.to(tokens.email) if RECOVERY_USED_SUBJECT in m["Subject"]]
+        assert not [m for m in api.mail.to(user.email) if RECOVERY_USED_SUBJECT in m["Subject"]]
 
     async def test_disable_when_off_is_a_conflict(self, api: Api) -> None:
         tokens = await api.signed_in()
-        response = await self.disable(api, tokens.access, password=PASSWORD, code="123456")
+        response = await disable_totp(api, tokens.access, "123456")
         assert_problem(response, 409, "mfa_not_enabled")
 
 
@@ -703,34 +625,30 @@ class TestPerUserLimit:
         self, make_api: Callable[..., Any]
     ) -> None:
         async with make_api(mfa_rate_limit_per_user="3/minute") as api:
-            tokens, app, _ = await mfa_user(api)  # confirming spent the first unit
-            first = await challenge(api, tokens.email)
-            assert_problem(await submit(api, first, wrong_code(app)), 401, "invalid_mfa_code")
-            second = await challenge(api, tokens.email)
-            assert_problem(await submit(api, second, wrong_code(app)), 401, "invalid_mfa_code")
+            user = await mfa_user(api)  # confirming spent the first unit
+            first = await challenge(api, user.email)
+            assert_problem(await submit(api, first, wrong_code(user.app)), 401, "invalid_mfa_code")
+            second = await challenge(api, user.email)
+            assert_problem(await submit(api, second, wrong_code(user.app)), 401, "invalid_mfa_code")
             # the fourth code, right as it is, finds the budget empty
-            response = await submit(api, second, next_code(app))
+            response = await submit(api, second, next_code(user.app))
             assert_problem(response, 429, "rate_limited")
             retry_after = response.headers["retry-after"]
             assert retry_after.isdigit(), retry_after
             assert 1 <= int(retry_after) <= 60
             # a new challenge does not refill it, nor do the management endpoints escape it
-            third = await challenge(api, tokens.email)
-            assert_problem(await submit(api, third, next_code(app)), 429, "rate_limited")
-            regenerate = await api.client.post(
-                "/auth/mfa/recovery-codes",
-                json={"code": next_code(app)},
-                headers=bearer(tokens.access),
-            )
+            third = await challenge(api, user.email)
+            assert_problem(await submit(api, third, next_code(user.app)), 429, "rate_limited")
+            regenerate = await regenerate_codes(api, user.tokens.access, next_code(user.app))
             assert_problem(regenerate, 429, "rate_limited")
 
     async def test_the_budget_is_per_user(self, make_api: Callable[..., Any]) -> None:
         async with make_api(mfa_rate_limit_per_user="3/minute") as api:
-            tokens, app, _ = await mfa_user(api)
+            user = await mfa_user(api)
             for _ in range(3):
-                await submit(api, await challenge(api, tokens.email), wrong_code(app))
-            other, other_app, _ = await mfa_user(api)
-            response = await submit(api, await challenge(api, other.email), next_code(other_app))
+                await submit(api, await challenge(api, user.email), wrong_code(user.app))
+            other = await mfa_user(api)
+            response = await submit(api, await challenge(api, other.email), next_code(other.app))
             assert response.status_code == 200, response.text
 
 
@@ -750,9 +668,9 @@ class TestEvents:
         return uuid.UUID(claims["sid"])
 
     async def test_a_totp_sign_in_records_method_password_totp(self, api: Api) -> None:
-        tokens, app, _ = await mfa_user(api)
-        signed_in = await signed_in_with_mfa(api, tokens.email, next_code(app))
-        events = await self.login_events(api, tokens.email)
+        user = await mfa_user(api)
+        signed_in = await signed_in_with_mfa(api, user.email, next_code(user.app))
+        events = await self.login_events(api, user.email)
         assert [event.details for event in events] == [
             {"method": "password"},
             {"method": "password+totp"},
@@ -762,17 +680,17 @@ class TestEvents:
     async def test_a_recovery_code_sign_in_records_method_password_recovery_code(
         self, api: Api
     ) -> None:
-        tokens, _, codes = await mfa_user(api)
-        signed_in = await signed_in_with_mfa(api, tokens.email, codes[0])
-        events = await self.login_events(api, tokens.email)
+        user = await mfa_user(api)
+        signed_in = await signed_in_with_mfa(api, user.email, user.codes[0])
+        events = await self.login_events(api, user.email)
         assert events[-1].details == {"method": "password+recovery_code"}
         assert events[-1].session_id == self.session_of(signed_in.access)
 
     async def test_challenges_and_failures_are_recorded(self, api: Api) -> None:
-        tokens, app, _ = await mfa_user(api)
-        mfa_token = await challenge(api, tokens.email)
-        assert_problem(await submit(api, mfa_token, wrong_code(app)), 401, "invalid_mfa_code")
-        user_id = await user_id_of(api, tokens.email)
+        user = await mfa_user(api)
+        mfa_token = await challenge(api, user.email)
+        assert_problem(await submit(api, mfa_token, wrong_code(user.app)), 401, "invalid_mfa_code")
+        user_id = await user_id_of(api, user.email)
         async with api.app.state.resources.sessionmaker() as db:
             types = (
                 await db.scalars(

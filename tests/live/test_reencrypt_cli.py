@@ -10,11 +10,9 @@ test alone.
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
-import pyotp
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select
@@ -24,20 +22,17 @@ from authapi.db import make_engine
 from authapi.models import OutboxMessage, SigningKey, TotpCredential
 from authapi.settings import Settings
 from tests.conftest import (
-    Api,
     Mailbox,
     PostgresDatabase,
-    assert_problem,
-    bearer,
     common_settings,
     free_port,
     open_api,
 )
 from tests.live.conftest import authapi_env, run_cli
+from tests.mfa import challenge, mfa_user, next_code, submit
 
 pytestmark = pytest.mark.live
 
-STEP_SECONDS = 30
 # every column marked ENCRYPTED in authapi.models
 # table: (encrypted column, primary key)
 ENCRYPTED: dict[str, tuple[QueryableAttribute[Any], QueryableAttribute[Any]]] = {
@@ -70,20 +65,6 @@ async def stored(database: PostgresDatabase) -> dict[str, list[str]]:
         await engine.dispose()
 
 
-async def enrol_someone(api: Api) -> tuple[str, str, list[str]]:
-    """An account with TOTP on (which also queues emails): its email, secret and codes."""
-    tokens = await api.signed_in()
-    setup = await api.client.post("/auth/mfa/totp/setup", headers=bearer(tokens.access))
-    assert setup.status_code == 200, setup.text
-    secret = setup.json()["secret"]
-    code = pyotp.TOTP(secret).now()
-    confirmed = await api.client.post(
-        "/auth/mfa/totp/confirm", json={"code": code}, headers=bearer(tokens.access)
-    )
-    assert confirmed.status_code == 200, confirmed.text
-    return tokens.email, secret, confirmed.json()["recovery_codes"]
-
-
 def opens_with(key: str, ciphertext: str) -> bool:
     try:
         Fernet(key.encode()).decrypt(ciphertext.encode())
@@ -98,7 +79,9 @@ async def test_reencrypt_moves_every_secret_to_the_first_key(
     old, new, unrelated = (Fernet.generate_key().decode() for _ in range(3))
     mailbox = Mailbox(outbox=tmp_path / "data" / "outbox")
     async with open_api(settings_for(own_postgres, tmp_path, old), mailbox) as api:
-        email, secret, recovery_codes = await enrol_someone(api)
+        # TOTP on (which also queues emails), confirmed with the current step's code
+        user = await mfa_user(api)
+    email = user.email
     # a reset link queued while the mail server is down: its body waits, encrypted
     no_smtp = settings_for(own_postgres, tmp_path, old, smtp_url=f"smtp://127.0.0.1:{free_port()}")
     async with open_api(no_smtp, mailbox, settle=False) as api:
@@ -144,16 +127,8 @@ async def test_reencrypt_moves_every_secret_to_the_first_key(
     # and the queued email is delivered
     async with open_api(settings_for(own_postgres, tmp_path, new), mailbox) as api:
         await mailbox.wait_for(email, subject="Reset your password")
-        login = assert_problem(await api.login(email), 403, "mfa_required")
         # confirming used the current step: a later one
-        code = pyotp.TOTP(secret).at(time.time() + STEP_SECONDS)
-        signed_in = await api.client.post(
-            "/auth/login/mfa",
-            json={"mfa_token": login["mfa_token"], "code": code, "refresh_token_delivery": "body"},
-        )
+        signed_in = await submit(api, await challenge(api, email), next_code(user.app))
         assert signed_in.status_code == 200, signed_in.text
-        again = assert_problem(await api.login(email), 403, "mfa_required")
-        by_recovery_code = await api.client.post(
-            "/auth/login/mfa", json={"mfa_token": again["mfa_token"], "code": recovery_codes[0]}
-        )
+        by_recovery_code = await submit(api, await challenge(api, email), user.codes[0])
         assert by_recovery_code.status_code == 200, by_recovery_code.text

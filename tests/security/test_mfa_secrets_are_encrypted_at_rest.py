@@ -15,86 +15,33 @@ encrypted row (signing keys included) of the database it runs on.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-import pyotp
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Connection, MetaData, select
 
 from authapi.db import migrate_sync
-from authapi.models import RecoveryCode, TotpCredential, User
+from authapi.models import RecoveryCode, TotpCredential
 from authapi.reencrypt import reencrypt_all
-from tests.conftest import (
-    ENCRYPTION_KEY,
-    Api,
-    Tokens,
-    assert_problem,
-    bearer,
-    in_thread,
-    temporary_postgres,
+from tests.conftest import ENCRYPTION_KEY, Api, in_thread, temporary_postgres
+from tests.mfa import (
+    STEP,
+    mfa_status,
+    mfa_user,
+    next_code,
+    signed_in_with_mfa,
+    start_setup,
+    user_id_of,
+    wait_for_fresh_step,
 )
-
-STEP_SECONDS = 30
-MARGIN_SECONDS = 3.0
-
-
-async def fresh_step() -> None:
-    """Wait (a few seconds at most) until at least MARGIN_SECONDS remain in this step."""
-    remaining = STEP_SECONDS - time.time() % STEP_SECONDS
-    if remaining < MARGIN_SECONDS:
-        await asyncio.sleep(remaining + 0.05)
-
-
-@dataclass(frozen=True)
-class Enrolled:
-    tokens: Tokens
-    user_id: uuid.UUID
-    secret: str
-    recovery_codes: list[str]
-
-
-async def user_id_of(api: Api, email: str) -> uuid.UUID:
-    async with api.app.state.resources.sessionmaker() as db:
-        user_id: uuid.UUID | None = await db.scalar(select(User.id).where(User.email == email))
-    assert user_id is not None
-    return user_id
-
-
-async def setup_secret(api: Api, access: str) -> str:
-    setup = await api.client.post("/auth/mfa/totp/setup", headers=bearer(access))
-    assert setup.status_code == 200, setup.text
-    secret: str = setup.json()["secret"]
-    return secret
-
-
-async def enrol(api: Api, tokens: Tokens, secret: str) -> list[str]:
-    """Confirm with the previous step's code, leaving the current step free."""
-    await fresh_step()
-    code = pyotp.TOTP(secret).at(time.time() - STEP_SECONDS)
-    confirmed = await api.client.post(
-        "/auth/mfa/totp/confirm", json={"code": code}, headers=bearer(tokens.access)
-    )
-    assert confirmed.status_code == 200, confirmed.text
-    codes: list[str] = confirmed.json()["recovery_codes"]
-    return codes
-
-
-async def enrolled_user(api: Api) -> Enrolled:
-    tokens = await api.signed_in()
-    secret = await setup_secret(api, tokens.access)
-    codes = await enrol(api, tokens, secret)
-    return Enrolled(tokens, await user_id_of(api, tokens.email), secret, codes)
 
 
 async def stored_secret(api: Api, user_id: uuid.UUID) -> str:
@@ -112,14 +59,6 @@ async def stored_code_hashes(api: Api, user_id: uuid.UUID) -> list[str]:
             select(RecoveryCode.code_hash).where(RecoveryCode.user_id == user_id)
         )
         return list(rows)
-
-
-async def sign_in(api: Api, email: str, code: str) -> httpx.Response:
-    login = assert_problem(await api.login(email), 403, "mfa_required")
-    return await api.client.post(
-        "/auth/login/mfa",
-        json={"mfa_token": login["mfa_token"], "code": code, "refresh_token_delivery": "body"},
-    )
 
 
 # --- every stored value ---------------------------------------------------------------
@@ -188,7 +127,7 @@ async def columns_holding(api: Api, needles: Needles) -> list[str]:
 class TestAtRest:
     async def test_a_pending_secret_is_stored_encrypted(self, api: Api) -> None:
         tokens = await api.signed_in()
-        secret = await setup_secret(api, tokens.access)
+        secret = (await start_setup(api, tokens.access)).secret
         user_id = await user_id_of(api, tokens.email)
 
         ciphertext = await stored_secret(api, user_id)
@@ -199,29 +138,31 @@ class TestAtRest:
     async def test_an_enabled_secret_and_the_recovery_codes_are_not_stored_in_the_clear(
         self, api: Api
     ) -> None:
-        user = await enrolled_user(api)
-        await fresh_step()
-        signed_in = await sign_in(api, user.tokens.email, pyotp.TOTP(user.secret).now())
-        assert signed_in.status_code == 200, signed_in.text  # last_used_step is written too
+        # confirmed with the previous step's code, leaving the current step free
+        user = await mfa_user(api, confirm_offset=-STEP)
+        user_id, secret = await user_id_of(api, user.email), user.app.secret
+        await wait_for_fresh_step()
+        # last_used_step is written too
+        assert (await signed_in_with_mfa(api, user.email, user.app.now())).access
 
-        ciphertext = await stored_secret(api, user.user_id)
+        ciphertext = await stored_secret(api, user_id)
         assert Fernet(ENCRYPTION_KEY.encode()).decrypt(ciphertext.encode()).decode() == (
-            f"{user.user_id}:{user.secret}"
+            f"{user_id}:{secret}"
         )
-        for needle in [user.secret, user.secret.lower(), base64.b32decode(user.secret).hex()]:
+        for needle in [secret, secret.lower(), base64.b32decode(secret).hex()]:
             assert needle not in ciphertext
 
-        hashes = await stored_code_hashes(api, user.user_id)
+        hashes = await stored_code_hashes(api, user_id)
         assert len(hashes) == 10
         # one hash per code handed out: these rows are the codes, yet none holds one
         assert set(hashes) == {
-            hashlib.sha256(f"{user.user_id}:{code.replace('-', '')}".encode()).hexdigest()
-            for code in user.recovery_codes
+            hashlib.sha256(f"{user_id}:{code.replace('-', '')}".encode()).hexdigest()
+            for code in user.codes
         }
-        assert len(set(user.recovery_codes)) == 10
+        assert len(set(user.codes)) == 10
 
-        assert await columns_holding(api, secret_needles(user.secret)) == []
-        assert await columns_holding(api, code_needles(user.recovery_codes)) == []
+        assert await columns_holding(api, secret_needles(secret)) == []
+        assert await columns_holding(api, code_needles(user.codes)) == []
 
     async def test_the_scan_finds_what_is_stored_in_the_clear(self, api: Api) -> None:
         # the control for the scans above: a value known to be stored is found
@@ -254,39 +195,31 @@ class TestKeyRotation:
         old, new = new_key(), new_key()
 
         async with make_api(database_url=own_database_url, encryption_keys=[old]) as api:
-            user = await enrolled_user(api)
-        authenticator = pyotp.TOTP(user.secret)
-        email = user.tokens.email
+            # confirmed with the previous step's code, leaving the current step free
+            user = await mfa_user(api, confirm_offset=-STEP)
+            user_id = await user_id_of(api, user.email)
+        secret, email = user.app.secret, user.email
 
         # step 1: the new key first; the old one still opens the secret
         async with make_api(database_url=own_database_url, encryption_keys=[new, old]) as api:
-            await fresh_step()
-            by_code = await sign_in(api, email, authenticator.now())
-            assert by_code.status_code == 200, by_code.text
-            by_recovery_code = await sign_in(api, email, user.recovery_codes[0])
-            assert by_recovery_code.status_code == 200, by_recovery_code.text
+            await wait_for_fresh_step()
+            assert (await signed_in_with_mfa(api, email, user.app.now())).access  # by code
+            assert (await signed_in_with_mfa(api, email, user.codes[0])).access  # by recovery code
 
             # step 2: re-encrypt everything under the new key
             resources = api.app.state.resources
             counts = await reencrypt_all(resources.sessionmaker, resources.encryptor)
             assert counts["totp_credentials"] == 1  # this database has one enrolled account
             assert counts["signing_keys"] >= 1
-            ciphertext = await stored_secret(api, user.user_id)
+            ciphertext = await stored_secret(api, user_id)
 
-        assert Fernet(new.encode()).decrypt(ciphertext.encode()).decode() == (
-            f"{user.user_id}:{user.secret}"
-        )
+        assert Fernet(new.encode()).decrypt(ciphertext.encode()).decode() == f"{user_id}:{secret}"
         with pytest.raises(InvalidToken):
             Fernet(old.encode()).decrypt(ciphertext.encode())
 
         # step 3: the old key is gone; a later step and another recovery code still sign in
         async with make_api(database_url=own_database_url, encryption_keys=[new]) as api:
-            later = authenticator.at(time.time() + STEP_SECONDS)
-            by_code = await sign_in(api, email, later)
-            assert by_code.status_code == 200, by_code.text
-            by_recovery_code = await sign_in(api, email, user.recovery_codes[1])
-            assert by_recovery_code.status_code == 200, by_recovery_code.text
-            status = await api.client.get(
-                "/auth/mfa", headers=bearer(by_code.json()["access_token"])
-            )
-            assert status.json() == {"totp_enabled": True, "recovery_codes_remaining": 8}
+            by_code = await signed_in_with_mfa(api, email, next_code(user.app))
+            assert (await signed_in_with_mfa(api, email, user.codes[1])).access  # by recovery code
+            status = await mfa_status(api, by_code.access)
+            assert status == {"totp_enabled": True, "recovery_codes_remaining": 8}

@@ -15,18 +15,22 @@ any string field get 422"); every other spelling is a wrong code.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 
-import httpx
-import pyotp
 import pytest
 
-from tests.conftest import Api, assert_problem, bearer
+from tests.conftest import Api, assert_problem
+from tests.mfa import (
+    STEP,
+    challenge,
+    confirm,
+    mfa_status,
+    mfa_user,
+    start_setup,
+    submit,
+    wait_for_fresh_step,
+)
 
-STEP_SECONDS = 30
-MARGIN_SECONDS = 3.0
 SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
 
 
@@ -58,32 +62,6 @@ MALFORMED: dict[str, tuple[Callable[[str], str], int, str]] = {
 CASES = list(MALFORMED)
 
 
-async def fresh_step() -> None:
-    """Wait (a few seconds at most) until at least MARGIN_SECONDS remain in this step."""
-    remaining = STEP_SECONDS - time.time() % STEP_SECONDS
-    if remaining < MARGIN_SECONDS:
-        await asyncio.sleep(remaining + 0.05)
-
-
-async def setup_totp(api: Api, access: str) -> pyotp.TOTP:
-    setup = await api.client.post("/auth/mfa/totp/setup", headers=bearer(access))
-    assert setup.status_code == 200, setup.text
-    return pyotp.TOTP(setup.json()["secret"])
-
-
-async def confirm(api: Api, access: str, code: str) -> httpx.Response:
-    return await api.client.post(
-        "/auth/mfa/totp/confirm", json={"code": code}, headers=bearer(access)
-    )
-
-
-async def answer(api: Api, mfa_token: str, code: str) -> httpx.Response:
-    return await api.client.post(
-        "/auth/login/mfa",
-        json={"mfa_token": mfa_token, "code": code, "refresh_token_delivery": "body"},
-    )
-
-
 def malformed(case: str, valid: str) -> tuple[str, int, str]:
     spell, status, problem = MALFORMED[case]
     spelling = spell(valid)
@@ -93,35 +71,33 @@ def malformed(case: str, valid: str) -> tuple[str, int, str]:
 
 @pytest.mark.parametrize("case", CASES, ids=CASES)
 async def test_sign_in_refuses_the_code_spelled_otherwise(api: Api, case: str) -> None:
-    tokens = await api.signed_in()
-    authenticator = await setup_totp(api, tokens.access)
-    await fresh_step()
-    # confirm with the previous step, so the current one is free for signing in
-    confirmed = await confirm(api, tokens.access, authenticator.at(time.time() - STEP_SECONDS))
-    assert confirmed.status_code == 200, confirmed.text
-    login = assert_problem(await api.login(tokens.email), 403, "mfa_required")
-    await fresh_step()
-    valid = authenticator.now()
+    # confirmed with the previous step, so the current one is free for signing in
+    user = await mfa_user(api, confirm_offset=-STEP)
+    mfa_token = await challenge(api, user.email)
+    await wait_for_fresh_step()
+    valid = user.app.now()
     spelling, status, problem = malformed(case, valid)
 
-    assert_problem(await answer(api, login["mfa_token"], spelling), status, problem)
+    assert_problem(await submit(api, mfa_token, spelling), status, problem)
 
-    signed_in = await answer(api, login["mfa_token"], valid)  # the same challenge
+    signed_in = await submit(api, mfa_token, valid)  # the same challenge
     assert signed_in.status_code == 200, signed_in.text
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASES)
 async def test_confirmation_refuses_the_code_spelled_otherwise(api: Api, case: str) -> None:
     tokens = await api.signed_in()
-    authenticator = await setup_totp(api, tokens.access)
-    await fresh_step()
+    authenticator = await start_setup(api, tokens.access)
+    await wait_for_fresh_step()
     valid = authenticator.now()
     spelling, status, problem = malformed(case, valid)
 
     assert_problem(await confirm(api, tokens.access, spelling), status, problem)
 
-    status_now = await api.client.get("/auth/mfa", headers=bearer(tokens.access))
-    assert status_now.json() == {"totp_enabled": False, "recovery_codes_remaining": 0}
+    assert await mfa_status(api, tokens.access) == {
+        "totp_enabled": False,
+        "recovery_codes_remaining": 0,
+    }
     assert (await api.me(tokens.access)).json()["mfa_enabled"] is False
     assert (await api.login(tokens.email)).status_code == 200  # no second factor asked
     assert (await confirm(api, tokens.access, valid)).status_code == 200

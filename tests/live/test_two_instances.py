@@ -2,7 +2,8 @@
 
 No correctness-relevant state lives in a process: a session opened on A is
 refreshed, used and ended on B, a logout on A is seen by B at once, and
-concurrent refreshes of one token on A and B converge on one successor.
+concurrent refreshes of one token on A and B converge on one successor, and
+sign-in guesses spread over A and B spend one budget.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.conftest import PostgresDatabase, RedisSpace, SmtpServer, bearer
+from tests.conftest import PASSWORD, PostgresDatabase, RedisSpace, SmtpServer, bearer
 from tests.live.conftest import (
     LiveServer,
     ServerPool,
+    client_address,
     create_verified_user,
     login,
     production_env,
@@ -25,6 +27,9 @@ from tests.live.conftest import (
 pytestmark = pytest.mark.live
 
 CONCURRENT_ROUNDS = 5
+# below the default (5) so the shared budget, not a default, is what the test sees;
+# the other tests sign each account in once, from an address of its own
+LOGINS_PER_ACCOUNT_IP = 4
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ def pair(
                 redis_space=redis_space,
                 smtp_server=smtp_server,
                 data_dir=directory / "a",
+                AUTHAPI_LOGIN_RATE_LIMIT_PER_ACCOUNT_IP=f"{LOGINS_PER_ACCOUNT_IP}/minute",
             ),
             name="A",
         )
@@ -59,6 +65,7 @@ def pair(
                 redis_space=redis_space,
                 smtp_server=smtp_server,
                 data_dir=directory / "b",
+                AUTHAPI_LOGIN_RATE_LIMIT_PER_ACCOUNT_IP=f"{LOGINS_PER_ACCOUNT_IP}/minute",
             ),
             name="B",
         )
@@ -165,3 +172,38 @@ class TestConcurrentRefreshAcrossInstances:
             # the family did not fork: the converged token is the one live token
             final = await b.post("/auth/refresh", json={"refresh_token": current})
             assert final.status_code == 200, final.text
+
+
+class TestLoginCountersAcrossInstances:
+    async def test_wrong_logins_alternating_between_a_and_b_share_one_budget(
+        self, pair: Pair, smtp_server: SmtpServer
+    ) -> None:
+        guesser = {"X-Forwarded-For": client_address()}
+        async with (
+            pair.a.client() as owner,
+            pair.a.client(headers=guesser) as a,
+            pair.b.client(headers=guesser) as b,
+        ):
+            email = await create_verified_user(owner, smtp_server)
+            wrong = {
+                "email": email,
+                "password": "not the password",
+                "refresh_token_delivery": "body",
+            }
+            answers = [
+                await (a if attempt % 2 == 0 else b).post("/auth/login", json=wrong)
+                for attempt in range(LOGINS_PER_ACCOUNT_IP + 2)
+            ]
+            right_on_b = await b.post("/auth/login", json={**wrong, "password": PASSWORD})
+
+        codes = [(answer.status_code, answer.json()["code"]) for answer in answers]
+        # each instance saw 3 guesses at most: alone, neither would have refused one
+        assert codes == [(401, "invalid_credentials")] * LOGINS_PER_ACCOUNT_IP + [
+            (429, "rate_limited"),  # the 5th, on A
+            (429, "rate_limited"),  # the 6th, on B
+        ]
+        for answer in answers[LOGINS_PER_ACCOUNT_IP:]:
+            assert answer.headers["retry-after"].isdigit()
+            assert 1 <= int(answer.headers["retry-after"]) <= 60
+        assert right_on_b.status_code == 429, right_on_b.text
+        assert right_on_b.json()["code"] == "rate_limited"

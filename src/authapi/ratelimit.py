@@ -24,12 +24,16 @@ Rules:
 - `login:account_ip` — the same address from one IP (the tightest; a guesser
   on one IP meets it first),
 - `register:ip` — registrations from one client IP,
-- `refresh:session` — refreshes of one session (generous: a client in a loop),
 - `email:address` — emails requested for one address (forgot-password, resend),
 - `email:ip` — emails requested from one client IP,
 - `mfa:user` — second-factor codes tried for one account, across sign-in
   challenges and the MFA management endpoints (a challenge has its own,
   smaller budget: see authapi.services.mfa).
+
+Refreshes of one session have a budget too (`refresh_budget`: generous, for a
+client stuck in a loop), but it is counted inside the token store's rotation
+script, in the session's own record: refresh is the hot path, and a separate
+limiter call would add a round trip to every one.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from redis.asyncio import ConnectionPool
 
 from authapi.errors import RateLimited
 from authapi.settings import Settings
+from authapi.store import RefreshBudget
 
 SOCKET_TIMEOUT_SECONDS = 2.0
 
@@ -77,6 +82,12 @@ class Throttle:
             await self._limiter.clear(item, rule, digest)
 
 
+def refresh_budget(settings: Settings) -> RefreshBudget:
+    """AUTHAPI_REFRESH_RATE_LIMIT_PER_SESSION (one window) for the store's rotation."""
+    (item,) = parse_many(settings.refresh_rate_limit_per_session)
+    return RefreshBudget(count=item.amount, window_seconds=item.get_expiry())
+
+
 def _digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
@@ -88,7 +99,6 @@ def open_throttle(settings: Settings) -> tuple[Throttle, ConnectionPool | None]:
         "login:account": parse_many(settings.login_rate_limit_per_account),
         "login:account_ip": parse_many(settings.login_rate_limit_per_account_ip),
         "register:ip": parse_many(settings.register_rate_limit_per_ip),
-        "refresh:session": parse_many(settings.refresh_rate_limit_per_session),
         "email:address": parse_many(settings.email_rate_limit_per_address),
         "email:ip": parse_many(settings.email_rate_limit_per_ip),
         "mfa:user": parse_many(settings.mfa_rate_limit_per_user),

@@ -22,9 +22,9 @@ from authapi.keys import KeyConfigError, KeyRepository, Keyring
 from authapi.mail import ConsoleMailer, Mailer, SmtpMailer
 from authapi.outbox import Outbox, OutboxSender
 from authapi.passwords import PasswordHasher, PasswordPolicy
-from authapi.ratelimit import Throttle, open_throttle
+from authapi.ratelimit import Throttle, open_throttle, refresh_budget
 from authapi.settings import Settings
-from authapi.store import TokenStore
+from authapi.store import RefreshBudget, TokenStore
 from authapi.store.memory import MemoryTokenStore
 from authapi.store.redis import RedisTokenStore
 from authapi.tokens import AccessTokens, RefreshTokens
@@ -54,6 +54,7 @@ class Resources:
     outbox_sender: OutboxSender
     background: Background
     throttle: Throttle
+    refresh_budget: RefreshBudget
 
     @classmethod
     @asynccontextmanager
@@ -144,6 +145,7 @@ class Resources:
                 outbox_sender=sender,
                 background=background,
                 throttle=throttle,
+                refresh_budget=refresh_budget(settings),
             )
 
 

@@ -156,6 +156,13 @@ class Settings(BaseSettings):
             ) from None
         return value
 
+    @field_validator("refresh_rate_limit_per_session")
+    @classmethod
+    def _one_window(cls, value: str) -> str:
+        if len(limits.parse_many(value)) != 1:
+            raise ValueError(f"{value!r} must be one rate like '60/minute' (a single window)")
+        return value
+
     @field_validator("allowed_origins")
     @classmethod
     def _explicit_origins(cls, origins: list[str]) -> list[str]:

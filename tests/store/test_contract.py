@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pytest
 from redis.asyncio import Redis
 
-from authapi.store import Challenge, Outcome, Rotation, TokenStore
+from authapi.store import Challenge, Outcome, RefreshBudget, Rotation, TokenStore
 from authapi.store.memory import MemoryTokenStore
 from authapi.store.redis import RedisTokenStore
 from tests.conftest import RedisSpace
@@ -127,6 +127,7 @@ async def rotate(
     now: float,
     grace: float = GRACE,
     ttl: float = HOUR,
+    budget: RefreshBudget | None = None,
 ) -> Rotation:
     return await store.rotate(
         session_id,
@@ -135,6 +136,7 @@ async def rotate(
         now=now,
         grace_seconds=grace,
         ttl_seconds=ttl,
+        budget=budget,
     )
 
 
@@ -555,3 +557,51 @@ class TestRemember:
             assert 25_000 < await client.pttl(key) <= 30_000
         finally:
             await client.aclose()
+
+
+class TestRefreshBudget:
+    """The per-session refresh budget, counted inside the rotation (a fixed window)."""
+
+    BUDGET = RefreshBudget(count=2, window_seconds=60)
+
+    async def test_rotations_beyond_the_budget_are_throttled_and_change_nothing(
+        self, store: TokenStore
+    ) -> None:
+        session_id, first, created = await started(store)
+        second, third = token_hash("second"), token_hash("third")
+        budget = self.BUDGET
+        rotated = await rotate(store, session_id, first, second, now=created + 1, budget=budget)
+        assert rotated.outcome is Outcome.ROTATED
+        again = await rotate(store, session_id, second, third, now=created + 2, budget=budget)
+        assert again.outcome is Outcome.ROTATED
+        fourth = token_hash("fourth")
+        throttled = await rotate(store, session_id, third, fourth, now=created + 3, budget=budget)
+        assert throttled.outcome is Outcome.THROTTLED
+        assert throttled.user_id is not None
+        assert throttled.retry_after == pytest.approx(58, abs=0.01)  # the window opened at +1
+        # the refused token is still the current one: the next window rotates it
+        later = await rotate(store, session_id, third, fourth, now=created + 61, budget=budget)
+        assert later.outcome is Outcome.ROTATED
+
+    async def test_grace_replays_count_and_reuse_is_never_throttled(
+        self, store: TokenStore
+    ) -> None:
+        session_id, first, created = await started(store)
+        second = token_hash("second")
+        one = RefreshBudget(count=1, window_seconds=60)
+        await rotate(store, session_id, first, second, now=created + 1, budget=one)
+        replay = await rotate(store, session_id, first, second, now=created + 2, budget=one)
+        assert replay.outcome is Outcome.THROTTLED
+        forged = await rotate(
+            store, session_id, token_hash("old"), second, now=created + 3, budget=one
+        )
+        assert forged.outcome is Outcome.REUSED
+        assert not await store.is_active(session_id)
+
+    async def test_without_a_budget_nothing_is_counted(self, store: TokenStore) -> None:
+        session_id, current, created = await started(store)
+        for step in range(5):
+            successor = token_hash(f"t{step}")
+            result = await rotate(store, session_id, current, successor, now=created + step + 1)
+            assert result.outcome is Outcome.ROTATED
+            current = successor

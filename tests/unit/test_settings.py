@@ -29,6 +29,19 @@ class TestBadValues:
         assert "AUTHAPI_JWT_ALGORITHM" in line
         assert "ES256" in line
 
+    @pytest.mark.parametrize(
+        "name",
+        ["login_rate_limit_per_account", "mfa_rate_limit_per_user", "email_rate_limit_per_ip"],
+    )
+    def test_bad_rate_is_named(self, name: str) -> None:
+        assert f"AUTHAPI_{name.upper()}" in error_line(**{name: "often"})
+
+    def test_refresh_budget_is_one_window(self) -> None:
+        line = error_line(refresh_rate_limit_per_session="60/minute;600/hour")
+        assert "AUTHAPI_REFRESH_RATE_LIMIT_PER_SESSION" in line
+        assert "single window" in line
+        assert Settings(refresh_rate_limit_per_session="5/second").refresh_rate_limit_per_session
+
     def test_short_hs256_secret(self) -> None:
         line = error_line(jwt_algorithm="HS256", jwt_secret="0123456789")
         assert "AUTHAPI_JWT_SECRET" in line

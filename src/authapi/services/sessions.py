@@ -18,6 +18,7 @@ holds the rest (start, logout, listing), which the request's transaction covers.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,7 +28,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.clientip import ClientInfo
-from authapi.errors import AuthError, InvalidRefreshToken, RefreshTokenReused, SessionNotFound
+from authapi.errors import (
+    AuthError,
+    InvalidRefreshToken,
+    RateLimited,
+    RefreshTokenReused,
+    SessionNotFound,
+)
 from authapi.models import User, UserSession, utcnow
 from authapi.resources import Resources
 from authapi.services import notifications
@@ -79,7 +86,6 @@ class Refresher:
         parent = self._res.refresh_tokens.parse(presented)
         if parent is None:
             raise InvalidRefreshToken()
-        await self._res.throttle.spend("refresh:session", parent.session_id)
         successor = self._res.refresh_tokens.successor(parent)
         rotation = await self._res.store.rotate(
             parent.session_id,
@@ -88,6 +94,7 @@ class Refresher:
             now=time.time(),
             grace_seconds=self._settings.refresh_reuse_grace_seconds,
             ttl_seconds=self._settings.refresh_token_ttl_seconds,
+            budget=self._res.refresh_budget,
         )
         if rotation.outcome in (Outcome.ROTATED, Outcome.REPLAYED):
             assert rotation.user_id is not None
@@ -105,6 +112,9 @@ class Refresher:
                     uuid.UUID(parent.session_id)
                 )
             raise RefreshTokenReused()
+        if rotation.outcome is Outcome.THROTTLED:
+            assert rotation.retry_after is not None
+            raise RateLimited(retry_after=max(1, math.ceil(rotation.retry_after)))
         raise InvalidRefreshToken()
 
 

@@ -33,7 +33,16 @@ class Outcome(enum.Enum):
     REPLAYED = "replayed"  # the parent within the grace window: the same successor again
     REUSED = "reused"  # any other known token of the family: the family is now revoked
     STALE = "stale"  # the parent in the window, but its successor was derived under an older key
+    THROTTLED = "throttled"  # a good token, but the session used up its refresh budget
     UNKNOWN = "unknown"  # no live session (expired, revoked, never existed)
+
+
+@dataclass(frozen=True)
+class RefreshBudget:
+    """At most `count` rotations or replays per `window_seconds` (a fixed window)."""
+
+    count: int
+    window_seconds: float
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,7 @@ class Rotation:
     outcome: Outcome
     user_id: str | None = None
     expires_at: float | None = None  # refresh token expiry, epoch seconds
+    retry_after: float | None = None  # THROTTLED only: seconds until the window resets
 
 
 @dataclass(frozen=True)
@@ -72,8 +82,14 @@ class TokenStore(Protocol):
         now: float,
         grace_seconds: float,
         ttl_seconds: float,
+        budget: RefreshBudget | None = None,
     ) -> Rotation:
-        """Atomically check the presented token and rotate, replay or revoke."""
+        """Atomically check the presented token and rotate, replay or revoke.
+
+        With a `budget`, a rotation or replay beyond it is THROTTLED instead and
+        changes nothing; the count lives in the session's own record, so the
+        check costs no extra round trip on the refresh path.
+        """
 
     async def is_active(self, session_id: str) -> bool:
         """Whether the session is live (the access-token check)."""

@@ -12,7 +12,7 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from authapi.store import Challenge, Outcome, Rotation
+from authapi.store import Challenge, Outcome, RefreshBudget, Rotation
 
 
 @dataclass
@@ -24,6 +24,19 @@ class _Record:
     used_at: float
     expires_at: float
     absolute_expires_at: float
+    window_start: float = 0.0  # the refresh budget's current window
+    window_count: int = 0
+
+    def over_budget(self, budget: RefreshBudget | None, now: float) -> float | None:
+        """Seconds to wait if this use exceeds the budget; else counts it and returns None."""
+        if budget is None:
+            return None
+        if now - self.window_start >= budget.window_seconds:
+            self.window_start, self.window_count = now, 0
+        if self.window_count >= budget.count:
+            return self.window_start + budget.window_seconds - now
+        self.window_count += 1
+        return None
 
 
 @dataclass
@@ -87,6 +100,7 @@ class MemoryTokenStore:
         now: float,
         grace_seconds: float,
         ttl_seconds: float,
+        budget: RefreshBudget | None = None,
     ) -> Rotation:
         record = self._live(session_id, now)
         if record is None:
@@ -96,6 +110,8 @@ class MemoryTokenStore:
             if expires_at <= now:
                 del self._records[session_id]
                 return Rotation(Outcome.UNKNOWN)
+            if (wait := record.over_budget(budget, now)) is not None:
+                return Rotation(Outcome.THROTTLED, record.user_id, retry_after=wait)
             record.parent, record.current = record.current, successor_hash
             record.rotated_at = record.used_at = now
             record.expires_at = expires_at
@@ -103,6 +119,8 @@ class MemoryTokenStore:
         if presented_hash == record.parent and now - record.rotated_at < grace_seconds:
             if successor_hash != record.current:
                 return Rotation(Outcome.STALE, record.user_id)
+            if (wait := record.over_budget(budget, now)) is not None:
+                return Rotation(Outcome.THROTTLED, record.user_id, retry_after=wait)
             record.used_at = now
             return Rotation(Outcome.REPLAYED, record.user_id, record.expires_at)
         del self._records[session_id]

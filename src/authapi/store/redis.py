@@ -15,23 +15,35 @@ from collections.abc import Collection, Sequence
 
 from redis.asyncio import Redis
 
-from authapi.store import Challenge, Outcome, Rotation
+from authapi.store import Challenge, Outcome, RefreshBudget, Rotation
 
 SOCKET_TIMEOUT_SECONDS = 2.0
 
 # KEYS[1] session hash
-# ARGV presented_hash, successor_hash, now_ms, grace_ms, ttl_ms
+# ARGV presented_hash, successor_hash, now_ms, grace_ms, ttl_ms, budget_count (0: none),
+#      budget_window_ms
 ROTATE_SCRIPT = """
-local fields = redis.call('HMGET', KEYS[1], 'uid', 'cur', 'prev', 'rot', 'exp', 'abs')
+local fields = redis.call('HMGET', KEYS[1], 'uid', 'cur', 'prev', 'rot', 'exp', 'abs', 'ws', 'wn')
 local uid, cur, prev = fields[1], fields[2], fields[3]
 if not cur then return {'unknown'} end
 local now = tonumber(ARGV[3])
+local function over_budget()
+  local limit, window = tonumber(ARGV[6]), tonumber(ARGV[7])
+  if limit <= 0 then return nil end
+  local start, count = tonumber(fields[7] or '0'), tonumber(fields[8] or '0')
+  if now - start >= window then start, count = now, 0 end
+  if count >= limit then return start + window - now end
+  redis.call('HSET', KEYS[1], 'ws', start, 'wn', count + 1)
+  return nil
+end
 if ARGV[1] == cur then
   local exp = math.min(now + tonumber(ARGV[5]), tonumber(fields[6]))
   if exp <= now then
     redis.call('DEL', KEYS[1])
     return {'unknown'}
   end
+  local wait = over_budget()
+  if wait then return {'throttled', uid, '0', tostring(wait)} end
   redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'prev', ARGV[1],
              'rot', ARGV[3], 'used', ARGV[3], 'exp', exp)
   redis.call('PEXPIREAT', KEYS[1], exp)
@@ -39,6 +51,8 @@ if ARGV[1] == cur then
 end
 if prev and ARGV[1] == prev and now - tonumber(fields[4]) < tonumber(ARGV[4]) then
   if ARGV[2] ~= cur then return {'stale', uid} end
+  local wait = over_budget()
+  if wait then return {'throttled', uid, '0', tostring(wait)} end
   redis.call('HSET', KEYS[1], 'used', ARGV[3])
   return {'replayed', uid, fields[5]}
 end
@@ -117,13 +131,24 @@ class RedisTokenStore:
         now: float,
         grace_seconds: float,
         ttl_seconds: float,
+        budget: RefreshBudget | None = None,
     ) -> Rotation:
         reply = await self._rotate(
             keys=[self.key(session_id)],
-            args=[presented_hash, successor_hash, _ms(now), _ms(grace_seconds), _ms(ttl_seconds)],
+            args=[
+                presented_hash,
+                successor_hash,
+                _ms(now),
+                _ms(grace_seconds),
+                _ms(ttl_seconds),
+                budget.count if budget else 0,
+                _ms(budget.window_seconds) if budget else 0,
+            ],
         )
         outcome = Outcome(reply[0])
         user_id = reply[1] if len(reply) > 1 else None
+        if outcome is Outcome.THROTTLED:
+            return Rotation(outcome, user_id, retry_after=int(reply[3]) / 1000)
         expires_at = int(reply[2]) / 1000 if len(reply) > 2 else None
         return Rotation(outcome, user_id, expires_at)
 

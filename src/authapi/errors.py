@@ -304,31 +304,28 @@ class Problem(BaseModel):
     detail: str = Field(examples=["The email or password is incorrect."])
 
 
-class OAuthProblem(BaseModel):
+class MfaChallengeFields(BaseModel):
+    """What an `mfa_required` answer adds, in problem and OAuth shape alike."""
+
+    mfa_token: str | None = Field(
+        default=None,
+        description="With `mfa_required` (403) only: send it to /auth/login/mfa with a code.",
+    )
+    expires_in: int | None = Field(
+        default=None, description="With `mfa_required` only: seconds the mfa_token lives."
+    )
+
+
+class OAuthProblem(MfaChallengeFields):
     """RFC 6749 §5.2 error response (plus our stable `code`)."""
 
     error: str = Field(examples=["invalid_grant"])
     error_description: str
     code: str
-    mfa_token: str | None = Field(
-        default=None,
-        description="With `mfa_required` (403) only: complete the sign-in at /auth/login/mfa.",
-    )
-    expires_in: int | None = Field(
-        default=None, description="With `mfa_required` only: seconds the mfa_token lives."
-    )
 
 
-class MfaChallengeProblem(Problem):
+class MfaChallengeProblem(Problem, MfaChallengeFields):
     """A problem that may start a second-factor step (`code: mfa_required`)."""
-
-    mfa_token: str | None = Field(
-        default=None,
-        description="With `mfa_required` only: send it to /auth/login/mfa with a code.",
-    )
-    expires_in: int | None = Field(
-        default=None, description="With `mfa_required` only: seconds the mfa_token lives."
-    )
 
 
 # errors whose body carries more than the Problem fields

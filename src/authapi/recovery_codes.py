@@ -43,3 +43,9 @@ def normalize(text: str) -> str | None:
 def code_hash(user_id: uuid.UUID, code: str) -> str:
     """What is stored for a normalised code: bound to its user, so equal codes hash apart."""
     return hashlib.sha256(f"{user_id}:{code}".encode("ascii")).hexdigest()
+
+
+def stored_hash(user_id: uuid.UUID, typed: str) -> str | None:
+    """What is stored for a code as shown or typed; None if it cannot be a code."""
+    code = normalize(typed)
+    return None if code is None else code_hash(user_id, code)

@@ -138,3 +138,12 @@ class TestCodeHash:
         assert recovery_codes.code_hash(user_id, CANONICAL) != recovery_codes.code_hash(
             user_id, "7kqm2x9p4hztb3we"
         )
+
+
+def test_stored_hash_is_the_hash_of_the_normalised_code_or_none() -> None:
+    user = uuid.uuid4()
+    (shown,) = recovery_codes.new_codes(1)
+    expected = recovery_codes.code_hash(user, shown.replace("-", ""))
+    assert recovery_codes.stored_hash(user, shown) == expected
+    assert recovery_codes.stored_hash(user, f" {shown.upper()} ") == expected
+    assert recovery_codes.stored_hash(user, "not a code") is None

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from authapi.clientip import ClientInfo
+from authapi.db import upsert
 from authapi.errors import (
     EmailNotVerified,
     EmailTaken,
@@ -132,9 +132,8 @@ class AccountService:
 
     async def _insert_if_absent(self, email: str, password_hash: str) -> uuid.UUID | None:
         """Insert the user unless the email exists; None if it did (race-safe, no savepoint)."""
-        dialect = postgresql if self._db.get_bind().dialect.name == "postgresql" else sqlite
         statement = (
-            dialect.insert(User)
+            upsert(self._db, User)
             .values(id=uuid.uuid4(), email=email, password_hash=password_hash)
             .on_conflict_do_nothing(index_elements=[User.email])
             .returning(User.id)

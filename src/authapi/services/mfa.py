@@ -35,11 +35,11 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi import recovery_codes, totp
 from authapi.clientip import ClientInfo
+from authapi.db import upsert
 from authapi.encryption import DecryptionFailed
 from authapi.errors import (
     AuthError,
@@ -109,12 +109,16 @@ class MfaService:
         return confirmed_at is not None
 
     async def status(self, user_id: uuid.UUID) -> MfaStatus:
-        remaining = await self._db.scalar(
+        return MfaStatus(
+            totp_enabled=await self.is_enabled(user_id),
+            recovery_codes_remaining=await self._recovery_codes_left(user_id),
+        )
+
+    async def _recovery_codes_left(self, user_id: uuid.UUID) -> int:
+        count = await self._db.scalar(
             select(func.count()).select_from(RecoveryCode).where(RecoveryCode.user_id == user_id)
         )
-        return MfaStatus(
-            totp_enabled=await self.is_enabled(user_id), recovery_codes_remaining=remaining or 0
-        )
+        return count or 0
 
     # --- enrolment -------------------------------------------------------------
     async def begin_setup(self, user_id: uuid.UUID) -> TotpEnrolment:
@@ -126,10 +130,9 @@ class MfaService:
         user = await self._user(user_id)
         secret = totp.new_secret()
         values = {"secret": self._seal(user_id, secret), "created_at": utcnow()}
-        dialect = postgresql if self._db.get_bind().dialect.name == "postgresql" else sqlite
         # one statement: two setups at once cannot collide, and a confirmed row is never touched
         statement = (
-            dialect.insert(TotpCredential)
+            upsert(self._db, TotpCredential)
             .values(user_id=user_id, **values)
             .on_conflict_do_update(
                 index_elements=[TotpCredential.user_id],
@@ -273,9 +276,9 @@ class MfaService:
             ):
                 return Factor.TOTP
         else:
-            normalized = recovery_codes.normalize(code)
-            if normalized is not None and await self._use_recovery_code(
-                user_id, normalized, purpose=purpose
+            digest = recovery_codes.stored_hash(user_id, code)
+            if digest is not None and await self._use_recovery_code(
+                user_id, digest, purpose=purpose
             ):
                 return Factor.RECOVERY_CODE
         await self._record_failure(user_id, purpose=purpose)
@@ -315,18 +318,15 @@ class MfaService:
                 return True
         return False
 
-    async def _use_recovery_code(self, user_id: uuid.UUID, code: str, *, purpose: str) -> bool:
+    async def _use_recovery_code(self, user_id: uuid.UUID, digest: str, *, purpose: str) -> bool:
         used = await self._db.scalar(
             delete(RecoveryCode)
-            .where(
-                RecoveryCode.user_id == user_id,
-                RecoveryCode.code_hash == recovery_codes.code_hash(user_id, code),
-            )
+            .where(RecoveryCode.user_id == user_id, RecoveryCode.code_hash == digest)
             .returning(RecoveryCode.id)
         )
         if used is None:
             return False
-        remaining = (await self.status(user_id)).recovery_codes_remaining
+        remaining = await self._recovery_codes_left(user_id)
         await record(
             self._db,
             EventType.RECOVERY_CODE_USED,
@@ -358,9 +358,7 @@ class MfaService:
                 {
                     "id": uuid.uuid4(),
                     "user_id": user_id,
-                    "code_hash": recovery_codes.code_hash(
-                        user_id, recovery_codes.normalize(code) or ""
-                    ),
+                    "code_hash": recovery_codes.stored_hash(user_id, code),
                     "created_at": utcnow(),
                 }
                 for code in codes

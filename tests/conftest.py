@@ -396,6 +396,23 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     return body
 
 
+def assert_throttled(response: httpx.Response, *, window_seconds: int) -> int:
+    """429 `rate_limited` with an integer Retry-After within the window; returns it."""
+    assert_problem(response, 429, "rate_limited")
+    retry_after = response.headers["retry-after"]
+    assert retry_after.isdigit(), retry_after
+    assert 1 <= int(retry_after) <= window_seconds
+    return int(retry_after)
+
+
+@asynccontextmanager
+async def client_from(api: Api, ip: str) -> AsyncIterator[httpx.AsyncClient]:
+    """Another client of the same app, connecting from `ip`."""
+    transport = httpx.ASGITransport(app=api.app, client=(ip, 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+        yield client
+
+
 def assert_same_response(first: httpx.Response, second: httpx.Response) -> None:
     """Byte-for-byte the same answer: status, body and every header."""
     assert first.status_code == second.status_code

@@ -10,15 +10,15 @@ addresses of its own.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio
 
-from tests.conftest import PASSWORD, Api, bearer, unique_email, unique_ip
+from tests.conftest import PASSWORD, Api, bearer, client_from, unique_email, unique_ip
+from tests.conftest import assert_throttled as throttled
 
 RESET_SUBJECT = "Reset your password"
 ONE_HOUR = 3600
@@ -39,26 +39,11 @@ async def resend(client: httpx.AsyncClient, email: str) -> httpx.Response:
 
 
 def assert_throttled(response: httpx.Response, *, window_seconds: int = ONE_HOUR) -> int:
-    """429 `rate_limited` with an integer Retry-After within the window; returns it."""
-    assert response.status_code == 429, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["code"] == "rate_limited"
-    retry_after = response.headers["retry-after"]
-    assert retry_after.isdigit(), retry_after
-    assert 0 < int(retry_after) <= window_seconds
-    return int(retry_after)
+    return throttled(response, window_seconds=window_seconds)
 
 
 def reset_emails(api: Api, email: str) -> int:
     return len([m for m in api.mail.to(email) if RESET_SUBJECT in str(m["Subject"])])
-
-
-@asynccontextmanager
-async def client_from(api: Api, ip: str) -> AsyncIterator[httpx.AsyncClient]:
-    """Another client of the same app, connecting from `ip`."""
-    transport = httpx.ASGITransport(app=api.app, client=(ip, 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
-        yield client
 
 
 class TestPerAddress:

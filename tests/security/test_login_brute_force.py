@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -29,7 +28,8 @@ import pytest
 import redis.asyncio
 
 from authapi.settings import Settings
-from tests.conftest import PASSWORD, Api, assert_problem, unique_email, unique_ip
+from tests.conftest import PASSWORD, assert_problem, client_from, unique_email, unique_ip
+from tests.conftest import assert_throttled as throttled
 
 WRONG = "not the password at all"
 ONE_MINUTE = 60
@@ -65,12 +65,7 @@ def test_the_documented_budgets_are_the_ones_these_tests_count_on() -> None:
 
 
 def assert_throttled(response: httpx.Response, *, window_seconds: int = ONE_MINUTE) -> int:
-    """429 `rate_limited` problem with an integer Retry-After within the window; returns it."""
-    assert_problem(response, 429, "rate_limited")
-    retry_after = response.headers["retry-after"]
-    assert retry_after.isdigit(), retry_after
-    assert 1 <= int(retry_after) <= window_seconds
-    return int(retry_after)
+    return throttled(response, window_seconds=window_seconds)
 
 
 def assert_wrong_password(response: httpx.Response) -> None:
@@ -100,14 +95,6 @@ async def token_grant(client: httpx.AsyncClient, email: str, password: str) -> h
     return await client.post(
         "/auth/token", data={"grant_type": "password", "username": email, "password": password}
     )
-
-
-@asynccontextmanager
-async def client_from(api: Api, ip: str) -> AsyncIterator[httpx.AsyncClient]:
-    """Another client of the same app, connecting from `ip`."""
-    transport = httpx.ASGITransport(app=api.app, client=(ip, 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
-        yield client
 
 
 class TestOneAccount:

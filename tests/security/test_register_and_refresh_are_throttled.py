@@ -14,36 +14,23 @@ addresses of its own.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from tests.conftest import PASSWORD, Api, assert_problem, link_token, unique_email, unique_ip
+from tests.conftest import PASSWORD, client_from, link_token, unique_email, unique_ip
+from tests.conftest import assert_throttled as throttled
 
 ONE_MINUTE = 60
 
 
 def assert_throttled(response: httpx.Response, *, window_seconds: int = ONE_MINUTE) -> int:
-    """429 `rate_limited` problem with an integer Retry-After within the window; returns it."""
-    assert_problem(response, 429, "rate_limited")
-    retry_after = response.headers["retry-after"]
-    assert retry_after.isdigit(), retry_after
-    assert 1 <= int(retry_after) <= window_seconds
-    return int(retry_after)
+    return throttled(response, window_seconds=window_seconds)
 
 
 async def register(client: httpx.AsyncClient, email: str) -> httpx.Response:
     return await client.post("/auth/register", json={"email": email, "password": PASSWORD})
-
-
-@asynccontextmanager
-async def client_from(api: Api, ip: str) -> AsyncIterator[httpx.AsyncClient]:
-    """Another client of the same app, connecting from `ip`."""
-    transport = httpx.ASGITransport(app=api.app, client=(ip, 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
-        yield client
 
 
 class TestRegisterPerIp:

@@ -69,10 +69,11 @@ async def _reencrypt_column(
                     f"a value in {table.name}.{column.name} cannot be decrypted with any "
                     "configured key; nothing was changed"
                 ) from None
-            await db.execute(
+            rewritten = await db.scalar(
                 table.update()
-                .where(key == row_key, column == ciphertext)
+                .where(key == row_key, column == ciphertext)  # unless it changed meanwhile
                 .values({column.name: rotated})
+                .returning(key)
             )
-            count += 1
+            count += rewritten is not None
     return count

@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+OIDC_PROVIDER := tests/oidc_provider
+OIDC_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
 
 .PHONY: run test lint typecheck pytest bench openapi clean
 
@@ -25,7 +27,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+# the OpenID provider the OIDC tests run (node); tests/oidc.py skips them without it
+$(OIDC_STAMP): $(OIDC_PROVIDER)/package-lock.json
+	npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund
+	touch $(OIDC_STAMP)
+
+pytest: $(STAMP) $(OIDC_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)  ## measure against PostgreSQL + Redis (see bench/README)
@@ -35,4 +42,4 @@ openapi: $(STAMP)  ## regenerate openapi.json from the app
 	$(BIN)/authapi openapi --output openapi.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(OIDC_PROVIDER)/node_modules

@@ -449,6 +449,34 @@ async def api(make_api: Callable[..., Any]) -> AsyncIterator[Api]:
         yield instance
 
 
+# --- OpenID provider (tests/oidc.py) ---------------------------------------------------
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[Any]:
+    """The run's OpenID provider (node, tests/oidc_provider): a `tests.oidc.OidcProvider`."""
+    from tests.oidc import start_provider  # imported here: tests.oidc imports this module
+
+    with start_provider() as provider:
+        yield provider
+
+
+@pytest.fixture(scope="session")
+def oidc_provider_claims_in_id_token() -> Iterator[Any]:
+    """A second provider that puts email, email_verified and name into the id_token."""
+    from tests.oidc import start_provider
+
+    with start_provider(conform_id_token_claims=False) as provider:
+        yield provider
+
+
+@pytest.fixture
+async def oidc_api(make_api: Callable[..., Any], oidc_provider: Any) -> AsyncIterator[Api]:
+    """An app with the run's provider configured as "local" (see tests.oidc.oidc_settings)."""
+    from tests.oidc import oidc_settings
+
+    async with make_api(**oidc_settings(oidc_provider)) as instance:
+        yield instance
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """In CI every test must run: any skip (a missing service, say) turns the run red."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

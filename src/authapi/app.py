@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from authapi import __version__
-from authapi.api import auth, mfa, ops, users, wellknown
+from authapi.api import auth, mfa, oauth, ops, users, wellknown
 from authapi.errors import PROBLEM_JSON, Problem, ValidationFailed, install_error_handlers, problems
 from authapi.logs import configure_logging
 from authapi.middleware import BodySizeLimit, SecurityHeaders
@@ -58,7 +58,14 @@ def create_app(settings: Settings) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(SecurityHeaders)
-    for router in (auth.router, mfa.router, users.router, wellknown.router, ops.router):
+    for router in (
+        auth.router,
+        oauth.router,
+        mfa.router,
+        users.router,
+        wellknown.router,
+        ops.router,
+    ):
         app.include_router(router)
     _document_problems(app)
     return app

@@ -202,6 +202,39 @@ class SessionNotFound(NotFound):
     default_detail = "You have no active session with this id."
 
 
+class UnknownProvider(NotFound):
+    code, title = "unknown_provider", "Unknown sign-in provider"
+    default_detail = "No OpenID provider of that name is configured."
+
+
+class IdentityNotFound(NotFound):
+    code, title = "identity_not_found", "Linked sign-in not found"
+    default_detail = "Your account has no linked sign-in with this id."
+
+
+class RedirectNotAllowed(AuthError):
+    status, code, title = 400, "redirect_not_allowed", "Redirect address not allowed"
+    default_detail = (
+        "redirect_to must be an absolute https address listed in AUTHAPI_ALLOWED_REDIRECTS."
+    )
+
+
+class InvalidOAuthState(AuthError):
+    status, code, title = 400, "invalid_oauth_state", "Sign-in could not be completed"
+    default_detail = (
+        "This sign-in was not started in this browser, has expired or was already "
+        "completed; start again."
+    )
+
+
+class LastSignInMethod(AuthError):
+    status, code, title = 409, "last_sign_in_method", "Last way to sign in"
+    default_detail = (
+        "This is the only way to sign in to your account; set a password (through "
+        "forgot-password) or link another provider first."
+    )
+
+
 class MethodNotAllowed(AuthError):
     status, code, title = 405, "method_not_allowed", "Method not allowed"
     default_detail = "This endpoint does not accept that method."
@@ -261,6 +294,11 @@ class ServiceUnavailable(AuthError):
 
     def __init__(self, detail: str | None = None, **extra: Any) -> None:
         super().__init__(detail, headers={"Retry-After": "5"}, **extra)
+
+
+class ProviderUnavailable(ServiceUnavailable):
+    code, title = "provider_unavailable", "Sign-in provider unavailable"
+    default_detail = "The sign-in provider cannot be reached; try again shortly."
 
 
 class OAuthError(Exception):

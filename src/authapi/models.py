@@ -180,6 +180,27 @@ class RecoveryCode(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Identity(Base):
+    """An account at an OpenID provider linked to a user, known by (issuer, subject) only:
+    an email address can change hands, a provider's subject cannot."""
+
+    __tablename__ = "identities"
+    __table_args__ = (
+        Index(None, "issuer", "subject", unique=True),
+        Index(None, "user_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(32))
+    issuer: Mapped[str] = mapped_column(String(512))
+    subject: Mapped[str] = mapped_column(String(255))
+    # what the provider said at the last sign-in; shown to the user, never used to match
+    email: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class OutboxMessage(Base):
     """An email waiting to be sent (or recently sent): see authapi.outbox."""
 

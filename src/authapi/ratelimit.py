@@ -26,6 +26,8 @@ Rules:
 - `register:ip` — registrations from one client IP,
 - `email:address` — emails requested for one address (forgot-password, resend),
 - `email:ip` — emails requested from one client IP,
+- `oidc:ip` — sign-ins with an OpenID provider started from one client IP (each
+  keeps a little state in the store for ten minutes),
 - `mfa:user` — second-factor codes tried for one account, across sign-in
   challenges and the MFA management endpoints (a challenge has its own,
   smaller budget: see authapi.services.mfa).
@@ -102,6 +104,7 @@ def open_throttle(settings: Settings) -> tuple[Throttle, ConnectionPool | None]:
         "email:address": parse_many(settings.email_rate_limit_per_address),
         "email:ip": parse_many(settings.email_rate_limit_per_ip),
         "mfa:user": parse_many(settings.mfa_rate_limit_per_user),
+        "oidc:ip": parse_many(settings.oidc_rate_limit_per_ip),
     }
     if settings.redis_url is None:
         return Throttle(MemoryStorage(), rules), None

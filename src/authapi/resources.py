@@ -13,16 +13,20 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from authapi import __version__
 from authapi.background import Background
 from authapi.db import check_database, make_engine, make_sessionmaker
 from authapi.encryption import Encryptor, load_encryption_keys
 from authapi.keys import KeyConfigError, KeyRepository, Keyring
 from authapi.mail import ConsoleMailer, Mailer, SmtpMailer
+from authapi.oidc import OidcClient
 from authapi.outbox import Outbox, OutboxSender
 from authapi.passwords import PasswordHasher, PasswordPolicy
 from authapi.ratelimit import Throttle, open_throttle, refresh_budget
+from authapi.redirects import RedirectAllowList
 from authapi.settings import Settings
 from authapi.store import RefreshBudget, TokenStore
 from authapi.store.memory import MemoryTokenStore
@@ -55,6 +59,8 @@ class Resources:
     background: Background
     throttle: Throttle
     refresh_budget: RefreshBudget
+    identity_providers: dict[str, OidcClient]
+    redirects: RedirectAllowList
 
     @classmethod
     @asynccontextmanager
@@ -105,6 +111,25 @@ class Resources:
             if throttle_pool is not None:
                 stack.push_async_callback(throttle_pool.aclose)
 
+            providers: dict[str, OidcClient] = {}
+            if settings.identity_providers:
+                http = httpx.AsyncClient(
+                    timeout=settings.oidc_http_timeout_seconds,
+                    follow_redirects=False,
+                    headers={"User-Agent": f"authapi/{__version__}"},
+                )
+                stack.push_async_callback(http.aclose)
+                providers = {
+                    provider.name: OidcClient(
+                        provider,
+                        http,
+                        cache_seconds=settings.oidc_cache_seconds,
+                        leeway_seconds=settings.clock_leeway_seconds,
+                        max_age_seconds=settings.oidc_state_ttl_seconds,
+                    )
+                    for provider in settings.identity_providers
+                }
+
             background = Background()
             stack.push_async_callback(background.close)
             sender = OutboxSender(
@@ -146,6 +171,8 @@ class Resources:
                 background=background,
                 throttle=throttle,
                 refresh_budget=refresh_budget(settings),
+                identity_providers=providers,
+                redirects=RedirectAllowList(settings.allowed_redirects),
             )
 
 

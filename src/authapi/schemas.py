@@ -147,6 +147,16 @@ class RecoveryCodesRequest(Request):
     code: MfaCode
 
 
+class LinkIdentityRequest(Request):
+    provider: str = Field(max_length=32, examples=["google"])
+    redirect_to: Text | None = Field(
+        default=None,
+        max_length=2048,
+        description="Where the browser lands afterwards: an AUTHAPI_ALLOWED_REDIRECTS address "
+        "(default: the first).",
+    )
+
+
 class RefreshRequest(Request):
     refresh_token: OpaqueToken | None = Field(
         default=None,
@@ -211,6 +221,24 @@ class SessionOut(BaseModel):
     ip: str | None
     user_agent: str | None
     current: bool = Field(description="The session of the access token making this request.")
+
+
+class IdentityOut(BaseModel):
+    id: uuid.UUID
+    provider: str = Field(examples=["google"])
+    email: str | None = Field(description="The address the provider gave at the last sign-in.")
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class IdentityList(BaseModel):
+    identities: list[IdentityOut]
+
+
+class AuthorizationUrl(BaseModel):
+    authorization_url: str = Field(
+        description="Send the browser here (a top-level navigation) to finish linking."
+    )
 
 
 class SessionList(BaseModel):

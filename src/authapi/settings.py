@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 import limits
 from cryptography.fernet import Fernet
 from pydantic import (
+    BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -24,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from authapi.redirects import RedirectAllowList
 
 Algorithm: TypeAlias = Literal["ES256", "EdDSA", "RS256", "HS256"]
 IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -48,6 +52,53 @@ def _split_commas(value: Any) -> Any:
 def _origin_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+GOOGLE_ISSUER = "https://accounts.google.com"
+
+
+def is_loopback_http(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+
+
+class OidcProvider(BaseModel):
+    """One OpenID Connect provider (an entry of AUTHAPI_OIDC_PROVIDERS)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    issuer: str
+    client_id: str = Field(min_length=1, max_length=512)
+    client_secret: SecretStr
+    scopes: list[str] = ["openid", "email", "profile"]
+    display_name: str | None = Field(default=None, max_length=64)
+    # other spellings of the issuer that its id_tokens may carry (Google's bare host name)
+    issuer_aliases: list[str] = []
+
+    @field_validator("issuer")
+    @classmethod
+    def _https_issuer(cls, issuer: str) -> str:
+        parts = urlsplit(issuer)
+        if parts.query or parts.fragment or not parts.hostname:
+            raise ValueError(f"issuer {issuer!r} is not a URL like https://accounts.example.com")
+        if parts.scheme != "https" and not is_loopback_http(issuer):
+            raise ValueError(f"issuer {issuer!r} must use https (http only on localhost)")
+        return issuer.rstrip("/")
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid_scope(cls, scopes: list[str]) -> list[str]:
+        if "openid" not in scopes:
+            raise ValueError("scopes must include 'openid'")
+        if any(not scope or " " in scope for scope in scopes):
+            raise ValueError("each scope is one word")
+        return scopes
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name.capitalize()
 
 
 class Settings(BaseSettings):
@@ -96,6 +147,16 @@ class Settings(BaseSettings):
     mfa_challenge_max_attempts: int = Field(default=5, ge=1, le=20)
     mfa_rate_limit_per_user: str = "10/15minutes;30/day"
 
+    # --- sign-in with OpenID Connect providers ------------------------------
+    oidc_providers: list[OidcProvider] = []
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    allowed_redirects: Annotated[list[str], NoDecode] = []
+    oidc_state_ttl_seconds: int = Field(default=600, ge=30, le=600)
+    oidc_http_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    oidc_rate_limit_per_ip: str = "30/minute;300/hour"
+    oidc_cache_seconds: int = Field(default=3600, ge=60, le=24 * 3600)
+
     # --- tokens --------------------------------------------------------------
     jwt_algorithm: Algorithm = "ES256"
     signing_key_file: Path | None = None
@@ -120,7 +181,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     # ------------------------------------------------------------------------
-    @field_validator("allowed_origins", "encryption_keys", mode="before")
+    @field_validator("allowed_origins", "encryption_keys", "allowed_redirects", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         return _split_commas(value)
@@ -145,6 +206,7 @@ class Settings(BaseSettings):
         "email_rate_limit_per_address",
         "email_rate_limit_per_ip",
         "mfa_rate_limit_per_user",
+        "oidc_rate_limit_per_ip",
     )
     @classmethod
     def _rate(cls, value: str) -> str:
@@ -179,6 +241,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
             cleaned.append(_origin_of(origin))
         return cleaned
+
+    @field_validator("allowed_redirects")
+    @classmethod
+    def _redirect_entries(cls, entries: list[str]) -> list[str]:
+        RedirectAllowList(entries)  # raises ValueError naming the first bad entry
+        return entries
 
     @field_validator("public_url", "issuer")
     @classmethod
@@ -254,6 +322,18 @@ class Settings(BaseSettings):
             # A shared deployment needs one shared secret; a generated file per
             # instance would make every instance reject the others' refresh tokens.
             raise ValueError("AUTHAPI_ENCRYPTION_KEYS is required when AUTHAPI_REDIS_URL is set")
+        if (self.google_client_id is None) != (self.google_client_secret is None):
+            raise ValueError(
+                "AUTHAPI_GOOGLE_CLIENT_ID and AUTHAPI_GOOGLE_CLIENT_SECRET go together"
+            )
+        names = [provider.name for provider in self.identity_providers]
+        if len(names) != len(set(names)):
+            raise ValueError("AUTHAPI_OIDC_PROVIDERS: each provider needs its own name")
+        if names and not self.allowed_redirects:
+            raise ValueError(
+                "AUTHAPI_ALLOWED_REDIRECTS is required with an OpenID provider: "
+                "the addresses a sign-in may return to"
+            )
         if self.refresh_token_ttl_seconds > self.session_lifetime_seconds:
             raise ValueError(
                 "AUTHAPI_REFRESH_TOKEN_TTL_SECONDS exceeds AUTHAPI_SESSION_LIFETIME_SECONDS"
@@ -282,6 +362,23 @@ class Settings(BaseSettings):
         return self.public_url.startswith("https://")
 
     @property
+    def identity_providers(self) -> list[OidcProvider]:
+        """AUTHAPI_OIDC_PROVIDERS, plus Google when its client is configured."""
+        providers = list(self.oidc_providers)
+        if self.google_client_id is not None and self.google_client_secret is not None:
+            providers.append(
+                OidcProvider(
+                    name="google",
+                    display_name="Google",
+                    issuer=GOOGLE_ISSUER,
+                    client_id=self.google_client_id,
+                    client_secret=self.google_client_secret,
+                    issuer_aliases=["accounts.google.com"],
+                )
+            )
+        return providers
+
+    @property
     def csrf_allowed_origins(self) -> frozenset[str]:
         """Origins allowed to use the refresh cookie: the allow-list plus the public URL's."""
         return frozenset([*self.allowed_origins, _origin_of(self.public_url)])
@@ -304,6 +401,11 @@ class Settings(BaseSettings):
             warnings.append(f"no AUTHAPI_ENCRYPTION_KEYS: using a generated key in {self.data_dir}")
         if self.signing_key_file is None and self.jwt_secret is None:
             warnings.append("no signing key configured: generated keys are kept in the database")
+        for provider in self.identity_providers:
+            if is_loopback_http(provider.issuer):
+                warnings.append(
+                    f"OpenID provider {provider.name!r} at {provider.issuer} over plain http"
+                )
         if self.bcrypt_rounds < 10:
             warnings.append(f"bcrypt cost {self.bcrypt_rounds} is below 10 (tests only)")
         return warnings
@@ -313,8 +415,13 @@ def config_error_line(error: ValidationError) -> str:
     """Render a settings ValidationError as one line naming the variables."""
     parts = []
     for item in error.errors(include_url=False, include_input=False):
-        location = ".".join(str(part) for part in item["loc"])
         message = item["msg"].removeprefix("Value error, ")
         # model-level checks name their variables in the message themselves
-        parts.append(f"AUTHAPI_{location.upper()}: {message}" if location else message)
+        if not item["loc"]:
+            parts.append(message)
+            continue
+        first, *rest = item["loc"]
+        # inside a JSON value: AUTHAPI_OIDC_PROVIDERS[0].client_id
+        inner = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in rest)
+        parts.append(f"AUTHAPI_{str(first).upper()}{inner}: {message}")
     return "invalid configuration: " + "; ".join(parts)

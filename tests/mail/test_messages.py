@@ -3,8 +3,8 @@ proper headers, no secret but the one link, and bodies encrypted at rest until s
 
 `every_email` drives each flow that sends mail (registration, re-registration,
 refresh-token reuse, password change, reset, two-factor on / recovery-code
-sign-in / new codes / off, email change, refused email change, account
-deletion) for one account and returns every message it received, with every
+sign-in / new codes / off, a provider linked / unlinked, email change, refused
+email change, account deletion) for one account and returns every message it received, with every
 secret the flows handled, on both backends.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,7 @@ from tests.conftest import (
     unique_email,
 )
 from tests.mail.conftest import ProductionApi, SmtpService, eventually, outbox_rows
+from tests.oidc import REDIRECT, OidcBrowser, OidcProvider, oidc_settings
 
 EMAIL_FROM = "Example Accounts <accounts@example.com>"
 REREGISTER_PASSWORD = "an attempt to register again"
@@ -59,6 +61,8 @@ SUBJECTS = {
     "A recovery code was used to sign in",
     "New recovery codes",
     "Two-factor authentication is off",
+    "Local sign-in was added to your account",
+    "Local sign-in was removed from your account",
 }
 
 
@@ -104,7 +108,9 @@ def tokens_of(response: httpx.Response) -> tuple[str, str]:
     return body["access_token"], body["refresh_token"]
 
 
-async def every_email(api: Api, *, user_agent: str = "Mail-Test/1.0") -> Transcript:
+async def every_email(
+    api: Api, provider: OidcProvider, *, user_agent: str = "Mail-Test/1.0"
+) -> Transcript:
     """Run every flow that sends mail for one account; returns what arrived and what is secret."""
     client, transcript = api.client, Transcript()
     transcript.secrets |= {PASSWORD, REREGISTER_PASSWORD, CHANGED_PASSWORD, RESET_PASSWORD}
@@ -172,6 +178,15 @@ async def every_email(api: Api, *, user_agent: str = "Mail-Test/1.0") -> Transcr
     transcript.secrets |= {secret, mfa_token, access, refresh, *codes, *new_codes}
 
     access, _ = await login(address, RESET_PASSWORD)
+    subject = uuid.uuid4().hex
+    provider.set_user(subject, email=unique_email("idp"), email_verified=True)
+    linked = await OidcBrowser(client).link(access, sub=subject)
+    assert linked.headers["location"] == f"{REDIRECT}?linked=local", linked.text
+    listed = await client.get("/users/me/identities", headers=bearer(access))
+    (identity,) = listed.json()["identities"]
+    unlinked = await client.delete(f"/users/me/identities/{identity['id']}", headers=bearer(access))
+    assert unlinked.status_code == 204, unlinked.text
+
     move = {"password": RESET_PASSWORD, "new_email": new_address}
     assert (
         await client.post("/users/me/email", json=move, headers=bearer(access))
@@ -198,10 +213,12 @@ async def every_email(api: Api, *, user_agent: str = "Mail-Test/1.0") -> Transcr
 
 class TestEveryEmail:
     async def test_every_email_has_a_plain_text_and_an_html_part_and_proper_headers(
-        self, make_api: Callable[..., Any]
+        self, make_api: Callable[..., Any], oidc_provider: OidcProvider
     ) -> None:
-        async with make_api(email_from=EMAIL_FROM, refresh_reuse_grace_seconds=0) as api:
-            transcript = await every_email(api)
+        async with make_api(
+            email_from=EMAIL_FROM, refresh_reuse_grace_seconds=0, **oidc_settings(oidc_provider)
+        ) as api:
+            transcript = await every_email(api, oidc_provider)
         messages = transcript.messages
         assert {str(m["Subject"]) for m in messages} == SUBJECTS
 
@@ -224,18 +241,18 @@ class TestEveryEmail:
         assert len({str(m["Message-ID"]) for m in messages}) == len(messages)
 
     async def test_html_links_are_exactly_the_links_of_the_text(
-        self, make_api: Callable[..., Any]
+        self, make_api: Callable[..., Any], oidc_provider: OidcProvider
     ) -> None:
-        async with make_api(refresh_reuse_grace_seconds=0) as api:
-            transcript = await every_email(api)
+        async with make_api(refresh_reuse_grace_seconds=0, **oidc_settings(oidc_provider)) as api:
+            transcript = await every_email(api, oidc_provider)
         for message in transcript.messages:
             assert html_links(message) == text_urls(message), message["Subject"]
 
     async def test_no_email_holds_a_secret_except_its_own_link(
-        self, make_api: Callable[..., Any]
+        self, make_api: Callable[..., Any], oidc_provider: OidcProvider
     ) -> None:
-        async with make_api(refresh_reuse_grace_seconds=0) as api:
-            transcript = await every_email(api)
+        async with make_api(refresh_reuse_grace_seconds=0, **oidc_settings(oidc_provider)) as api:
+            transcript = await every_email(api, oidc_provider)
         assert len(transcript.link_tokens) == 4
         # 4 passwords; 4 sign-ins' and 1 refresh's token pairs; a TOTP secret,
         # an mfa_token and the token pair it gave; 20 recovery codes
@@ -253,11 +270,11 @@ class TestEveryEmail:
                 assert f"{PUBLIC_URL}/" in text_urls(message)[0]
 
     async def test_links_lead_only_to_the_public_url_even_with_a_hostile_user_agent(
-        self, make_api: Callable[..., Any]
+        self, make_api: Callable[..., Any], oidc_provider: OidcProvider
     ) -> None:
         hostile = "Mozilla/5.0 (update needed: https://evil.example/login?next=account)"
-        async with make_api(refresh_reuse_grace_seconds=0) as api:
-            transcript = await every_email(api, user_agent=hostile)
+        async with make_api(refresh_reuse_grace_seconds=0, **oidc_settings(oidc_provider)) as api:
+            transcript = await every_email(api, oidc_provider, user_agent=hostile)
         for message in transcript.messages:
             # a plain-text reader would make it a link too
             assert "evil.example" not in message.as_string(), message["Subject"]

@@ -559,6 +559,41 @@ class TestRemember:
             await client.aclose()
 
 
+class TestStash:
+    """`stash`/`take`: single-use values kept for a while (OpenID sign-in state)."""
+
+    async def test_a_stashed_value_is_taken_once(self, store: TokenStore) -> None:
+        key = uuid.uuid4().hex
+        assert await store.take(key) is None
+        await store.stash(key, '{"nonce": "n"}', ttl_seconds=30)
+        assert await store.take(uuid.uuid4().hex) is None
+        assert await store.take(key) == '{"nonce": "n"}'
+        assert await store.take(key) is None
+
+    async def test_parallel_takes_give_the_value_to_exactly_one(self, store: TokenStore) -> None:
+        key = uuid.uuid4().hex
+        await store.stash(key, "only once", ttl_seconds=30)
+        taken = await asyncio.gather(*(store.take(key) for _ in range(50)))
+        assert taken.count("only once") == 1
+        assert taken.count(None) == 49
+
+    async def test_a_stashed_value_expires(self, store: TokenStore) -> None:
+        key = uuid.uuid4().hex
+        await store.stash(key, "short-lived", ttl_seconds=0.2)
+        await asyncio.sleep(0.3)
+        assert await store.take(key) is None
+
+    async def test_redis_keys_expire(self, redis_subject: StoreUnderTest) -> None:
+        await redis_subject.store.stash("s" * 64, "value", ttl_seconds=600)
+        client = redis_subject.redis()
+        try:
+            (key,) = await redis_subject.keys()
+            assert key == f"{redis_subject.prefix}:stash:{'s' * 64}"
+            assert 595_000 < await client.pttl(key) <= 600_000
+        finally:
+            await client.aclose()
+
+
 class TestRefreshBudget:
     """The per-session refresh budget, counted inside the rotation (a fixed window)."""
 

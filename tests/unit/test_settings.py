@@ -4,8 +4,9 @@ environment, and the defaults are the documented ones."""
 from __future__ import annotations
 
 import ipaddress
+import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from cryptography.fernet import Fernet
@@ -222,3 +223,92 @@ class TestDefaults:
     def test_libpq_database_url_gets_the_async_driver(self) -> None:
         settings = Settings(database_url="postgresql://user@db.example.com/auth")
         assert settings.database_url == "postgresql+asyncpg://user@db.example.com/auth"
+
+
+class TestOpenIdProviders:
+    PROVIDER: ClassVar[dict[str, str]] = {
+        "name": "corp",
+        "issuer": "https://sso.example.com/realms/main/",
+        "client_id": "authapi",
+        "client_secret": "s3cr3t-value",
+    }
+    REDIRECTS = "https://app.example.com/signed-in"
+
+    def test_a_provider_from_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("AUTHAPI_OIDC_PROVIDERS", json.dumps([self.PROVIDER]))
+        monkeypatch.setenv(
+            "AUTHAPI_ALLOWED_REDIRECTS", f"{self.REDIRECTS}, https://app.example.com/app/"
+        )
+        settings = Settings()
+        (provider,) = settings.identity_providers
+        assert provider.name == "corp"
+        assert provider.issuer == "https://sso.example.com/realms/main"  # trailing / dropped
+        assert provider.scopes == ["openid", "email", "profile"]
+        assert provider.label == "Corp"
+        assert settings.allowed_redirects == [self.REDIRECTS, "https://app.example.com/app/"]
+        assert "s3cr3t-value" not in repr(settings)
+
+    def test_google_needs_only_its_client(self) -> None:
+        settings = Settings(
+            google_client_id="1234.apps.googleusercontent.com",
+            google_client_secret="GOCSPX-x",
+            allowed_redirects=[self.REDIRECTS],
+        )
+        (google,) = settings.identity_providers
+        assert (google.name, google.label) == ("google", "Google")
+        assert google.issuer == "https://accounts.google.com"
+        assert google.issuer_aliases == ["accounts.google.com"]
+        assert "openid" in google.scopes
+        assert "email" in google.scopes
+
+    def test_google_id_without_secret(self) -> None:
+        line = error_line(google_client_id="1234", allowed_redirects=[self.REDIRECTS])
+        assert "AUTHAPI_GOOGLE_CLIENT_SECRET" in line
+
+    def test_a_provider_needs_allowed_redirects(self) -> None:
+        assert "AUTHAPI_ALLOWED_REDIRECTS" in error_line(oidc_providers=[self.PROVIDER])
+
+    def test_names_are_unique(self) -> None:
+        line = error_line(
+            oidc_providers=[self.PROVIDER, {**self.PROVIDER, "issuer": "https://other.example"}],
+            allowed_redirects=[self.REDIRECTS],
+        )
+        assert "own name" in line
+
+    @pytest.mark.parametrize(
+        ("field", "value", "says"),
+        [
+            ("issuer", "http://sso.example.com", "https"),
+            ("issuer", "https://sso.example.com/?x=1", "not a URL"),
+            ("scopes", ["email"], "openid"),
+            ("name", "Corp SSO", "name"),
+            ("client_id", "", "client_id"),
+        ],
+    )
+    def test_bad_provider(self, field: str, value: Any, says: str) -> None:
+        line = error_line(
+            oidc_providers=[{**self.PROVIDER, field: value}], allowed_redirects=[self.REDIRECTS]
+        )
+        assert "AUTHAPI_OIDC_PROVIDERS" in line
+        assert says in line
+        assert "s3cr3t-value" not in line
+
+    def test_plain_http_on_localhost_is_a_development_setting(self) -> None:
+        settings = Settings(
+            oidc_providers=[{**self.PROVIDER, "issuer": "http://127.0.0.1:9000"}],
+            allowed_redirects=[self.REDIRECTS],
+        )
+        assert any("plain http" in warning for warning in settings.dev_warnings())
+        https = Settings(oidc_providers=[self.PROVIDER], allowed_redirects=[self.REDIRECTS])
+        assert not any("plain http" in warning for warning in https.dev_warnings())
+
+    @pytest.mark.parametrize(
+        "entry", ["/signed-in", "//evil.example/", "https://a@app.example.com/", "javascript:x"]
+    )
+    def test_bad_allowed_redirect(self, entry: str) -> None:
+        line = error_line(allowed_redirects=[entry])
+        assert "AUTHAPI_ALLOWED_REDIRECTS" in line
+
+    def test_state_lives_at_most_ten_minutes(self) -> None:
+        assert Settings().oidc_state_ttl_seconds == 600
+        assert "AUTHAPI_OIDC_STATE_TTL_SECONDS" in error_line(oidc_state_ttl_seconds=601)

@@ -3,6 +3,11 @@
 Cookie: HttpOnly; Secure (unless turned off for plain-http development);
 SameSite=Strict; Path=/auth, so it only travels to the endpoints that use it.
 
+The OpenID sign-in cookie (`authapi_oauth`) binds a sign-in's state to the
+browser that started it: HttpOnly, Path=/auth/oauth, as long as the state
+lives, and SameSite=Lax, because the provider's redirect back to the callback
+is a cross-site navigation, on which a Strict cookie would not be sent.
+
 CSRF: a request authenticated by the cookie (refresh, logout) must carry
 `X-Requested-With` (any value: a cross-site page cannot add it without a CORS
 preflight, which only allowed origins pass) and, when the browser sends
@@ -26,6 +31,8 @@ from authapi.services.sessions import IssuedTokens
 from authapi.settings import Settings
 
 COOKIE_PATH = "/auth"
+OAUTH_COOKIE = "authapi_oauth"
+OAUTH_COOKIE_PATH = "/auth/oauth"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -91,6 +98,28 @@ def clear_refresh_cookie(response: Response, settings: Settings) -> None:
         secure=settings.effective_cookie_secure,
         httponly=True,
         samesite="strict",
+    )
+
+
+def set_oauth_cookie(response: Response, settings: Settings, browser_secret: str) -> None:
+    response.set_cookie(
+        OAUTH_COOKIE,
+        browser_secret,
+        max_age=settings.oidc_state_ttl_seconds,
+        path=OAUTH_COOKIE_PATH,
+        secure=settings.effective_cookie_secure,
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def clear_oauth_cookie(response: Response, settings: Settings) -> None:
+    response.delete_cookie(
+        OAUTH_COOKIE,
+        path=OAUTH_COOKIE_PATH,
+        secure=settings.effective_cookie_secure,
+        httponly=True,
+        samesite="lax",
     )
 
 

@@ -23,6 +23,7 @@ from authapi.errors import AuthError, InvalidAccessToken, NotAuthenticated
 from authapi.resources import Resources
 from authapi.services.accounts import AccountService
 from authapi.services.mfa import MfaService
+from authapi.services.oidc_signin import OidcSignIn
 from authapi.services.sessions import Refresher, SessionService
 from authapi.settings import Settings
 from authapi.tokens import AccessClaims
@@ -81,6 +82,10 @@ async def get_mfa(db: DbSession, resources: ResourcesDep, client: Client) -> Mfa
     return MfaService(db, resources, client)
 
 
+async def get_oidc(db: DbSession, resources: ResourcesDep, client: Client) -> OidcSignIn:
+    return OidcSignIn(db, resources, client)
+
+
 async def get_refresher(resources: ResourcesDep, client: Client) -> Refresher:
     return Refresher(resources, client)
 
@@ -89,6 +94,7 @@ Accounts = Annotated[AccountService, Depends(get_accounts)]
 Sessions = Annotated[SessionService, Depends(get_sessions)]
 Mfa = Annotated[MfaService, Depends(get_mfa)]
 Refreshes = Annotated[Refresher, Depends(get_refresher)]
+OidcSignIns = Annotated[OidcSignIn, Depends(get_oidc)]
 
 
 @dataclass(frozen=True)

@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import uuid
 
-from authapi.api.cookies import clear_refresh_cookie
-from authapi.api.deps import Accounts, CurrentPrincipal, ResourcesDep, SettingsDep
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from authapi.api.cookies import NO_STORE, clear_refresh_cookie, set_oauth_cookie
+from authapi.api.deps import Accounts, CurrentPrincipal, OidcSignIns, ResourcesDep, SettingsDep
 from authapi.errors import (
+    IdentityNotFound,
     InvalidAccessToken,
     InvalidCredentials,
+    LastSignInMethod,
     MalformedRequest,
     NotAuthenticated,
     PayloadTooLarge,
+    ProviderUnavailable,
     RateLimited,
+    RedirectNotAllowed,
     ServiceUnavailable,
+    UnknownProvider,
     ValidationFailed,
     WeakPassword,
     problems,
 )
 from authapi.schemas import (
+    AuthorizationUrl,
     ChangeEmailRequest,
     ChangePasswordRequest,
     DeleteAccountRequest,
+    IdentityList,
+    IdentityOut,
+    LinkIdentityRequest,
     Message,
     UserOut,
 )
@@ -111,3 +123,68 @@ async def delete_account(
     response = Response(status_code=204)
     clear_refresh_cookie(response, settings)
     return response
+
+
+@router.get(
+    "/me/identities",
+    response_model=IdentityList,
+    responses=problems(*BEARER_ERRORS),
+    summary="Providers linked to the account",
+)
+async def list_identities(principal: CurrentPrincipal, oidc: OidcSignIns) -> IdentityList:
+    identities = await oidc.identities(principal.user_id)
+    return IdentityList(
+        identities=[IdentityOut.model_validate(row, from_attributes=True) for row in identities]
+    )
+
+
+@router.post(
+    "/me/identities",
+    response_model=AuthorizationUrl,
+    responses=problems(
+        UnknownProvider,
+        RedirectNotAllowed,
+        RateLimited,
+        ProviderUnavailable,
+        *BEARER_ERRORS,
+        *BODY_ERRORS,
+    ),
+    summary="Link a provider to the account",
+)
+async def link_identity(
+    body: LinkIdentityRequest,
+    principal: CurrentPrincipal,
+    oidc: OidcSignIns,
+    settings: SettingsDep,
+) -> JSONResponse:
+    """Answers the provider's sign-in address and sets the `authapi_oauth` cookie (call it
+    with `credentials: "include"`); navigate the browser there. The provider's redirect
+    back links its account to this one and lands on `redirect_to?linked=<provider>`, or
+    `?error=identity_in_use` when another account has it."""
+    started = await oidc.begin(
+        body.provider,
+        redirect_to=body.redirect_to,
+        link_user=principal.user_id,
+        link_session=principal.session_id,
+    )
+    response = JSONResponse(
+        AuthorizationUrl(authorization_url=started.authorization_url).model_dump(),
+        headers=NO_STORE,
+    )
+    set_oauth_cookie(response, settings, started.browser_secret)
+    return response
+
+
+@router.delete(
+    "/me/identities/{identity_id}",
+    status_code=204,
+    response_class=Response,
+    responses=problems(IdentityNotFound, LastSignInMethod, *BEARER_ERRORS, ValidationFailed),
+    summary="Unlink a provider from the account",
+)
+async def unlink_identity(
+    identity_id: uuid.UUID, principal: CurrentPrincipal, oidc: OidcSignIns
+) -> Response:
+    """409 `last_sign_in_method` when the account has no password and no other provider."""
+    await oidc.unlink(principal.user_id, identity_id)
+    return Response(status_code=204)

@@ -36,6 +36,8 @@ class EventType(enum.StrEnum):
     MFA_FAILED = "mfa_failed"
     RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated"
     RECOVERY_CODE_USED = "recovery_code_used"
+    IDENTITY_LINKED = "identity_linked"
+    IDENTITY_UNLINKED = "identity_unlinked"
 
 
 async def record(

@@ -229,3 +229,22 @@ def recovery_code_used(to: str, *, remaining: int) -> Email:
             "you can make new ones from your account settings.\n\n" + IF_NOT_YOU
         ),
     )
+
+
+def identity_linked(to: str, *, provider: str) -> Email:
+    return Email(
+        to=to,
+        subject=f"{provider} sign-in was added to your account",
+        text=(
+            f"You can now sign in to your account with {provider}. "
+            "You can remove it from your account settings.\n\n" + IF_NOT_YOU
+        ),
+    )
+
+
+def identity_unlinked(to: str, *, provider: str) -> Email:
+    return Email(
+        to=to,
+        subject=f"{provider} sign-in was removed from your account",
+        text=(f"Signing in to your account with {provider} no longer works.\n\n" + IF_NOT_YOU),
+    )

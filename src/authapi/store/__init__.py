@@ -15,6 +15,9 @@ atomically, so parallel guesses cannot exceed it.
 And it remembers small facts for a while (`remember`): the sign-in throttle
 notes which (address, IP) pairs have signed in successfully.
 
+And it keeps single-use values for a while (`stash` / `take`): the state of an
+OpenID Connect sign-in between the redirect to the provider and the callback.
+
 Two implementations share one contract test suite: `RedisTokenStore` (shared by
 every instance; rotation is one Lua script) and `MemoryTokenStore` (the embedded
 default, one process).
@@ -128,6 +131,12 @@ class TokenStore(Protocol):
 
     async def remembers(self, key: str) -> bool:
         """Whether `key` was noted and has not expired."""
+
+    async def stash(self, key: str, value: str, *, ttl_seconds: float) -> None:
+        """Keep `value` under `key` (an opaque digest) for at most `ttl_seconds`."""
+
+    async def take(self, key: str) -> str | None:
+        """The stashed value, removed at once: exactly one caller gets it (None if absent)."""
 
     async def ping(self) -> None:
         """Raise if the store cannot be reached."""

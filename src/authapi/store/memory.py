@@ -55,6 +55,8 @@ class MemoryTokenStore:
         self._challenge_sweep_at_size = 1024
         self._known: dict[str, float] = {}  # key -> expiry
         self._known_sweep_at_size = 1024
+        self._stash: dict[str, tuple[str, float]] = {}  # key -> (value, expiry)
+        self._stash_sweep_at_size = 1024
 
     def _live(self, session_id: str, now: float) -> _Record | None:
         record = self._records.get(session_id)
@@ -197,10 +199,24 @@ class MemoryTokenStore:
             return False
         return expiry is not None
 
+    async def stash(self, key: str, value: str, *, ttl_seconds: float) -> None:
+        now = time.time()
+        if len(self._stash) >= self._stash_sweep_at_size:
+            self._stash = {k: item for k, item in self._stash.items() if item[1] > now}
+            self._stash_sweep_at_size = max(1024, 2 * len(self._stash))
+        self._stash[key] = (value, now + ttl_seconds)
+
+    async def take(self, key: str) -> str | None:
+        item = self._stash.pop(key, None)
+        if item is None or item[1] <= time.time():
+            return None
+        return item[0]
+
     async def ping(self) -> None:
         return None
 
     async def close(self) -> None:
         self._records.clear()
         self._challenges.clear()
+        self._stash.clear()
         self._known.clear()

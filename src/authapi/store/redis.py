@@ -220,6 +220,13 @@ class RedisTokenStore:
     async def remembers(self, key: str) -> bool:
         return bool(await self._redis.exists(f"{self._prefix}:known:{key}"))
 
+    async def stash(self, key: str, value: str, *, ttl_seconds: float) -> None:
+        await self._redis.set(f"{self._prefix}:stash:{key}", value, px=_ms(ttl_seconds))
+
+    async def take(self, key: str) -> str | None:
+        value = await self._redis.getdel(f"{self._prefix}:stash:{key}")
+        return None if value is None else str(value)
+
     async def ping(self) -> None:
         await self._redis.ping()
 

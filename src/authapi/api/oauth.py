@@ -1,0 +1,132 @@
+"""`/auth/oauth/{provider}/*`: sign in with an OpenID Connect provider (browser redirects).
+
+The flow is in authapi.services.oidc_signin; this module turns its outcomes
+into redirects and cookies.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Cookie, Path, Query
+from fastapi.responses import RedirectResponse
+
+from authapi.api.cookies import (
+    NO_STORE,
+    OAUTH_COOKIE,
+    clear_oauth_cookie,
+    set_oauth_cookie,
+    set_refresh_cookie,
+)
+from authapi.api.deps import OidcSignIns, SettingsDep
+from authapi.errors import (
+    InvalidOAuthState,
+    ProviderUnavailable,
+    RateLimited,
+    RedirectNotAllowed,
+    UnknownProvider,
+    ValidationFailed,
+    problems,
+)
+from authapi.redirects import with_outcome
+from authapi.services.oidc_signin import Finished
+
+router = APIRouter(prefix="/auth/oauth", tags=["sign-in with a provider"])
+
+ProviderName = Annotated[
+    str, Path(max_length=32, description="A configured provider, e.g. `google`.")
+]
+QueryValue = Annotated[str | None, Query(max_length=2048)]
+
+
+@router.get(
+    "/{provider}/authorize",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses={
+        302: {"description": "To the provider's sign-in page; sets the `authapi_oauth` cookie."},
+        **problems(
+            UnknownProvider, RedirectNotAllowed, RateLimited, ValidationFailed, ProviderUnavailable
+        ),
+    },
+    summary="Start signing in with an OpenID provider",
+)
+async def authorize(
+    provider: ProviderName,
+    oidc: OidcSignIns,
+    settings: SettingsDep,
+    redirect_to: Annotated[
+        str | None,
+        Query(
+            max_length=2048,
+            description="Where the browser lands afterwards: an address listed in "
+            "AUTHAPI_ALLOWED_REDIRECTS (default: the first).",
+        ),
+    ] = None,
+) -> RedirectResponse:
+    """Open this in the browser (a link or `window.location`, not `fetch`). It redirects to
+    the provider with `state`, `nonce` and PKCE (S256); the provider sends the browser back
+    to `/auth/oauth/{provider}/callback`, which redirects to `redirect_to`."""
+    started = await oidc.begin(provider, redirect_to=redirect_to)
+    response = RedirectResponse(started.authorization_url, status_code=302, headers=NO_STORE)
+    set_oauth_cookie(response, settings, started.browser_secret)
+    return response
+
+
+@router.get(
+    "/{provider}/callback",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses={
+        302: {
+            "description": "To the `redirect_to` given at the start. Signed in: the refresh "
+            "cookie is set, and the page calls `POST /auth/refresh`. Otherwise the address "
+            "gets `?error=<code>`: `mfa_required` (with `#mfa_token=…&expires_in=…` for "
+            "`POST /auth/login/mfa`), `access_denied`, `provider_error`, `invalid_id_token`, "
+            "`email_not_verified`, `account_exists` (sign in with the password and link the "
+            "provider from the account), `identity_in_use` or `not_signed_in` (linking). "
+            "After linking: `?linked=<provider>`."
+        },
+        **problems(InvalidOAuthState, ValidationFailed),
+    },
+    summary="The provider's redirect back (not called by applications)",
+)
+async def callback(
+    provider: ProviderName,
+    oidc: OidcSignIns,
+    settings: SettingsDep,
+    state: QueryValue = None,
+    code: QueryValue = None,
+    error: QueryValue = None,
+    iss: QueryValue = None,
+    browser_secret: Annotated[str | None, Cookie(alias=OAUTH_COOKIE, max_length=128)] = None,
+) -> RedirectResponse:
+    """400 `invalid_oauth_state` when the sign-in was not started in this browser, has
+    expired (AUTHAPI_OIDC_STATE_TTL_SECONDS) or was already completed."""
+    finished = await oidc.finish(
+        provider, state=state, browser_secret=browser_secret, code=code, error=error, issuer=iss
+    )
+    response = RedirectResponse(_destination(finished), status_code=302, headers=NO_STORE)
+    clear_oauth_cookie(response, settings)
+    if finished.tokens is not None:
+        tokens = finished.tokens
+        set_refresh_cookie(response, settings, tokens.refresh.value, tokens.refresh_expires_at)
+    return response
+
+
+def _destination(finished: Finished) -> str:
+    if finished.failure is not None:
+        return with_outcome(finished.redirect_to, query={"error": finished.failure.value})
+    if finished.mfa is not None:
+        # the fragment never reaches a server log or a Referer header
+        return with_outcome(
+            finished.redirect_to,
+            query={"error": finished.mfa.code},
+            fragment={
+                "mfa_token": finished.mfa.extra["mfa_token"],
+                "expires_in": str(finished.mfa.extra["expires_in"]),
+            },
+        )
+    if finished.linked is not None:
+        return with_outcome(finished.redirect_to, query={"linked": finished.linked})
+    return finished.redirect_to

@@ -1,0 +1,402 @@
+"""Signing in (and linking accounts) with an OpenID Connect provider.
+
+`begin` keeps the state of one sign-in in the token store for at most
+AUTHAPI_OIDC_STATE_TTL_SECONDS: the nonce, the PKCE verifier, where to send the
+browser back, and a hash of a secret that only this browser holds (the
+`authapi_oauth` cookie). It is keyed by a hash of `state`, so the store never
+holds the value that travels in URLs. `finish` takes it out of the store (single
+use) before anything else, and accepts it only from the browser that holds the
+cookie and only for the provider it was started with: a callback URL replayed,
+forged or pushed into another browser (login CSRF) ends there, as a 400.
+
+Past that point every outcome is a redirect to the allowed target: the refresh
+cookie on success, `?error=mfa_required` with the `mfa_token` in the fragment
+when the account has two-factor authentication, or `?error=<code>` (`Failure`).
+
+Accounts are matched by the provider's (issuer, subject) only. An email address
+links a provider to an existing account only when the provider says it verified
+the address and the account's own address is verified too; anything else could
+hand an account to whoever controls an unverified address at some provider.
+A new account gets no password (it can set one through forgot-password) and
+counts as verified, because the provider verified the address.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authapi.clientip import ClientInfo
+from authapi.db import upsert
+from authapi.errors import (
+    IdentityNotFound,
+    InvalidOAuthState,
+    LastSignInMethod,
+    MfaRequired,
+    ProviderUnavailable,
+    RedirectNotAllowed,
+    UnknownProvider,
+)
+from authapi.models import Identity, User, utcnow
+from authapi.oidc import ExternalIdentity, InvalidIdToken, OidcClient, ProviderRefused
+from authapi.oidc import ProviderUnavailable as ProviderDown
+from authapi.resources import Resources
+from authapi.schemas import normalize_email
+from authapi.services import notifications
+from authapi.services.events import EventType, record
+from authapi.services.mfa import MfaService
+from authapi.services.sessions import IssuedTokens, SessionService
+
+log = logging.getLogger("authapi.oidc")
+
+
+class Failure(enum.StrEnum):
+    """`?error=` codes of a sign-in that came back from the provider but did not succeed."""
+
+    ACCESS_DENIED = "access_denied"  # the user said no at the provider
+    PROVIDER_ERROR = "provider_error"  # the provider failed or refused the code
+    INVALID_ID_TOKEN = "invalid_id_token"  # noqa: S105 (an error code)
+    EMAIL_NOT_VERIFIED = "email_not_verified"  # a new account needs a verified address
+    ACCOUNT_EXISTS = "account_exists"  # sign in with the password, then link the provider
+    IDENTITY_IN_USE = "identity_in_use"  # linking: another account has this identity
+    NOT_SIGNED_IN = "not_signed_in"  # linking: the session that started it has ended
+
+
+@dataclass(frozen=True)
+class Started:
+    authorization_url: str
+    browser_secret: str  # the value of the cookie that binds the state to this browser
+
+
+@dataclass(frozen=True)
+class Finished:
+    redirect_to: str
+    tokens: IssuedTokens | None = None
+    mfa: MfaRequired | None = None
+    linked: str | None = None  # the provider's name, after linking
+    failure: Failure | None = None
+
+
+@dataclass(frozen=True)
+class _State:
+    provider: str
+    redirect_to: str
+    nonce: str
+    verifier: str
+    browser: str  # SHA-256 of the browser secret
+    link_user: str | None = None
+    link_session: str | None = None
+
+    def dump(self) -> str:
+        return json.dumps(self.__dict__)
+
+    @classmethod
+    def load(cls, raw: str) -> _State:
+        return cls(**json.loads(raw))
+
+
+class _Refused(Exception):
+    def __init__(self, failure: Failure, user_id: uuid.UUID | None = None) -> None:
+        super().__init__(failure.value)
+        self.failure = failure
+        self.user_id = user_id
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def _state_key(state: str) -> str:
+    return _digest(f"oidc-state {state}")
+
+
+def _code_challenge(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+class OidcSignIn:
+    def __init__(self, db: AsyncSession, resources: Resources, client: ClientInfo) -> None:
+        self._db = db
+        self._res = resources
+        self._settings = resources.settings
+        self._client = client
+
+    def provider(self, name: str) -> OidcClient:
+        """Raises: UnknownProvider."""
+        provider = self._res.identity_providers.get(name)
+        if provider is None:
+            raise UnknownProvider()
+        return provider
+
+    def callback_url(self, provider: OidcClient) -> str:
+        return f"{self._settings.public_url}/auth/oauth/{provider.name}/callback"
+
+    # --- the redirect to the provider ----------------------------------------------------
+    async def begin(
+        self,
+        name: str,
+        *,
+        redirect_to: str | None,
+        link_user: uuid.UUID | None = None,
+        link_session: str | None = None,
+    ) -> Started:
+        """Raises: UnknownProvider, RedirectNotAllowed, RateLimited, ProviderUnavailable."""
+        provider = self.provider(name)
+        target = redirect_to if redirect_to is not None else self._res.redirects.default
+        if target is None or not self._res.redirects.allows(target):
+            raise RedirectNotAllowed()
+        await self._res.throttle.spend("oidc:ip", self._client.ip)
+        state, browser_secret = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        record_ = _State(
+            provider=provider.name,
+            redirect_to=target,
+            nonce=secrets.token_urlsafe(32),
+            verifier=secrets.token_urlsafe(48),
+            browser=_digest(browser_secret),
+            link_user=str(link_user) if link_user else None,
+            link_session=link_session,
+        )
+        try:
+            url = await provider.authorization_url(
+                redirect_uri=self.callback_url(provider),
+                state=state,
+                nonce=record_.nonce,
+                code_challenge=_code_challenge(record_.verifier),
+            )
+        except ProviderDown as exc:
+            log.warning("provider %s unavailable: %s", provider.name, exc)
+            raise ProviderUnavailable() from None
+        await self._res.store.stash(
+            _state_key(state), record_.dump(), ttl_seconds=self._settings.oidc_state_ttl_seconds
+        )
+        return Started(authorization_url=url, browser_secret=browser_secret)
+
+    # --- the callback --------------------------------------------------------------------
+    async def finish(
+        self,
+        name: str,
+        *,
+        state: str | None,
+        browser_secret: str | None,
+        code: str | None,
+        error: str | None,
+        issuer: str | None,
+    ) -> Finished:
+        """Raises: InvalidOAuthState (nothing else: every later outcome is a `Finished`)."""
+        provider = self._res.identity_providers.get(name)
+        if not state or not browser_secret or provider is None or len(state) > 512:
+            raise InvalidOAuthState()
+        raw = await self._res.store.take(_state_key(state))
+        if raw is None:
+            raise InvalidOAuthState()
+        stored = _State.load(raw)
+        if not hmac.compare_digest(stored.browser, _digest(browser_secret)):
+            raise InvalidOAuthState()
+        if stored.provider != provider.name:
+            raise InvalidOAuthState()
+        try:
+            identity = await self._identity(provider, stored, code=code, error=error, iss=issuer)
+            if stored.link_user is not None:
+                return await self._link(provider, stored, identity)
+            return await self._sign_in(provider, stored, identity)
+        except _Refused as refused:
+            await self._db.rollback()  # nothing half-done stays (a user without its identity)
+            await record(
+                self._db,
+                EventType.LOGIN_FAILED,
+                client=self._client,
+                user_id=refused.user_id,
+                method=f"oidc:{provider.name}",
+                reason=refused.failure.value,
+            )
+            return Finished(redirect_to=stored.redirect_to, failure=refused.failure)
+
+    async def _identity(
+        self,
+        provider: OidcClient,
+        stored: _State,
+        *,
+        code: str | None,
+        error: str | None,
+        iss: str | None,
+    ) -> ExternalIdentity:
+        if error is not None:
+            log.info("provider %s answered error %.64r", provider.name, error)
+            if error == "access_denied":
+                raise _Refused(Failure.ACCESS_DENIED)
+            raise _Refused(Failure.PROVIDER_ERROR)
+        # RFC 9207: a provider that names itself must be the one we sent the user to
+        if iss is not None and iss != provider.config.issuer:
+            log.warning("provider %s: callback names issuer %.200r", provider.name, iss)
+            raise _Refused(Failure.PROVIDER_ERROR)
+        if not code or len(code) > 2048:
+            raise _Refused(Failure.PROVIDER_ERROR)
+        try:
+            tokens = await provider.exchange(
+                code=code, redirect_uri=self.callback_url(provider), code_verifier=stored.verifier
+            )
+            return await provider.identity(tokens, nonce=stored.nonce)
+        except (ProviderDown, ProviderRefused) as exc:
+            log.warning("provider %s: code exchange failed: %s", provider.name, exc)
+            raise _Refused(Failure.PROVIDER_ERROR) from None
+        except InvalidIdToken as exc:
+            log.warning("provider %s: id_token refused: %s", provider.name, exc)
+            raise _Refused(Failure.INVALID_ID_TOKEN) from None
+
+    async def _known(self, identity: ExternalIdentity) -> Identity | None:
+        return await self._db.scalar(
+            select(Identity).where(
+                Identity.issuer == identity.issuer, Identity.subject == identity.subject
+            )
+        )
+
+    async def _sign_in(
+        self, provider: OidcClient, stored: _State, identity: ExternalIdentity
+    ) -> Finished:
+        known = await self._known(identity)
+        if known is not None:
+            user = await self._db.get(User, known.user_id)
+            assert user is not None  # the row cascades with its user
+            known.email, known.last_used_at = identity.email, utcnow()
+        else:
+            user = await self._account_for(provider, identity)
+        method = f"oidc:{provider.name}"
+        mfa = MfaService(self._db, self._res, self._client)
+        if await mfa.is_enabled(user.id):
+            return Finished(
+                redirect_to=stored.redirect_to, mfa=await mfa.challenge(user, method=method)
+            )
+        tokens = await SessionService(self._db, self._res, self._client).start(user, method=method)
+        return Finished(redirect_to=stored.redirect_to, tokens=tokens)
+
+    async def _account_for(self, provider: OidcClient, identity: ExternalIdentity) -> User:
+        """The account a first sign-in with this identity belongs to: linked by a verified
+        address on both sides, or new."""
+        try:
+            email = normalize_email(identity.email or "")
+        except ValueError:
+            raise _Refused(Failure.EMAIL_NOT_VERIFIED) from None
+        user = await self._db.scalar(select(User).where(User.email == email))
+        if user is None:
+            if not identity.email_verified:
+                raise _Refused(Failure.EMAIL_NOT_VERIFIED)
+            user_id = uuid.uuid4()
+            inserted = await self._db.scalar(
+                upsert(self._db, User)
+                .values(id=user_id, email=email, password_hash=None, email_verified_at=utcnow())
+                .on_conflict_do_nothing(index_elements=[User.email])
+                .returning(User.id)
+            )
+            user = await self._db.scalar(select(User).where(User.email == email))
+            assert user is not None
+            if inserted is not None:
+                await record(
+                    self._db,
+                    EventType.USER_REGISTERED,
+                    client=self._client,
+                    user_id=user.id,
+                    method=f"oidc:{provider.name}",
+                )
+                await self._add_identity(user, provider, identity, notify=False)
+                return user
+        # an existing account (possibly registered a moment ago by someone else)
+        if not (identity.email_verified and user.email_verified):
+            raise _Refused(Failure.ACCOUNT_EXISTS, user_id=user.id)
+        await self._add_identity(user, provider, identity, notify=True)
+        return user
+
+    async def _add_identity(
+        self, user: User, provider: OidcClient, identity: ExternalIdentity, *, notify: bool
+    ) -> None:
+        now = utcnow()
+        # ON CONFLICT, not a savepoint: the same identity may be linked concurrently
+        # (a double-clicked callback), and SQLite's driver handles savepoints poorly
+        linked = await self._db.scalar(
+            upsert(self._db, Identity)
+            .values(
+                id=uuid.uuid4(),
+                user_id=user.id,
+                provider=provider.name,
+                issuer=identity.issuer,
+                subject=identity.subject,
+                email=identity.email,
+                created_at=now,
+                last_used_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=[Identity.issuer, Identity.subject])
+            .returning(Identity.id)
+        )
+        if linked is None:
+            raise _Refused(Failure.IDENTITY_IN_USE, user_id=user.id)
+        await record(
+            self._db,
+            EventType.IDENTITY_LINKED,
+            client=self._client,
+            user_id=user.id,
+            provider=provider.name,
+        )
+        if notify:
+            self._res.outbox.add(
+                self._db, notifications.identity_linked(user.email, provider=provider.config.label)
+            )
+
+    async def _link(
+        self, provider: OidcClient, stored: _State, identity: ExternalIdentity
+    ) -> Finished:
+        assert stored.link_user is not None
+        assert stored.link_session is not None
+        user = await self._db.get(User, uuid.UUID(stored.link_user))
+        if user is None or not await self._res.store.is_active(stored.link_session):
+            raise _Refused(Failure.NOT_SIGNED_IN)
+        known = await self._known(identity)
+        if known is not None and known.user_id != user.id:
+            raise _Refused(Failure.IDENTITY_IN_USE, user_id=user.id)
+        if known is None:
+            await self._add_identity(user, provider, identity, notify=True)
+        return Finished(redirect_to=stored.redirect_to, linked=provider.name)
+
+    # --- linked identities -----------------------------------------------------------------
+    async def identities(self, user_id: uuid.UUID) -> list[Identity]:
+        rows = await self._db.scalars(
+            select(Identity).where(Identity.user_id == user_id).order_by(Identity.created_at)
+        )
+        return list(rows)
+
+    async def unlink(self, user_id: uuid.UUID, identity_id: uuid.UUID) -> None:
+        """Raises: IdentityNotFound, LastSignInMethod."""
+        identity = await self._db.scalar(
+            select(Identity)
+            .where(Identity.id == identity_id, Identity.user_id == user_id)
+            .with_for_update()
+        )
+        user = await self._db.get(User, user_id, with_for_update=True)
+        if identity is None or user is None:
+            raise IdentityNotFound()
+        if user.password_hash is None:
+            count = await self._db.scalar(
+                select(func.count()).select_from(Identity).where(Identity.user_id == user_id)
+            )
+            if (count or 0) <= 1:
+                raise LastSignInMethod()
+        await self._db.delete(identity)
+        await record(
+            self._db,
+            EventType.IDENTITY_UNLINKED,
+            client=self._client,
+            user_id=user_id,
+            provider=identity.provider,
+        )
+        provider = self._res.identity_providers.get(identity.provider)
+        label = provider.config.label if provider else identity.provider
+        self._res.outbox.add(self._db, notifications.identity_unlinked(user.email, provider=label))

@@ -269,6 +269,7 @@ def common_settings(tmp_path: Path) -> dict[str, Any]:
         "login_rate_limit_per_account_ip": "1000/minute",
         "register_rate_limit_per_ip": "10000/minute",
         "refresh_rate_limit_per_session": "1000/minute",
+        "oidc_rate_limit_per_ip": "10000/minute",
     }
 
 

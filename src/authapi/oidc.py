@@ -300,7 +300,8 @@ class OidcClient:
             subject=claims["sub"],
             email=email if isinstance(email, str) and email else None,
             # some providers send the string "true"
-            email_verified=claims.get("email_verified") in (True, "true"),
+            email_verified=claims.get("email_verified") is True
+            or claims.get("email_verified") == "true",
             name=name[:200] if isinstance(name, str) else None,
         )
 

@@ -19,6 +19,7 @@ import email.policy
 import os
 import re
 import socket
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -149,6 +150,22 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+def wait_until_answering(
+    url: str, process: subprocess.Popen[Any], log_path: Path, *, timeout: float = 20.0
+) -> None:
+    """Poll `url` until it answers 200; fail with the process's output if it exits or is slow."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, f"exited with {process.returncode}:\n{log_path.read_text()}"
+        assert time.monotonic() < deadline, f"no answer within {timeout} s:\n{log_path.read_text()}"
+        time.sleep(0.1)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -160,10 +177,15 @@ def free_port() -> int:
 class _Collector:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        # by the To header, parsed once: the run collects thousands of messages, and
+        # re-reading every header on each poll of `wait_for` would stall the event loop
+        # that the app under test (and its mail sender) runs on
+        self.by_recipient: dict[str, list[EmailMessage]] = {}
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
+        self.by_recipient.setdefault(str(parsed["To"]), []).append(parsed)
         self.messages.append(parsed)
         return "250 OK"
 
@@ -214,6 +236,8 @@ class Mailbox:
         return messages
 
     def to(self, address: str) -> list[EmailMessage]:
+        if self.smtp is not None:
+            return list(self.smtp.collector.by_recipient.get(address, []))
         return [message for message in self.all() if message["To"] == address]
 
     async def wait_for(
@@ -414,11 +438,16 @@ async def client_from(api: Api, ip: str) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+def headers_of(response: httpx.Response) -> dict[str, str]:
+    """The response's headers but X-Request-ID, which is new for every request."""
+    return {name: value for name, value in response.headers.items() if name != "x-request-id"}
+
+
 def assert_same_response(first: httpx.Response, second: httpx.Response) -> None:
-    """Byte-for-byte the same answer: status, body and every header."""
+    """Byte-for-byte the same answer: status, body and every header (but the request id)."""
     assert first.status_code == second.status_code
     assert first.content == second.content
-    assert dict(first.headers) == dict(second.headers)
+    assert headers_of(first) == headers_of(second)
 
 
 def unique_ip() -> str:

@@ -6,16 +6,14 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from authapi.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until_answering
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -50,16 +48,7 @@ def embedded_server(tmp_path: Path) -> Iterator[Server]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, (tmp_path / "server.log").read_text()
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+        wait_until_answering(f"{base}/healthz", process, tmp_path / "server.log", timeout=30)
         yield Server(base=base, directory=tmp_path)
     finally:
         process.terminate()

@@ -15,8 +15,7 @@ import os
 import secrets
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from tests.conftest import (
     link_token,
     temporary_postgres,
     unique_email,
+    wait_until_answering,
 )
 
 START_TIMEOUT_SECONDS = 20.0
@@ -121,24 +121,14 @@ def start_server(
     server = LiveServer(
         base=f"http://127.0.0.1:{port}", process=process, log_path=log_path, env=env, cwd=cwd
     )
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while True:
-        try:
-            if httpx.get(f"{server.base}/healthz", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None:
-            raise AssertionError(
-                f"{name} exited with {process.returncode} before answering:\n{server.output()}"
-            )
-        if time.monotonic() > deadline:
-            server.stop()
-            raise AssertionError(
-                f"{name} did not answer /healthz within {START_TIMEOUT_SECONDS} s:\n"
-                f"{server.output()}"
-            )
-        time.sleep(0.1)
+    try:
+        wait_until_answering(
+            f"{server.base}/healthz", process, log_path, timeout=START_TIMEOUT_SECONDS
+        )
+    except AssertionError as failure:
+        server.stop()
+        raise AssertionError(f"{name}: {failure}") from None
+    return server
 
 
 @dataclass
@@ -194,6 +184,32 @@ def production_env(
         AUTHAPI_DATA_DIR=data_dir,
         **extra,
     )
+
+
+@pytest.fixture
+def production_server(
+    servers: ServerPool,
+    tmp_path: Path,
+    postgres: PostgresDatabase,
+    redis_space: RedisSpace,
+    smtp_server: SmtpServer,
+) -> Callable[..., LiveServer]:
+    """`production_server(name=…, args=(…), AUTHAPI_X=…)`: `authapi serve` on the run's
+    PostgreSQL, Redis and SMTP server, `production_env` with these variables on top."""
+
+    def start(
+        *, name: str = "server", args: tuple[str, ...] = (), **variables: str | os.PathLike[str]
+    ) -> LiveServer:
+        env = production_env(
+            database=postgres,
+            redis_space=redis_space,
+            smtp_server=smtp_server,
+            data_dir=tmp_path / f"{name}-data",
+        )
+        env.update({variable: os.fspath(value) for variable, value in variables.items()})
+        return servers.start(env, name=name, args=args)
+
+    return start
 
 
 @pytest.fixture

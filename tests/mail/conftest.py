@@ -84,6 +84,13 @@ class Collector:
     def messages(self) -> list[EmailMessage]:
         return [delivery.message for delivery in self.deliveries]
 
+    @property
+    def by_recipient(self) -> dict[str, list[EmailMessage]]:
+        grouped: dict[str, list[EmailMessage]] = {}
+        for message in self.messages:
+            grouped.setdefault(str(message["To"]), []).append(message)
+        return grouped
+
     def with_subject(self, text: str) -> list[Delivery]:
         return [d for d in self.deliveries if text in str(d.message["Subject"])]
 
@@ -208,7 +215,7 @@ class SmtpService:
             self.stop()
 
     def mailbox(self) -> Mailbox:
-        # Mailbox reads `.collector.messages`, which Collector provides
+        # Mailbox reads `.collector.messages` and `.by_recipient`, which Collector provides
         return Mailbox(smtp=SmtpServer(host=self.host, port=self.port, collector=self.collector))  # type: ignore[arg-type]
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import PASSWORD, client_from, link_token, unique_email, unique_ip
+from tests.conftest import PASSWORD, client_from, headers_of, link_token, unique_email, unique_ip
 from tests.conftest import assert_throttled as throttled
 
 ONE_MINUTE = 60
@@ -60,8 +60,8 @@ class TestRegisterPerIp:
         # nothing tells the addresses apart but the second that may pass between them
         assert throttled_new.content == throttled_existing.content
         new_headers, existing_headers = (
-            dict(throttled_new.headers),
-            dict(throttled_existing.headers),
+            headers_of(throttled_new),
+            headers_of(throttled_existing),
         )
         new_wait = int(new_headers.pop("retry-after"))
         existing_wait = int(existing_headers.pop("retry-after"))

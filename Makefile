@@ -21,8 +21,8 @@ run: $(STAMP)  ## serve the embedded default at http://127.0.0.1:8000
 test: lint typecheck pytest  ## everything CI checks
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench alembic
-	$(BIN)/ruff format --check src tests bench alembic
+	$(BIN)/ruff check src tests bench alembic examples
+	$(BIN)/ruff format --check src tests bench alembic examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

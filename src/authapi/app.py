@@ -15,7 +15,8 @@ from fastapi_offline import FastAPIOffline
 from authapi import __version__
 from authapi.api import auth, mfa, oauth, ops, users, wellknown
 from authapi.errors import PROBLEM_JSON, Problem, ValidationFailed, install_error_handlers, problems
-from authapi.logs import configure_logging
+from authapi.logs import RequestContext, configure_logging
+from authapi.metrics import HttpMetrics
 from authapi.middleware import BodySizeLimit, SecurityHeaders
 from authapi.resources import Resources
 from authapi.settings import Settings
@@ -57,7 +58,13 @@ def create_app(settings: Settings) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "X-Requested-With"],
             max_age=600,
         )
+    app.add_middleware(HttpMetrics)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        RequestContext,
+        trusted_proxies=settings.trusted_proxies,
+        proxy_header=settings.proxy_header,
+    )
     for router in (
         auth.router,
         oauth.router,
@@ -116,6 +123,6 @@ def _document_problems(app: FastAPI) -> None:
 def app_from_environment() -> FastAPI:
     """The uvicorn factory used by `authapi serve` (each worker reads the environment)."""
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.effective_log_format)
     logging.getLogger("authapi").debug("configuration loaded")
     return create_app(settings)

@@ -1,4 +1,4 @@
-"""The `authapi` command: serve, migrate, keys, reencrypt, openapi.
+"""The `authapi` command: serve, migrate, keys, reencrypt, users, sessions, openapi.
 
 Configuration and start-up problems end the command with one line on stderr
 (`authapi: error: …`) and exit code 2, never a traceback.
@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -35,10 +37,11 @@ def _settings() -> Settings:
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from authapi.logs import configure_logging
+    from authapi.logs import configure_logging, logging_config
 
     settings = _settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.effective_log_format)
+    _prepare_metrics_directory(settings)
     if args.workers > 1 and settings.redis_url is None:
         _fail("--workers > 1 needs AUTHAPI_REDIS_URL: the in-process token store cannot be shared")
     if settings.is_sqlite:
@@ -54,8 +57,33 @@ def cmd_serve(args: argparse.Namespace) -> None:
         proxy_headers=False,
         server_header=False,
         log_level=settings.log_level,
+        # every uvicorn line through our formatter, in each worker too; our access
+        # line (authapi.logs.RequestContext) replaces uvicorn's, which prints query strings
+        log_config=logging_config(settings.log_level, settings.effective_log_format),
+        access_log=False,
         timeout_graceful_shutdown=10,
     )
+
+
+def _prepare_metrics_directory(settings: Settings) -> None:
+    """Point every worker's metrics at one directory, empty at start (authapi.metrics).
+
+    Must run before anything imports prometheus_client. The directory is the
+    operator's PROMETHEUS_MULTIPROC_DIR, else `metrics/` in the data directory
+    (else a temporary one, if that is not writable); old samples in it would add
+    up with the new ones, so it is emptied.
+    """
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    directory = Path(given) if given else settings.data_dir / "metrics"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+    except OSError:
+        if given:
+            _fail(f"PROMETHEUS_MULTIPROC_DIR {given} is not a writable directory")
+        directory = Path(tempfile.mkdtemp(prefix="authapi-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory.resolve())
 
 
 async def _migrate(settings: Settings, *, report: bool = False) -> None:
@@ -164,6 +192,99 @@ async def _reencrypt() -> None:
     print(f"re-encrypted under the first key of AUTHAPI_ENCRYPTION_KEYS ({done})")
 
 
+def cmd_users(args: argparse.Namespace) -> None:
+    _run(_users(args))
+
+
+async def _users(args: argparse.Namespace) -> None:
+    from authapi.resources import Resources, StartupError
+    from authapi.services.admin import AdminService, UserNotFound
+
+    settings = _settings()
+    try:
+        async with (
+            Resources.open(settings, serving=False) as resources,
+            resources.sessionmaker.begin() as db,
+        ):
+            admin = AdminService(db, resources)
+            if args.action == "list":
+                users = await admin.list(limit=args.limit, disabled_only=args.disabled)
+                print(f"{'ID':<36}  {'CREATED':<19}  {'STATE':<10}  EMAIL")
+                for user in users:
+                    state = (
+                        "disabled"
+                        if user.disabled
+                        else ("verified" if user.email_verified else "unverified")
+                    )
+                    print(
+                        f"{user.id}  {user.created_at:%Y-%m-%d %H:%M:%S}  {state:<10}  {user.email}"
+                    )
+            elif args.action == "show":
+                _print_details(await admin.show(args.email))
+            elif args.action == "disable":
+                ended = await admin.disable(args.email)
+                print(f"{args.email}: disabled; {ended} session(s) ended")
+            elif args.action == "enable":
+                changed = await admin.enable(args.email)
+                print(f"{args.email}: {'enabled' if changed else 'was not disabled'}")
+            else:
+                ended = await admin.revoke_sessions(args.email)
+                print(f"{args.email}: {ended} session(s) ended")
+    except UserNotFound as exc:
+        _fail(str(exc))
+    except StartupError as exc:
+        _fail(str(exc))
+    if args.action in ("disable", "revoke-sessions") and settings.redis_url is None:
+        print(
+            "note: without AUTHAPI_REDIS_URL live sessions are kept inside the server process; "
+            "restart it to end them now",
+            file=sys.stderr,
+        )
+
+
+def _print_details(details: Any) -> None:
+    summary = details.summary
+    rows = {
+        "id": summary.id,
+        "email": summary.email,
+        "email verified": "yes" if summary.email_verified else "no",
+        "created": f"{summary.created_at:%Y-%m-%d %H:%M:%S} UTC",
+        "disabled": f"{details.disabled_at:%Y-%m-%d %H:%M:%S} UTC" if details.disabled_at else "no",
+        "password": "set" if details.has_password else "none",
+        "two-factor": "on" if details.mfa_enabled else "off",
+        "providers": ", ".join(details.providers) or "none",
+        "open sessions": details.open_sessions,
+        "last sign-in": (
+            f"{details.last_sign_in:%Y-%m-%d %H:%M:%S} UTC" if details.last_sign_in else "never"
+        ),
+    }
+    for name, value in rows.items():
+        print(f"{name + ':':<15} {value}")
+
+
+def cmd_sessions(args: argparse.Namespace) -> None:
+    _run(_prune())
+
+
+async def _prune() -> None:
+    from authapi.db import make_engine, make_sessionmaker
+    from authapi.retention import prune
+
+    settings = _settings()
+    engine = make_engine(settings.effective_database_url)
+    try:
+        pruned = await prune(make_sessionmaker(engine), settings)
+    except Exception as exc:
+        _fail(f"{type(exc).__name__}: {_first_line(exc)}")
+    finally:
+        await engine.dispose()
+    print(
+        f"deleted {pruned.sessions} ended session record(s) older than "
+        f"{settings.session_retention_days} days, {pruned.events} security event(s) older than "
+        f"{settings.audit_retention_days} days and {pruned.email_tokens} spent email link(s)"
+    )
+
+
 def cmd_openapi(args: argparse.Namespace) -> None:
     from authapi.openapi import openapi_document
 
@@ -218,6 +339,29 @@ def parser() -> argparse.ArgumentParser:
         "first in AUTHAPI_ENCRYPTION_KEYS; afterwards the old key can be removed.",
     )
     reencrypt.set_defaults(handler=cmd_reencrypt)
+
+    users = commands.add_parser("users", help="look at, disable and enable accounts")
+    user_actions = users.add_subparsers(dest="action", required=True)
+    listing = user_actions.add_parser("list", help="the newest accounts")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--disabled", action="store_true", help="only disabled accounts")
+    for action, text in (
+        ("show", "one account: state, factors, providers, sessions, last sign-in"),
+        ("disable", "refuse every sign-in and end every session now"),
+        ("enable", "allow sign-in again"),
+        ("revoke-sessions", "end every session now (the account stays enabled)"),
+    ):
+        user_actions.add_parser(action, help=text).add_argument("email")
+    users.set_defaults(handler=cmd_users)
+
+    sessions = commands.add_parser("sessions", help="maintenance of session records")
+    session_actions = sessions.add_subparsers(dest="action", required=True)
+    session_actions.add_parser(
+        "prune",
+        help="delete ended sessions and security events past their retention "
+        "(the service also does this hourly)",
+    )
+    sessions.set_defaults(handler=cmd_sessions)
 
     openapi = commands.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--output", default="openapi.json", help="file to write, or - for stdout")

@@ -184,6 +184,11 @@ class MfaRequired(AuthError):
         )
 
 
+class AccountDisabled(AuthError):
+    status, code, title = 403, "account_disabled", "Account disabled"
+    default_detail = "This account has been disabled; contact the operator of this service."
+
+
 class CsrfFailed(AuthError):
     status, code, title = 403, "csrf_failed", "Cross-site request refused"
     default_detail = (
@@ -311,14 +316,26 @@ class OAuthError(Exception):
         *,
         code: str | None = None,
         status: int = 400,
+        headers: Mapping[str, str] | None = None,
         **extra: Any,
     ) -> None:
         self.error = error
         self.description = description
         self.code = code or error
         self.status = status
+        self.headers = dict(headers or {})
         self.extra = extra
         super().__init__(description)
+
+    @classmethod
+    def invalid_client(cls) -> OAuthError:
+        """RFC 6749 §5.2: client authentication failed; §2.3.1 Basic is the scheme."""
+        return cls(
+            "invalid_client",
+            "Authenticate with HTTP Basic as a client listed in AUTHAPI_INTROSPECTION_CLIENTS.",
+            status=401,
+            headers={"WWW-Authenticate": 'Basic realm="authapi"'},
+        )
 
     @classmethod
     def invalid_grant(cls, exc: AuthError) -> OAuthError:
@@ -435,7 +452,7 @@ def oauth_error_response(exc: OAuthError) -> Response:
     return JSONResponse(
         {"error": exc.error, "error_description": exc.description, "code": exc.code, **exc.extra},
         status_code=exc.status,
-        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache", **exc.headers},
     )
 
 

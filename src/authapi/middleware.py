@@ -2,8 +2,8 @@
 
 `Cache-Control: no-store` unless a route chose its own (JWKS and metadata are
 cacheable): almost everything this service says is about a user or carries a
-token. nosniff, no referrer, no framing. `SecurityHeaders` is the outermost layer,
-so CORS answers and early 413s carry the headers too.
+token. nosniff, no referrer, no framing. `SecurityHeaders` wraps CORS and the
+size limit, so CORS answers and early 413s carry the headers too.
 """
 
 from __future__ import annotations

@@ -79,6 +79,8 @@ class User(Base):
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # set by an operator (`authapi users disable`): no sign-in, no session
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def email_verified(self) -> bool:

@@ -34,6 +34,7 @@ from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from authapi import metrics
 from authapi.encryption import Encryptor
 from authapi.mail import Email, Mailer, build_message
 from authapi.models import OutboxMessage, utcnow
@@ -154,6 +155,7 @@ class OutboxSender:
             try:
                 await self._mailer.send(self._message(body))
             except Exception as exc:
+                metrics.EMAILS.labels("failed").inc()
                 delay = min(self._retry_seconds * 2 ** (attempts - 1), MAX_RETRY_SECONDS)
                 log.warning(
                     "outbox: attempt %d failed (%s); retrying in %.0f s",
@@ -167,6 +169,7 @@ class OutboxSender:
                     last_error=type(exc).__name__[:200],
                 )
             else:
+                metrics.EMAILS.labels("sent").inc()
                 await self._update(message_id, sent_at=utcnow(), body=None, last_error=None)
         return len(claimed)
 

@@ -28,6 +28,7 @@ from functools import lru_cache
 
 import bcrypt
 
+from authapi import metrics
 from authapi.errors import WeakPassword
 
 PREHASH_KEY = b"authapi/bcrypt-prehash/v1"
@@ -73,16 +74,26 @@ class PasswordHasher:
 
     async def hash(self, password: str) -> str:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, _hash_sync, password, self.rounds)
+        hashed: str = await metrics.timed_hash(
+            "hash", lambda: loop.run_in_executor(self._executor, _hash_sync, password, self.rounds)
+        )
+        return hashed
 
     async def verify(self, password: str, hashed: str | None) -> bool:
         """Check `password`; with `hashed=None` check against the dummy hash and return False."""
         loop = asyncio.get_running_loop()
         if hashed is None:
             assert self._dummy_hash is not None, "PasswordHasher.start() was not awaited"
-            await loop.run_in_executor(self._executor, _verify_sync, password, self._dummy_hash)
+            dummy = self._dummy_hash
+            await metrics.timed_hash(
+                "verify",
+                lambda: loop.run_in_executor(self._executor, _verify_sync, password, dummy),
+            )
             return False
-        return await loop.run_in_executor(self._executor, _verify_sync, password, hashed)
+        valid: bool = await metrics.timed_hash(
+            "verify", lambda: loop.run_in_executor(self._executor, _verify_sync, password, hashed)
+        )
+        return valid
 
     def needs_rehash(self, hashed: str) -> bool:
         match = _BCRYPT_COST.match(hashed)

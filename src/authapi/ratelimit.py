@@ -49,6 +49,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import ConnectionPool
 
+from authapi import metrics
 from authapi.errors import RateLimited
 from authapi.settings import Settings
 from authapi.store import RefreshBudget
@@ -72,6 +73,7 @@ class Throttle:
         digest = _digest(key)
         for item in self._rules[rule]:
             if not await self._limiter.hit(item, rule, digest):
+                metrics.RATE_LIMITED.labels(rule).inc()
                 stats = await self._limiter.get_window_stats(item, rule, digest)
                 raise RateLimited(retry_after=max(1, math.ceil(stats.reset_time - time.time())))
 

@@ -27,6 +27,7 @@ from authapi.outbox import Outbox, OutboxSender
 from authapi.passwords import PasswordHasher, PasswordPolicy
 from authapi.ratelimit import Throttle, open_throttle, refresh_budget
 from authapi.redirects import RedirectAllowList
+from authapi.retention import RetentionLoop
 from authapi.settings import Settings
 from authapi.store import RefreshBudget, TokenStore
 from authapi.store.memory import MemoryTokenStore
@@ -143,6 +144,9 @@ class Resources:
             if serving:
                 sender.start()
                 stack.push_async_callback(sender.stop)
+                retention = RetentionLoop(sessionmaker, settings)
+                retention.start()
+                stack.push_async_callback(retention.stop)
 
             yield cls(
                 settings=settings,

@@ -175,6 +175,22 @@ class TokenResponse(BaseModel):
     refresh_token: str | None = Field(default=None, description="Only with body delivery.")
 
 
+class IntrospectionResponse(BaseModel):
+    """RFC 7662 §2.2. Only `active` when the token is not live."""
+
+    active: bool
+    token_type: Literal["access_token", "refresh_token"] | None = None
+    sub: str | None = Field(default=None, description="The user id.")
+    sid: str | None = Field(default=None, description="The session id.")
+    iat: int | None = None
+    exp: int | None = None
+    nbf: int | None = None
+    iss: str | None = None
+    aud: str | None = None
+    client_id: str | None = None
+    jti: str | None = None
+
+
 class Message(BaseModel):
     detail: str
 
@@ -211,6 +227,25 @@ class RecoveryCodesOut(BaseModel):
 class MfaStatusOut(BaseModel):
     totp_enabled: bool
     recovery_codes_remaining: int
+
+
+class EventOut(BaseModel):
+    id: int
+    type: str = Field(examples=["login_succeeded"])
+    created_at: datetime
+    session_id: uuid.UUID | None
+    ip: str | None
+    user_agent: str | None
+    details: dict[str, Any] | None = Field(
+        description="E.g. the sign-in `method`, a failure's `reason`, a `provider`."
+    )
+
+
+class EventPage(BaseModel):
+    events: list[EventOut]
+    next_before: int | None = Field(
+        description="Pass as `before` for the next (older) page; null on the last page."
+    )
 
 
 class SessionOut(BaseModel):

@@ -34,6 +34,7 @@ IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
 MIN_HS256_SECRET_BYTES = 32
+MIN_CLIENT_SECRET_CHARS = 16
 
 
 def usable_cpus() -> int:
@@ -176,12 +177,25 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(default=5.0, ge=0.05, le=300)
     outbox_retry_seconds: float = Field(default=30.0, ge=0.05, le=3600)
 
+    # --- operations ----------------------------------------------------------
+    introspection_clients: Annotated[list[SecretStr], NoDecode] = []
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
+    audit_retention_days: int = Field(default=365, ge=1, le=10 * 365)
+    session_retention_days: int = Field(default=90, ge=1, le=10 * 365)
+
     # --- HTTP ----------------------------------------------------------------
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] | None = None
 
     # ------------------------------------------------------------------------
-    @field_validator("allowed_origins", "encryption_keys", "allowed_redirects", mode="before")
+    @field_validator(
+        "allowed_origins",
+        "encryption_keys",
+        "allowed_redirects",
+        "introspection_clients",
+        mode="before",
+    )
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         return _split_commas(value)
@@ -241,6 +255,22 @@ class Settings(BaseSettings):
                 raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
             cleaned.append(_origin_of(origin))
         return cleaned
+
+    @field_validator("introspection_clients")
+    @classmethod
+    def _client_pairs(cls, clients: list[SecretStr]) -> list[SecretStr]:
+        ids = []
+        for position, client in enumerate(clients, start=1):
+            client_id, _, secret = client.get_secret_value().partition(":")
+            if not client_id or len(secret) < MIN_CLIENT_SECRET_CHARS:
+                raise ValueError(
+                    f"entry #{position} must be id:secret with a secret of at least "
+                    f"{MIN_CLIENT_SECRET_CHARS} characters"
+                )
+            ids.append(client_id)
+        if len(ids) != len(set(ids)):
+            raise ValueError("each client id may appear once")
+        return clients
 
     @field_validator("allowed_redirects")
     @classmethod
@@ -352,6 +382,13 @@ class Settings(BaseSettings):
         return self.effective_database_url.startswith("sqlite")
 
     @property
+    def effective_log_format(self) -> Literal["json", "console"]:
+        """Readable lines for the embedded default, JSON lines once a real database is set."""
+        if self.log_format is not None:
+            return self.log_format
+        return "console" if self.database_url is None else "json"
+
+    @property
     def effective_issuer(self) -> str:
         return self.issuer or self.public_url
 
@@ -377,6 +414,12 @@ class Settings(BaseSettings):
                 )
             )
         return providers
+
+    @property
+    def introspection_credentials(self) -> dict[str, str]:
+        """Client id -> secret, from AUTHAPI_INTROSPECTION_CLIENTS."""
+        pairs = (client.get_secret_value().partition(":") for client in self.introspection_clients)
+        return {client_id: secret for client_id, _, secret in pairs}
 
     @property
     def csrf_allowed_origins(self) -> frozenset[str]:

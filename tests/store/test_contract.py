@@ -559,6 +559,42 @@ class TestRemember:
             await client.aclose()
 
 
+class TestDescribe:
+    """`describe`: what introspection reads of a live session."""
+
+    async def test_a_live_session_is_described_and_follows_rotation(
+        self, store: TokenStore
+    ) -> None:
+        session_id, first, created = await started(store, ttl=HOUR, user_id="user-7")
+        live = await store.describe(session_id)
+        assert live is not None
+        assert (live.user_id, live.current_hash) == ("user-7", first)
+        assert abs(live.issued_at - created) < 0.01
+        assert abs(live.expires_at - (created + HOUR)) < 0.01
+
+        second = token_hash("second")
+        rotated_at = created + 5
+        rotation = await store.rotate(
+            session_id,
+            presented_hash=first,
+            successor_hash=second,
+            now=rotated_at,
+            grace_seconds=10,
+            ttl_seconds=HOUR,
+        )
+        assert rotation.outcome is Outcome.ROTATED
+        live = await store.describe(session_id)
+        assert live is not None
+        assert live.current_hash == second
+        assert abs(live.issued_at - rotated_at) < 0.01
+
+    async def test_unknown_and_revoked_sessions_are_not_described(self, store: TokenStore) -> None:
+        assert await store.describe(sid()) is None
+        session_id, _, _ = await started(store)
+        await store.revoke([session_id])
+        assert await store.describe(session_id) is None
+
+
 class TestStash:
     """`stash`/`take`: single-use values kept for a while (OpenID sign-in state)."""
 

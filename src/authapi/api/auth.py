@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Response
+from fastapi import APIRouter, Form, Header, Request, Response
 from fastapi.responses import JSONResponse
 
 from authapi.api.cookies import (
@@ -21,10 +21,12 @@ from authapi.api.deps import (
     Mfa,
     OptionalPrincipal,
     Refreshes,
+    ResourcesDep,
     Sessions,
     SettingsDep,
 )
 from authapi.errors import (
+    AccountDisabled,
     CsrfFailed,
     EmailNotVerified,
     EmailTaken,
@@ -50,6 +52,7 @@ from authapi.errors import (
 )
 from authapi.schemas import (
     ForgotPasswordRequest,
+    IntrospectionResponse,
     LoginRequest,
     Message,
     MfaLoginRequest,
@@ -63,6 +66,7 @@ from authapi.schemas import (
     normalize_email,
     reject_control_characters,
 )
+from authapi.services.introspection import Introspection
 from authapi.services.signin import sign_in_with_password, sign_in_with_second_factor
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -149,7 +153,14 @@ async def reset_password(body: ResetPasswordRequest, accounts: Accounts) -> Mess
     "/login",
     responses={
         **TOKEN_RESPONSE_DOC,
-        **problems(InvalidCredentials, EmailNotVerified, MfaRequired, RateLimited, *BODY_ERRORS),
+        **problems(
+            InvalidCredentials,
+            EmailNotVerified,
+            AccountDisabled,
+            MfaRequired,
+            RateLimited,
+            *BODY_ERRORS,
+        ),
     },
     summary="Sign in with email and password",
 )
@@ -171,7 +182,7 @@ async def login(
     "/login/mfa",
     responses={
         **TOKEN_RESPONSE_DOC,
-        **problems(InvalidMfaToken, InvalidMfaCode, RateLimited, *BODY_ERRORS),
+        **problems(InvalidMfaToken, InvalidMfaCode, AccountDisabled, RateLimited, *BODY_ERRORS),
     },
     summary="Complete a sign-in with a second factor",
 )
@@ -237,7 +248,7 @@ async def token(
             raise OAuthError("invalid_request", "The grant_type parameter is missing.")
         else:
             raise OAuthError("unsupported_grant_type", "Use grant_type=password or refresh_token.")
-    except (InvalidCredentials, InvalidRefreshToken, EmailNotVerified) as exc:
+    except (InvalidCredentials, InvalidRefreshToken, EmailNotVerified, AccountDisabled) as exc:
         raise OAuthError.invalid_grant(exc) from None
     except MfaRequired as exc:
         raise OAuthError.mfa_required(exc) from None
@@ -336,6 +347,38 @@ async def revoke_session(
 ) -> Response:
     await sessions.revoke_own(principal.user_id, session_id)
     return Response(status_code=204)
+
+
+@router.post(
+    "/introspect",
+    response_model=IntrospectionResponse,
+    response_model_exclude_none=True,
+    responses={
+        **oauth_problems((400, "invalid_request"), (401, "invalid_client")),
+        **problems(PayloadTooLarge, ServiceUnavailable),
+    },
+    summary="OAuth 2.0 token introspection (RFC 7662), for resource servers",
+)
+async def introspect(
+    request: Request,
+    resources: ResourcesDep,
+    authorization: Annotated[
+        str | None,
+        Header(description="`Basic` credentials of an AUTHAPI_INTROSPECTION_CLIENTS client."),
+    ] = None,
+    token: Annotated[str | None, Form(description="An access token or a refresh token.")] = None,
+    token_type_hint: Annotated[
+        str | None, Form(description="Ignored: either kind of token is recognised by its form.")
+    ] = None,
+) -> JSONResponse:
+    """`{"active": false}` for anything that is not live now (expired, revoked, rotated,
+    unknown, malformed); otherwise the token's claims. Revocation shows at once."""
+    introspection = Introspection(resources)
+    introspection.authenticate(authorization)
+    # FastAPI reads `token=` (empty) as None: only an absent parameter is a bad request
+    if token is None and "token" not in await request.form():
+        raise OAuthError("invalid_request", "The token parameter is missing.")
+    return JSONResponse(await introspection.introspect(token or ""), headers=NO_STORE)
 
 
 @router.post(

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from authapi.api.cookies import NO_STORE, clear_refresh_cookie, set_oauth_cookie
-from authapi.api.deps import Accounts, CurrentPrincipal, OidcSignIns, ResourcesDep, SettingsDep
+from authapi.api.deps import (
+    Accounts,
+    CurrentPrincipal,
+    DbSession,
+    OidcSignIns,
+    ResourcesDep,
+    SettingsDep,
+)
 from authapi.errors import (
     IdentityNotFound,
     InvalidAccessToken,
@@ -31,12 +39,15 @@ from authapi.schemas import (
     ChangeEmailRequest,
     ChangePasswordRequest,
     DeleteAccountRequest,
+    EventOut,
+    EventPage,
     IdentityList,
     IdentityOut,
     LinkIdentityRequest,
     Message,
     UserOut,
 )
+from authapi.services import events
 from authapi.services.accounts import read_profile
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -188,3 +199,28 @@ async def unlink_identity(
     """409 `last_sign_in_method` when the account has no password and no other provider."""
     await oidc.unlink(principal.user_id, identity_id)
     return Response(status_code=204)
+
+
+@router.get(
+    "/me/events",
+    response_model=EventPage,
+    responses=problems(*BEARER_ERRORS, ValidationFailed),
+    summary="The account's security events, newest first",
+)
+async def list_events(
+    principal: CurrentPrincipal,
+    db: DbSession,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    before: Annotated[
+        int | None, Query(ge=1, description="`next_before` of the previous page.")
+    ] = None,
+) -> EventPage:
+    """Sign-ins and failures (with the method), refresh-token reuse, sign-outs, password,
+    email, two-factor and provider changes, and operator actions: each with its time,
+    IP and device, kept for AUTHAPI_AUDIT_RETENTION_DAYS."""
+    rows = await events.recent(db, principal.user_id, limit=limit + 1, before=before)
+    page = rows[:limit]
+    return EventPage(
+        events=[EventOut.model_validate(row, from_attributes=True) for row in page],
+        next_before=page[-1].id if len(rows) > limit else None,
+    )

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from authapi.clientip import ClientInfo
 from authapi.db import upsert
 from authapi.errors import (
+    AccountDisabled,
     EmailNotVerified,
     EmailTaken,
     InvalidCredentials,
@@ -376,6 +377,7 @@ class AccountService:
                 for every address, and before the password is looked at).
             InvalidCredentials: unknown email or wrong password (indistinguishable).
             EmailNotVerified: right password, unverified email (when verification is required).
+            AccountDisabled: right password, but an operator disabled the account.
         """
         pair = f"{email} {self._client.ip}"
         known_pair = hashlib.sha256(f"known-sign-in {pair}".encode()).hexdigest()
@@ -394,6 +396,7 @@ class AccountService:
                 EventType.LOGIN_FAILED,
                 client=self._client,
                 user_id=user.id if user else None,
+                method="password",
                 reason="invalid_credentials",
             )
             await self._db.commit()  # the error below rolls the request back; keep the record
@@ -402,6 +405,17 @@ class AccountService:
         await self._res.throttle.forgive("login:account", email)
         await self._res.throttle.forgive("login:account_ip", pair)
         await self._res.store.remember(known_pair, ttl_seconds=KNOWN_SIGN_IN_TTL_SECONDS)
+        if user.disabled_at is not None:
+            await record(
+                self._db,
+                EventType.LOGIN_FAILED,
+                client=self._client,
+                user_id=user.id,
+                method="password",
+                reason="account_disabled",
+            )
+            await self._db.commit()  # the error below rolls the request back; keep the record
+            raise AccountDisabled()
         if self._settings.require_verified_email and not user.email_verified:
             raise EmailNotVerified()
         assert user.password_hash is not None

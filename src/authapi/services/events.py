@@ -1,4 +1,10 @@
-"""Security events: the audit trail of sign-ins, failures, reuse and revocations."""
+"""Security events: the audit trail of sign-ins, failures, reuse and revocations.
+
+Each event is a row with its time, user, session, IP and user agent, plus a few
+non-secret details (the sign-in method, a failure's reason, a provider's name).
+Owners read their own with `GET /users/me/events`; rows are deleted after
+AUTHAPI_AUDIT_RETENTION_DAYS (authapi.retention).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import enum
 import uuid
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.clientip import ClientInfo
@@ -38,6 +45,9 @@ class EventType(enum.StrEnum):
     RECOVERY_CODE_USED = "recovery_code_used"
     IDENTITY_LINKED = "identity_linked"
     IDENTITY_UNLINKED = "identity_unlinked"
+    ACCOUNT_DISABLED = "account_disabled"
+    ACCOUNT_ENABLED = "account_enabled"
+    SESSIONS_REVOKED = "sessions_revoked"  # by an operator
 
 
 async def record(
@@ -60,3 +70,18 @@ async def record(
             details=details or None,
         )
     )
+
+
+async def recent(
+    db: AsyncSession, user_id: uuid.UUID, *, limit: int, before: int | None = None
+) -> list[SecurityEvent]:
+    """A user's events, newest first; `before` is the id the previous page ended at."""
+    query = (
+        select(SecurityEvent)
+        .where(SecurityEvent.user_id == user_id)
+        .order_by(SecurityEvent.id.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        query = query.where(SecurityEvent.id < before)
+    return list(await db.scalars(query))

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authapi import recovery_codes, totp
+from authapi import metrics, recovery_codes, totp
 from authapi.clientip import ClientInfo
 from authapi.db import upsert
 from authapi.encryption import DecryptionFailed
@@ -233,6 +233,7 @@ class MfaService:
         )
         # the 403 rolls the request back: keep what the first step wrote (event, rehash)
         await self._db.commit()
+        metrics.LOGINS.labels(method, "mfa_required").inc()
         return MfaRequired(mfa_token=mfa_token, expires_in=ttl)
 
     async def complete(self, mfa_token: str, code: str) -> PassedChallenge:
@@ -274,13 +275,17 @@ class MfaService:
             if credential is not None and await self._accept_totp(
                 credential, code, confirming=False
             ):
+                metrics.MFA_VERIFICATIONS.labels("totp", "success").inc()
                 return Factor.TOTP
         else:
             digest = recovery_codes.stored_hash(user_id, code)
             if digest is not None and await self._use_recovery_code(
                 user_id, digest, purpose=purpose
             ):
+                metrics.MFA_VERIFICATIONS.labels("recovery_code", "success").inc()
                 return Factor.RECOVERY_CODE
+        kind = "totp" if totp.is_totp_code(code) else "recovery_code"
+        metrics.MFA_VERIFICATIONS.labels(kind, "failure").inc()
         await self._record_failure(user_id, purpose=purpose)
         raise InvalidMfaCode()
 

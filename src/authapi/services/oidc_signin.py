@@ -4,10 +4,11 @@
 AUTHAPI_OIDC_STATE_TTL_SECONDS: the nonce, the PKCE verifier, where to send the
 browser back, and a hash of a secret that only this browser holds (the
 `authapi_oauth` cookie). It is keyed by a hash of `state`, so the store never
-holds the value that travels in URLs. `finish` takes it out of the store (single
-use) before anything else, and accepts it only from the browser that holds the
-cookie and only for the provider it was started with: a callback URL replayed,
-forged or pushed into another browser (login CSRF) ends there, as a 400.
+holds the value that travels in URLs. `finish` refuses a callback without the
+cookie at once; otherwise it takes the state out of the store (single use)
+before anything else, and accepts it only from the browser whose cookie matches
+and only for the provider it was started with: a callback URL replayed, forged
+or pushed into another browser (login CSRF) ends there, as a 400.
 
 Past that point every outcome is a redirect to the allowed target: the refresh
 cookie on success, `?error=mfa_required` with the `mfa_token` in the fragment
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from authapi import metrics
 from authapi.clientip import ClientInfo
 from authapi.db import upsert
 from authapi.errors import (
@@ -70,6 +72,7 @@ class Failure(enum.StrEnum):
     ACCOUNT_EXISTS = "account_exists"  # sign in with the password, then link the provider
     IDENTITY_IN_USE = "identity_in_use"  # linking: another account has this identity
     NOT_SIGNED_IN = "not_signed_in"  # linking: the session that started it has ended
+    ACCOUNT_DISABLED = "account_disabled"  # an operator disabled the account
 
 
 @dataclass(frozen=True)
@@ -211,6 +214,7 @@ class OidcSignIn:
                 return await self._link(provider, stored, identity)
             return await self._sign_in(provider, stored, identity)
         except _Refused as refused:
+            metrics.LOGINS.labels(f"oidc:{provider.name}", refused.failure.value).inc()
             await self._db.rollback()  # nothing half-done stays (a user without its identity)
             await record(
                 self._db,
@@ -271,6 +275,8 @@ class OidcSignIn:
             known.email, known.last_used_at = identity.email, utcnow()
         else:
             user = await self._account_for(provider, identity)
+        if user.disabled_at is not None:
+            raise _Refused(Failure.ACCOUNT_DISABLED, user_id=user.id)
         method = f"oidc:{provider.name}"
         mfa = MfaService(self._db, self._res, self._client)
         if await mfa.is_enabled(user.id):

@@ -27,8 +27,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from authapi import metrics
 from authapi.clientip import ClientInfo
 from authapi.errors import (
+    AccountDisabled,
     AuthError,
     InvalidRefreshToken,
     RateLimited,
@@ -85,6 +87,7 @@ class Refresher:
         """
         parent = self._res.refresh_tokens.parse(presented)
         if parent is None:
+            metrics.REFRESHES.labels("malformed").inc()
             raise InvalidRefreshToken()
         successor = self._res.refresh_tokens.successor(parent)
         rotation = await self._res.store.rotate(
@@ -96,6 +99,9 @@ class Refresher:
             ttl_seconds=self._settings.refresh_token_ttl_seconds,
             budget=self._res.refresh_budget,
         )
+        metrics.REFRESHES.labels(rotation.outcome.value).inc()
+        if rotation.outcome is Outcome.THROTTLED:
+            metrics.RATE_LIMITED.labels("refresh:session").inc()
         if rotation.outcome in (Outcome.ROTATED, Outcome.REPLAYED):
             assert rotation.user_id is not None
             assert rotation.expires_at is not None
@@ -126,7 +132,20 @@ class SessionService:
         self._client = client
 
     async def start(self, user: User, *, method: str) -> IssuedTokens:
-        """Open a session for a user who just proved who they are."""
+        """Open a session for a user who just proved who they are.
+
+        Raises:
+            AccountDisabled: an operator disabled the account (checked here too, so no
+                sign-in path can open a session for it).
+        """
+        # read under a share lock: a concurrent `users disable` either waits for this
+        # sign-in to commit (and then ends its session) or is seen here
+        disabled_at = await self._db.scalar(
+            select(User.disabled_at).where(User.id == user.id).with_for_update(read=True)
+        )
+        if disabled_at is not None:
+            metrics.LOGINS.labels(method, "account_disabled").inc()
+            raise AccountDisabled()
         now = time.time()
         session_id = uuid.uuid4()
         absolute_expires_at = now + self._settings.session_lifetime_seconds
@@ -162,6 +181,7 @@ class SessionService:
         access = await self._res.access_tokens.issue(
             user_id=str(user.id), session_id=refresh.session_id
         )
+        metrics.LOGINS.labels(method, "success").inc()
         return IssuedTokens(access=access, refresh=refresh, refresh_expires_at=expires_at)
 
     async def reuse_detected(self, session_id: uuid.UUID) -> None:

@@ -3,6 +3,8 @@ and the second-factor step of `/auth/login/mfa`."""
 
 from __future__ import annotations
 
+from authapi import metrics
+from authapi.errors import AuthError
 from authapi.services.accounts import AccountService
 from authapi.services.mfa import MfaService
 from authapi.services.sessions import IssuedTokens, SessionService
@@ -16,8 +18,13 @@ async def sign_in_with_password(
     email: str,
     password: str,
 ) -> IssuedTokens:
-    """Raises: InvalidCredentials, EmailNotVerified, MfaRequired (with the challenge)."""
-    user = await accounts.authenticate(email, password)
+    """Raises: InvalidCredentials, EmailNotVerified, AccountDisabled, RateLimited,
+    MfaRequired (with the challenge)."""
+    try:
+        user = await accounts.authenticate(email, password)
+    except AuthError as exc:
+        metrics.LOGINS.labels("password", exc.code).inc()
+        raise
     if await mfa.is_enabled(user.id):
         raise await mfa.challenge(user, method="password")
     return await sessions.start(user, method="password")

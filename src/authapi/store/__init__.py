@@ -57,6 +57,16 @@ class Rotation:
 
 
 @dataclass(frozen=True)
+class LiveSession:
+    """What the store knows of a live session (for introspection)."""
+
+    user_id: str
+    current_hash: str  # of the refresh token that may be used next
+    issued_at: float  # when that token was issued (the last rotation), epoch seconds
+    expires_at: float  # when that token expires, epoch seconds
+
+
+@dataclass(frozen=True)
 class Challenge:
     user_id: str
     method: str  # how the first factor was proven, e.g. "password"
@@ -96,6 +106,9 @@ class TokenStore(Protocol):
 
     async def is_active(self, session_id: str) -> bool:
         """Whether the session is live (the access-token check)."""
+
+    async def describe(self, session_id: str) -> LiveSession | None:
+        """The live session's current state, or None if it is not live."""
 
     async def last_used(self, session_ids: Sequence[str]) -> dict[str, float]:
         """Last use (epoch seconds) of each of these sessions that is live."""

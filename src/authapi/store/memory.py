@@ -12,7 +12,7 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from authapi.store import Challenge, Outcome, RefreshBudget, Rotation
+from authapi.store import Challenge, LiveSession, Outcome, RefreshBudget, Rotation
 
 
 @dataclass
@@ -130,6 +130,17 @@ class MemoryTokenStore:
 
     async def is_active(self, session_id: str) -> bool:
         return self._live(session_id, time.time()) is not None
+
+    async def describe(self, session_id: str) -> LiveSession | None:
+        record = self._live(session_id, time.time())
+        if record is None:
+            return None
+        return LiveSession(
+            user_id=record.user_id,
+            current_hash=record.current,
+            issued_at=record.rotated_at,
+            expires_at=record.expires_at,
+        )
 
     async def last_used(self, session_ids: Sequence[str]) -> dict[str, float]:
         now = time.time()

@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 
 from redis.asyncio import Redis
 
-from authapi.store import Challenge, Outcome, RefreshBudget, Rotation
+from authapi.store import Challenge, LiveSession, Outcome, RefreshBudget, Rotation
 
 SOCKET_TIMEOUT_SECONDS = 2.0
 
@@ -154,6 +154,19 @@ class RedisTokenStore:
 
     async def is_active(self, session_id: str) -> bool:
         return bool(await self._redis.exists(self.key(session_id)))
+
+    async def describe(self, session_id: str) -> LiveSession | None:
+        uid, current, rotated, expires = await self._redis.hmget(
+            self.key(session_id), ["uid", "cur", "rot", "exp"]
+        )
+        if not (uid and current and rotated and expires):
+            return None
+        return LiveSession(
+            user_id=str(uid),
+            current_hash=str(current),
+            issued_at=int(rotated) / 1000,
+            expires_at=int(expires) / 1000,
+        )
 
     async def last_used(self, session_ids: Sequence[str]) -> dict[str, float]:
         if not session_ids:

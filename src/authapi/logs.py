@@ -290,6 +290,8 @@ class RequestContext:
         request_id_var.reset(context)
 
     def _log(self, scope: Scope, request_id: str, status: int, seconds: float) -> None:
+        if not access_log.isEnabledFor(logging.INFO):
+            return  # AUTHAPI_LOG_LEVEL=warning: not even the client IP is worked out
         route = getattr(scope.get("route"), "path", None) or scope["path"]
         access_log.info(
             "%s %s %s",

@@ -200,6 +200,10 @@ class UserOut(BaseModel):
     email: str
     email_verified: bool
     mfa_enabled: bool
+    has_password: bool = Field(
+        description="False for accounts made through a provider until a password is set "
+        "(POST /auth/forgot-password)."
+    )
     created_at: datetime
 
 

@@ -184,7 +184,15 @@ class TestMe:
 
         assert response.status_code == 200
         body = response.json()
-        assert set(body) == {"id", "email", "email_verified", "mfa_enabled", "created_at"}
+        assert set(body) == {
+            "id",
+            "email",
+            "email_verified",
+            "mfa_enabled",
+            "has_password",
+            "created_at",
+        }
+        assert body["has_password"] is True
         assert uuid.UUID(body["id"])
         assert body["email"] == tokens.email
         assert body["email_verified"] is True

@@ -330,6 +330,7 @@ class TestNewAccount:
         assert profile["email"] == email
         assert profile["email_verified"] is True
         assert profile["mfa_enabled"] is False
+        assert profile["has_password"] is False
         linked = await identities(app, access)
         assert len(linked) == 1, linked
         assert linked[0]["provider"] == "local"
@@ -355,7 +356,9 @@ class TestNewAccount:
         assert reset.status_code == 200, reset.text
         login = await app.login(email, NEW_PASSWORD)
         assert login.status_code == 200, login.text
-        assert (await me(app, login.json()["access_token"]))["id"] == profile["id"]
+        after = await me(app, login.json()["access_token"])
+        assert after["id"] == profile["id"]
+        assert after["has_password"] is True
 
     async def test_the_new_account_is_recorded_with_the_provider_method(
         self, app: Api, oidc_provider: OidcProvider

@@ -73,6 +73,7 @@ async def me(principal: CurrentPrincipal, resources: ResourcesDep) -> UserOut:
         email=profile.email,
         email_verified=profile.email_verified,
         mfa_enabled=profile.mfa_enabled,
+        has_password=profile.has_password,
         created_at=profile.created_at,
     )
 

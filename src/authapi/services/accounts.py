@@ -54,6 +54,7 @@ class Profile:
     email: str
     email_verified: bool
     mfa_enabled: bool
+    has_password: bool
     created_at: datetime
 
 
@@ -62,6 +63,7 @@ _PROFILE = (
         User.id,
         User.email,
         User.email_verified_at,
+        User.password_hash.is_not(None).label("has_password"),
         User.created_at,
         TotpCredential.confirmed_at.label("mfa_enabled_at"),
     )
@@ -88,6 +90,7 @@ async def read_profile(reader: AsyncEngine, user_id: uuid.UUID) -> Profile:
         email=row.email,
         email_verified=row.email_verified_at is not None,
         mfa_enabled=row.mfa_enabled_at is not None,
+        has_password=bool(row.has_password),
         created_at=row.created_at,
     )
 

@@ -127,6 +127,25 @@ class InvalidAccessToken(AuthError):
         )
 
 
+class ReauthenticationRequired(AuthError):
+    """RFC 9470 step-up: the session is too old for this change to an account without a
+    password (which cannot confirm it with one)."""
+
+    status, code, title = 401, "reauthentication_required", "Sign in again"
+    default_detail = (
+        "This account has no password: sign in again (through your provider) and repeat "
+        "the request within 5 minutes."
+    )
+
+    def __init__(self, *, max_age: int) -> None:
+        super().__init__(
+            headers={
+                "WWW-Authenticate": f'{BEARER_REALM}, error="insufficient_user_authentication", '
+                f'error_description="A more recent sign-in is needed", max_age={max_age}'
+            }
+        )
+
+
 class AccessTokenExpired(InvalidAccessToken):
     code, title = "token_expired", "Access token expired"
     default_detail = "The access token has expired; refresh it."

@@ -89,12 +89,20 @@ class ChangePasswordRequest(Request):
 
 
 class ChangeEmailRequest(Request):
-    password: Password
+    password: Password | None = Field(
+        default=None,
+        description="The current password. An account without one (made through a provider) "
+        "leaves it out and must have signed in within the last 5 minutes.",
+    )
     new_email: EmailAddress
 
 
 class DeleteAccountRequest(Request):
-    password: Password
+    password: Password | None = Field(
+        default=None,
+        description="The current password. An account without one (made through a provider) "
+        "leaves it out and must have signed in within the last 5 minutes.",
+    )
 
 
 class LoginRequest(Request):
@@ -139,7 +147,11 @@ class TotpConfirmRequest(Request):
 
 
 class TotpDisableRequest(Request):
-    password: Password
+    password: Password | None = Field(
+        default=None,
+        description="The current password. An account without one (made through a provider) "
+        "leaves it out and must have signed in within the last 5 minutes.",
+    )
     code: MfaCode
 
 

@@ -23,13 +23,13 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from authapi.models import Identity, SecurityEvent, User, UserSession
 from tests.conftest import (
@@ -45,7 +45,7 @@ from tests.conftest import (
     unique_email,
     unique_ip,
 )
-from tests.mfa import mfa_user, next_code, submit, user_id_of
+from tests.mfa import enable_totp, mfa_user, next_code, submit, user_id_of
 from tests.oidc import REDIRECT, REDIRECT_TREE, OidcBrowser, OidcProvider, oidc_settings
 
 REFRESH_COOKIE = "authapi_refresh"
@@ -885,3 +885,99 @@ class TestUnlinking:
         assert len(await identities_of_sub(app, sub)) == 1
         await app.settle()
         assert not [m for m in app.mail.to(owner.email) if "removed" in str(m["Subject"])]
+
+
+class TestAccountWithoutPassword:
+    """An account made through a provider confirms changes by a recent sign-in (RFC 9470
+    max_age, 5 minutes) instead of the password it does not have."""
+
+    async def _provider_account(self, app: Api, provider: OidcProvider) -> tuple[str, str]:
+        email = unique_email("no-password")
+        access = await signed_in_with_provider(app, provider_user(provider, email))
+        return email, access
+
+    async def _age_sessions(self, app: Api, email: str, minutes: int) -> None:
+        sessionmaker = app.app.state.resources.sessionmaker
+        async with sessionmaker.begin() as db:
+            user_id = await db.scalar(select(User.id).where(User.email == email))
+            await db.execute(
+                update(UserSession)
+                .where(UserSession.user_id == user_id)
+                .values(created_at=datetime.now(UTC) - timedelta(minutes=minutes))
+            )
+
+    async def test_a_fresh_sign_in_deletes_the_account_without_a_password(
+        self, app: Api, oidc_provider: OidcProvider
+    ) -> None:
+        email, access = await self._provider_account(app, oidc_provider)
+        deleted = await app.client.request("DELETE", "/users/me", json={}, headers=bearer(access))
+        assert deleted.status_code == 204, deleted.text
+        assert await users_with_email(app, email) == 0
+
+    async def test_an_old_session_must_sign_in_again(
+        self, app: Api, oidc_provider: OidcProvider
+    ) -> None:
+        email, access = await self._provider_account(app, oidc_provider)
+        await self._age_sessions(app, email, minutes=6)
+        refused = await app.client.request("DELETE", "/users/me", json={}, headers=bearer(access))
+        assert_problem(refused, 401, "reauthentication_required")
+        challenge = refused.headers["www-authenticate"]
+        assert 'error="insufficient_user_authentication"' in challenge
+        assert "max_age=300" in challenge
+        assert await users_with_email(app, email) == 1
+        moved = await app.client.post(
+            "/users/me/email", json={"new_email": unique_email("moved")}, headers=bearer(access)
+        )
+        assert_problem(moved, 401, "reauthentication_required")
+
+        # a new sign-in through the provider is the confirmation
+        again = await signed_in_with_provider(app, (await self._sub_of(app, email)))
+        deleted = await app.client.request("DELETE", "/users/me", json={}, headers=bearer(again))
+        assert deleted.status_code == 204, deleted.text
+
+    async def _sub_of(self, app: Api, email: str) -> str:
+        async with app.app.state.resources.sessionmaker() as db:
+            subject = await db.scalar(select(Identity.subject).where(Identity.email == email))
+        assert subject is not None
+        return str(subject)
+
+    async def test_a_password_is_never_accepted_for_an_account_without_one(
+        self, app: Api, oidc_provider: OidcProvider
+    ) -> None:
+        email, access = await self._provider_account(app, oidc_provider)
+        for password in (PASSWORD, "x"):
+            refused = await app.client.request(
+                "DELETE", "/users/me", json={"password": password}, headers=bearer(access)
+            )
+            assert_problem(refused, 401, "invalid_credentials")
+        assert await users_with_email(app, email) == 1
+
+    async def test_an_account_with_a_password_must_send_it(self, app: Api) -> None:
+        tokens = await app.signed_in()
+        for body in ({}, {"password": None}):
+            refused = await app.client.request(
+                "DELETE", "/users/me", json=body, headers=bearer(tokens.access)
+            )
+            assert_problem(refused, 401, "invalid_credentials")
+        moved = await app.client.post(
+            "/users/me/email",
+            json={"new_email": unique_email("moved")},
+            headers=bearer(tokens.access),
+        )
+        assert_problem(moved, 401, "invalid_credentials")
+        assert (await app.me(tokens.access)).status_code == 200
+
+    async def test_email_change_and_mfa_off_with_a_fresh_sign_in(
+        self, app: Api, oidc_provider: OidcProvider
+    ) -> None:
+        email, access = await self._provider_account(app, oidc_provider)
+        moved = await app.client.post(
+            "/users/me/email", json={"new_email": unique_email("moved")}, headers=bearer(access)
+        )
+        assert moved.status_code == 202, moved.text
+
+        user = await enable_totp(app, Tokens(email=email, access=access, refresh=""))
+        turned_off = await app.client.post(
+            "/auth/mfa/totp/disable", json={"code": next_code(user.app)}, headers=bearer(access)
+        )
+        assert turned_off.status_code == 204, turned_off.text

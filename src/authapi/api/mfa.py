@@ -20,6 +20,7 @@ from authapi.errors import (
     NotAuthenticated,
     PayloadTooLarge,
     RateLimited,
+    ReauthenticationRequired,
     ServiceUnavailable,
     ValidationFailed,
     problems,
@@ -100,6 +101,7 @@ async def totp_confirm(
     response_class=Response,
     responses=problems(
         InvalidCredentials,
+        ReauthenticationRequired,
         InvalidMfaCode,
         MfaNotEnabled,
         RateLimited,
@@ -109,7 +111,8 @@ async def totp_confirm(
     summary="Turn two-factor authentication off",
 )
 async def totp_disable(body: TotpDisableRequest, principal: CurrentPrincipal, mfa: Mfa) -> Response:
-    """Needs the password and a TOTP code or a recovery code. Removes the secret and
+    """Needs the password (an account without one: a sign-in in the last 5 minutes) and a
+    TOTP code or a recovery code. Removes the secret and
     the recovery codes, signs out the other sessions and emails the owner."""
     await mfa.disable(
         principal.user_id,

@@ -27,6 +27,7 @@ from authapi.errors import (
     PayloadTooLarge,
     ProviderUnavailable,
     RateLimited,
+    ReauthenticationRequired,
     RedirectNotAllowed,
     ServiceUnavailable,
     UnknownProvider,
@@ -102,7 +103,9 @@ async def change_password(
     "/me/email",
     status_code=202,
     response_model=Message,
-    responses=problems(InvalidCredentials, RateLimited, *BEARER_ERRORS, *BODY_ERRORS),
+    responses=problems(
+        InvalidCredentials, ReauthenticationRequired, RateLimited, *BEARER_ERRORS, *BODY_ERRORS
+    ),
     summary="Change the email address",
 )
 async def change_email(
@@ -112,7 +115,10 @@ async def change_email(
     `POST /auth/verify-email`) and a notice to the current one; the address changes
     only when the link is used."""
     await accounts.request_email_change(
-        principal.user_id, password=body.password, new_email=body.new_email
+        principal.user_id,
+        password=body.password,
+        new_email=body.new_email,
+        session_id=principal.session_id,
     )
     return Message(detail=EMAIL_CHANGE_ACCEPTED)
 
@@ -121,7 +127,7 @@ async def change_email(
     "/me",
     status_code=204,
     response_class=Response,
-    responses=problems(InvalidCredentials, *BEARER_ERRORS, *BODY_ERRORS),
+    responses=problems(InvalidCredentials, ReauthenticationRequired, *BEARER_ERRORS, *BODY_ERRORS),
     summary="Delete the account",
 )
 async def delete_account(
@@ -130,8 +136,11 @@ async def delete_account(
     accounts: Accounts,
     settings: SettingsDep,
 ) -> Response:
-    """Deletes the account and ends every session, after checking the password."""
-    await accounts.delete_account(principal.user_id, password=body.password)
+    """Deletes the account and ends every session, after checking the password (an
+    account without one: after a sign-in in the last 5 minutes)."""
+    await accounts.delete_account(
+        principal.user_id, password=body.password, session_id=principal.session_id
+    )
     response = Response(status_code=204)
     clear_refresh_cookie(response, settings)
     return response

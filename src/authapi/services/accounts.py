@@ -20,7 +20,7 @@ import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
@@ -35,9 +35,10 @@ from authapi.errors import (
     InvalidCredentials,
     InvalidEmailToken,
     NotAuthenticated,
+    ReauthenticationRequired,
     ValidationFailed,
 )
-from authapi.models import TotpCredential, User, utcnow
+from authapi.models import TotpCredential, User, UserSession, utcnow
 from authapi.resources import Resources
 from authapi.services import email_tokens, notifications
 from authapi.services.email_tokens import Purpose
@@ -46,6 +47,8 @@ from authapi.services.sessions import SessionService
 
 # how long an (address, IP) pair that signed in skips the address-wide sign-in budget
 KNOWN_SIGN_IN_TTL_SECONDS = 30 * 24 * 3600
+# an account without a password confirms a change by a sign-in at most this old
+REAUTHENTICATION_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -293,7 +296,7 @@ class AccountService:
         self._res.outbox.add(self._db, notifications.password_changed(user.email))
 
     async def request_email_change(
-        self, user_id: uuid.UUID, *, password: str, new_email: str
+        self, user_id: uuid.UUID, *, password: str | None, new_email: str, session_id: str
     ) -> None:
         """Send a confirmation link to the new address and a notice to the current one.
 
@@ -305,7 +308,7 @@ class AccountService:
             ValidationFailed: the new address is the current one.
             RateLimited: too many emails asked for the new address or from this IP.
         """
-        user = await self.with_password(user_id, password)
+        user = await self.confirmed(user_id, password=password, session_id=session_id)
         await self._spend_email_budget(new_email)
         if new_email == user.email:
             raise ValidationFailed("That is already the address of your account.")
@@ -336,13 +339,15 @@ class AccountService:
             self._db, EventType.EMAIL_CHANGE_REQUESTED, client=self._client, user_id=user.id
         )
 
-    async def delete_account(self, user_id: uuid.UUID, *, password: str) -> None:
+    async def delete_account(
+        self, user_id: uuid.UUID, *, password: str | None, session_id: str
+    ) -> None:
         """Delete the account and end every session.
 
         Raises:
             InvalidCredentials: the password is wrong.
         """
-        user = await self.with_password(user_id, password)
+        user = await self.confirmed(user_id, password=password, session_id=session_id)
         await self._sessions().end_all(user.id, reason=EventType.ACCOUNT_DELETED)
         # the row goes, so the event keeps the id in its details (its user_id becomes NULL)
         await record(
@@ -354,6 +359,34 @@ class AccountService:
         )
         self._res.outbox.add(self._db, notifications.account_deleted(user.email))
         await self._db.delete(user)
+
+    async def confirmed(self, user_id: uuid.UUID, *, password: str | None, session_id: str) -> User:
+        """The user, after they confirmed it is them, for a change to their account.
+
+        With a password on the account, by the password. Without one (an account made
+        through a provider), by a recent sign-in: the session asking began less than
+        REAUTHENTICATION_SECONDS ago (RFC 9470's max_age).
+
+        Raises:
+            NotAuthenticated: the account no longer exists.
+            InvalidCredentials: the password is missing or wrong.
+            ReauthenticationRequired: no password, and the session is older than that.
+        """
+        user = await self._db.get(User, user_id)
+        if user is None:
+            raise NotAuthenticated("The account no longer exists.")
+        if user.password_hash is not None or password is not None:
+            if password is None:
+                raise InvalidCredentials("Send your current password.")
+            return await self.with_password(user_id, password)
+        started = await self._db.scalar(
+            select(UserSession.created_at).where(
+                UserSession.id == uuid.UUID(session_id), UserSession.user_id == user_id
+            )
+        )
+        if started is None or utcnow() - started > timedelta(seconds=REAUTHENTICATION_SECONDS):
+            raise ReauthenticationRequired(max_age=REAUTHENTICATION_SECONDS)
+        return user
 
     async def with_password(self, user_id: uuid.UUID, password: str) -> User:
         """The user, after checking their password.

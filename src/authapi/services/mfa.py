@@ -174,7 +174,7 @@ class MfaService:
         return codes
 
     async def disable(
-        self, user_id: uuid.UUID, *, password: str, code: str, session_id: str
+        self, user_id: uuid.UUID, *, password: str | None, code: str, session_id: str
     ) -> None:
         """Turn TOTP off (and drop the recovery codes), with the password and a code.
 
@@ -183,8 +183,8 @@ class MfaService:
             MfaNotEnabled: TOTP is not on.
             RateLimited, InvalidMfaCode: see `confirm`.
         """
-        user = await AccountService(self._db, self._res, self._client).with_password(
-            user_id, password
+        user = await AccountService(self._db, self._res, self._client).confirmed(
+            user_id, password=password, session_id=session_id
         )
         if not await self.is_enabled(user_id):
             raise MfaNotEnabled()

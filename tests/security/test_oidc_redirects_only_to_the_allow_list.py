@@ -101,7 +101,7 @@ def stored_states(backend: str, request: pytest.FixtureRequest) -> Iterator[Call
         def in_memory(api: Api) -> int:
             store = api.app.state.resources.store
             assert isinstance(store, MemoryTokenStore)
-            return len(store._stash)  # no other way to list them
+            return len(store._stash._items)  # no other way to list them
 
         yield in_memory
         return

@@ -147,7 +147,7 @@ async def stash_keys(api: Api, redis_client: redis.Redis | None) -> set[str]:
         return set(redis_client.scan_iter(match=f"{api.settings.redis_prefix}:stash:*"))
     store = api.app.state.resources.store
     assert isinstance(store, memory_store.MemoryTokenStore)
-    return set(store._stash)  # the embedded store has no other way to list them
+    return set(store._stash._items)  # the embedded store has no other way to list them
 
 
 # --- a state must be present and genuine --------------------------------------------------
@@ -343,7 +343,7 @@ class TestStateExpires:
                 assert expected * 1000 - 10_000 < remaining_ms <= expected * 1000, remaining_ms
             else:
                 store = api.app.state.resources.store
-                remaining = store._stash[key][1] - time.time()
+                remaining = store._stash._items[key].expires_at - time.time()
                 assert expected - 10 < remaining <= expected, remaining
 
     async def test_expired_state_is_refused(
@@ -420,7 +420,7 @@ async def test_store_holds_neither_the_state_nor_the_browser_secret(
         assert any(name == key for name, _ in contents)
     else:
         store = app.app.state.resources.store
-        contents = [(name, value) for name, (value, _) in store._stash.items()]
+        contents = [(name, kept.value) for name, kept in store._stash._items.items()]
     for what, value in secrets_.items():
         leaks = [name for name, text in contents if value in name or value in text]
         assert not leaks, f"the raw {what} is stored in {leaks}"

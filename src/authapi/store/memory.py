@@ -11,8 +11,19 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 from authapi.store import Challenge, LiveSession, Outcome, RefreshBudget, Rotation
+
+MIN_SWEEP_SIZE = 1024
+
+
+class _Expires(Protocol):
+    @property
+    def expires_at(self) -> float: ...
+
+
+E = TypeVar("E", bound=_Expires)
 
 
 @dataclass
@@ -47,30 +58,48 @@ class _Challenge:
     expires_at: float
 
 
+@dataclass(frozen=True)
+class _Kept:
+    value: str
+    expires_at: float
+
+
+class _Expiring(Generic[E]):
+    """Entries that carry their own `expires_at`: an expired one is dropped when read, and
+    all expired ones whenever the table has doubled since the last sweep, so the table
+    stays bounded by its live entries."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, E] = {}
+        self._sweep_at_size = MIN_SWEEP_SIZE
+
+    def get(self, key: str, now: float) -> E | None:
+        item = self._items.get(key)
+        if item is not None and item.expires_at <= now:
+            del self._items[key]
+            return None
+        return item
+
+    def put(self, key: str, item: E, now: float) -> None:
+        if len(self._items) >= self._sweep_at_size:
+            self._items = {k: v for k, v in self._items.items() if v.expires_at > now}
+            self._sweep_at_size = max(MIN_SWEEP_SIZE, 2 * len(self._items))
+        self._items[key] = item
+
+    def pop(self, key: str, now: float) -> E | None:
+        item = self._items.pop(key, None)
+        return item if item is not None and item.expires_at > now else None
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
 class MemoryTokenStore:
     def __init__(self) -> None:
-        self._records: dict[str, _Record] = {}
-        self._sweep_at_size = 1024
-        self._challenges: dict[str, _Challenge] = {}
-        self._challenge_sweep_at_size = 1024
-        self._known: dict[str, float] = {}  # key -> expiry
-        self._known_sweep_at_size = 1024
-        self._stash: dict[str, tuple[str, float]] = {}  # key -> (value, expiry)
-        self._stash_sweep_at_size = 1024
-
-    def _live(self, session_id: str, now: float) -> _Record | None:
-        record = self._records.get(session_id)
-        if record is not None and record.expires_at <= now:
-            del self._records[session_id]
-            return None
-        return record
-
-    def _maybe_sweep(self, now: float) -> None:
-        if len(self._records) < self._sweep_at_size:
-            return
-        for session_id in [sid for sid, rec in self._records.items() if rec.expires_at <= now]:
-            del self._records[session_id]
-        self._sweep_at_size = max(1024, 2 * len(self._records))
+        self._records: _Expiring[_Record] = _Expiring()
+        self._challenges: _Expiring[_Challenge] = _Expiring()
+        self._known: _Expiring[_Kept] = _Expiring()
+        self._stash: _Expiring[_Kept] = _Expiring()
 
     async def create(
         self,
@@ -82,15 +111,18 @@ class MemoryTokenStore:
         expires_at: float,
         absolute_expires_at: float,
     ) -> None:
-        self._maybe_sweep(now)
-        self._records[session_id] = _Record(
-            user_id=user_id,
-            current=token_hash,
-            parent=None,
-            rotated_at=now,
-            used_at=now,
-            expires_at=min(expires_at, absolute_expires_at),
-            absolute_expires_at=absolute_expires_at,
+        self._records.put(
+            session_id,
+            _Record(
+                user_id=user_id,
+                current=token_hash,
+                parent=None,
+                rotated_at=now,
+                used_at=now,
+                expires_at=min(expires_at, absolute_expires_at),
+                absolute_expires_at=absolute_expires_at,
+            ),
+            now,
         )
 
     async def rotate(
@@ -104,13 +136,13 @@ class MemoryTokenStore:
         ttl_seconds: float,
         budget: RefreshBudget | None = None,
     ) -> Rotation:
-        record = self._live(session_id, now)
+        record = self._records.get(session_id, now)
         if record is None:
             return Rotation(Outcome.UNKNOWN)
         if presented_hash == record.current:
             expires_at = min(now + ttl_seconds, record.absolute_expires_at)
             if expires_at <= now:
-                del self._records[session_id]
+                self._records.pop(session_id, now)
                 return Rotation(Outcome.UNKNOWN)
             if (wait := record.over_budget(budget, now)) is not None:
                 return Rotation(Outcome.THROTTLED, record.user_id, retry_after=wait)
@@ -125,14 +157,14 @@ class MemoryTokenStore:
                 return Rotation(Outcome.THROTTLED, record.user_id, retry_after=wait)
             record.used_at = now
             return Rotation(Outcome.REPLAYED, record.user_id, record.expires_at)
-        del self._records[session_id]
+        self._records.pop(session_id, now)
         return Rotation(Outcome.REUSED, record.user_id)
 
     async def is_active(self, session_id: str) -> bool:
-        return self._live(session_id, time.time()) is not None
+        return self._records.get(session_id, time.time()) is not None
 
     async def describe(self, session_id: str) -> LiveSession | None:
-        record = self._live(session_id, time.time())
+        record = self._records.get(session_id, time.time())
         if record is None:
             return None
         return LiveSession(
@@ -147,12 +179,13 @@ class MemoryTokenStore:
         return {
             sid: record.used_at
             for sid in session_ids
-            if (record := self._live(sid, now)) is not None
+            if (record := self._records.get(sid, now)) is not None
         }
 
     async def revoke(self, session_ids: Collection[str]) -> None:
+        now = time.time()
         for session_id in session_ids:
-            self._records.pop(session_id, None)
+            self._records.pop(session_id, now)
 
     async def open_challenge(
         self,
@@ -166,62 +199,41 @@ class MemoryTokenStore:
         ttl_seconds: float,
     ) -> None:
         now = time.time()
-        if len(self._challenges) >= self._challenge_sweep_at_size:
-            for cid in [cid for cid, ch in self._challenges.items() if ch.expires_at <= now]:
-                del self._challenges[cid]
-            self._challenge_sweep_at_size = max(1024, 2 * len(self._challenges))
-        self._challenges[challenge_id] = _Challenge(
-            token_hash=token_hash,
-            challenge=Challenge(user_id=user_id, method=method, binding=binding),
-            attempts_left=attempts,
-            expires_at=now + ttl_seconds,
+        self._challenges.put(
+            challenge_id,
+            _Challenge(
+                token_hash=token_hash,
+                challenge=Challenge(user_id=user_id, method=method, binding=binding),
+                attempts_left=attempts,
+                expires_at=now + ttl_seconds,
+            ),
+            now,
         )
 
-    def _live_challenge(self, challenge_id: str) -> _Challenge | None:
-        entry = self._challenges.get(challenge_id)
-        if entry is not None and entry.expires_at <= time.time():
-            del self._challenges[challenge_id]
-            return None
-        return entry
-
     async def try_challenge(self, challenge_id: str, *, token_hash: str) -> Challenge | None:
-        entry = self._live_challenge(challenge_id)
+        entry = self._challenges.get(challenge_id, time.time())
         if entry is None or entry.token_hash != token_hash or entry.attempts_left <= 0:
             return None
         entry.attempts_left -= 1
         return entry.challenge
 
     async def close_challenge(self, challenge_id: str) -> bool:
-        entry = self._live_challenge(challenge_id)
-        self._challenges.pop(challenge_id, None)
-        return entry is not None
+        return self._challenges.pop(challenge_id, time.time()) is not None
 
     async def remember(self, key: str, *, ttl_seconds: float) -> None:
         now = time.time()
-        if len(self._known) >= self._known_sweep_at_size:
-            self._known = {k: expiry for k, expiry in self._known.items() if expiry > now}
-            self._known_sweep_at_size = max(1024, 2 * len(self._known))
-        self._known[key] = now + ttl_seconds
+        self._known.put(key, _Kept("", now + ttl_seconds), now)
 
     async def remembers(self, key: str) -> bool:
-        expiry = self._known.get(key)
-        if expiry is not None and expiry <= time.time():
-            del self._known[key]
-            return False
-        return expiry is not None
+        return self._known.get(key, time.time()) is not None
 
     async def stash(self, key: str, value: str, *, ttl_seconds: float) -> None:
         now = time.time()
-        if len(self._stash) >= self._stash_sweep_at_size:
-            self._stash = {k: item for k, item in self._stash.items() if item[1] > now}
-            self._stash_sweep_at_size = max(1024, 2 * len(self._stash))
-        self._stash[key] = (value, now + ttl_seconds)
+        self._stash.put(key, _Kept(value, now + ttl_seconds), now)
 
     async def take(self, key: str) -> str | None:
-        item = self._stash.pop(key, None)
-        if item is None or item[1] <= time.time():
-            return None
-        return item[0]
+        kept = self._stash.pop(key, time.time())
+        return None if kept is None else kept.value
 
     async def ping(self) -> None:
         return None

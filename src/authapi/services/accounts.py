@@ -98,6 +98,46 @@ async def read_profile(reader: AsyncEngine, user_id: uuid.UUID) -> Profile:
     )
 
 
+async def existing_user(db: AsyncSession, user_id: uuid.UUID) -> User:
+    """The signed-in user's row.
+
+    Raises:
+        NotAuthenticated: the account no longer exists (deleted while a token was live).
+    """
+    user = await db.get(User, user_id)
+    if user is None:
+        raise NotAuthenticated("The account no longer exists.")
+    return user
+
+
+async def user_by_email(db: AsyncSession, email: str) -> User | None:
+    """The account of a normalised address, if any."""
+    return await db.scalar(select(User).where(User.email == email))
+
+
+async def insert_user_if_absent(
+    db: AsyncSession,
+    email: str,
+    *,
+    password_hash: str | None,
+    email_verified_at: datetime | None = None,
+) -> uuid.UUID | None:
+    """Insert an account unless the address has one; its id, or None if it had (race-safe:
+    ON CONFLICT, no savepoint)."""
+    user_id: uuid.UUID | None = await db.scalar(
+        upsert(db, User)
+        .values(
+            id=uuid.uuid4(),
+            email=email,
+            password_hash=password_hash,
+            email_verified_at=email_verified_at,
+        )
+        .on_conflict_do_nothing(index_elements=[User.email])
+        .returning(User.id)
+    )
+    return user_id
+
+
 class AccountService:
     def __init__(self, db: AsyncSession, resources: Resources, client: ClientInfo) -> None:
         self._db = db
@@ -106,7 +146,7 @@ class AccountService:
         self._client = client
 
     async def _by_email(self, email: str) -> User | None:
-        return await self._db.scalar(select(User).where(User.email == email))
+        return await user_by_email(self._db, email)
 
     async def register(self, email: str, password: str) -> None:
         """Create an account (or notify the owner of an existing one).
@@ -119,7 +159,7 @@ class AccountService:
         self._res.policy.check(password, email=email)
         # every branch pays for this one hash, so timing says nothing about the address
         password_hash = await self._res.hasher.hash(password)
-        user_id = await self._insert_if_absent(email, password_hash)
+        user_id = await insert_user_if_absent(self._db, email, password_hash=password_hash)
         if user_id is not None:
             await record(self._db, EventType.USER_REGISTERED, client=self._client, user_id=user_id)
             await self._send_verification(user_id, email)
@@ -136,17 +176,6 @@ class AccountService:
                 self._db,
                 notifications.already_registered(email, public_url=self._settings.public_url),
             )
-
-    async def _insert_if_absent(self, email: str, password_hash: str) -> uuid.UUID | None:
-        """Insert the user unless the email exists; None if it did (race-safe, no savepoint)."""
-        statement = (
-            upsert(self._db, User)
-            .values(id=uuid.uuid4(), email=email, password_hash=password_hash)
-            .on_conflict_do_nothing(index_elements=[User.email])
-            .returning(User.id)
-        )
-        user_id: uuid.UUID | None = await self._db.scalar(statement)
-        return user_id
 
     async def _send_verification(self, user_id: uuid.UUID, email: str) -> None:
         ttl = self._settings.verification_token_ttl_seconds
@@ -372,13 +401,10 @@ class AccountService:
             InvalidCredentials: the password is missing or wrong.
             ReauthenticationRequired: no password, and the session is older than that.
         """
-        user = await self._db.get(User, user_id)
-        if user is None:
-            raise NotAuthenticated("The account no longer exists.")
+        user = await existing_user(self._db, user_id)
         if user.password_hash is not None or password is not None:
-            if password is None:
-                raise InvalidCredentials("Send your current password.")
-            return await self.with_password(user_id, password)
+            await self._check_password(user, password)
+            return user
         started = await self._db.scalar(
             select(UserSession.created_at).where(
                 UserSession.id == uuid.UUID(session_id), UserSession.user_id == user_id
@@ -395,12 +421,15 @@ class AccountService:
             NotAuthenticated: the account no longer exists.
             InvalidCredentials: the password is wrong (or the account has none).
         """
-        user = await self._db.get(User, user_id)
-        if user is None:
-            raise NotAuthenticated("The account no longer exists.")
+        user = await existing_user(self._db, user_id)
+        await self._check_password(user, password)
+        return user
+
+    async def _check_password(self, user: User, password: str | None) -> None:
+        if password is None:
+            raise InvalidCredentials("Send your current password.")
         if not await self._res.hasher.verify(password, user.password_hash):
             raise InvalidCredentials("The current password is incorrect.")
-        return user
 
     def _sessions(self) -> SessionService:
         return SessionService(self._db, self._res, self._client)
@@ -427,30 +456,14 @@ class AccountService:
         # unknown email: verify against the dummy hash anyway so the timing matches
         valid = await self._res.hasher.verify(password, user.password_hash if user else None)
         if user is None or not valid:
-            await record(
-                self._db,
-                EventType.LOGIN_FAILED,
-                client=self._client,
-                user_id=user.id if user else None,
-                method="password",
-                reason="invalid_credentials",
-            )
-            await self._db.commit()  # the error below rolls the request back; keep the record
+            await self._login_failed(user, "invalid_credentials")
             raise InvalidCredentials()
         # the owner is here: the account's budgets count consecutive failures only
         await self._res.throttle.forgive("login:account", email)
         await self._res.throttle.forgive("login:account_ip", pair)
         await self._res.store.remember(known_pair, ttl_seconds=KNOWN_SIGN_IN_TTL_SECONDS)
         if user.disabled_at is not None:
-            await record(
-                self._db,
-                EventType.LOGIN_FAILED,
-                client=self._client,
-                user_id=user.id,
-                method="password",
-                reason="account_disabled",
-            )
-            await self._db.commit()  # the error below rolls the request back; keep the record
+            await self._login_failed(user, "account_disabled")
             raise AccountDisabled()
         if self._settings.require_verified_email and not user.email_verified:
             raise EmailNotVerified()
@@ -461,3 +474,14 @@ class AccountService:
                 self._db, EventType.PASSWORD_REHASHED, client=self._client, user_id=user.id
             )
         return user
+
+    async def _login_failed(self, user: User | None, reason: str) -> None:
+        await record(
+            self._db,
+            EventType.LOGIN_FAILED,
+            client=self._client,
+            user_id=user.id if user else None,
+            method="password",
+            reason=reason,
+        )
+        await self._db.commit()  # the error that follows rolls the request back; keep the record

@@ -20,6 +20,7 @@ from authapi.clientip import ClientInfo
 from authapi.models import Identity, SecurityEvent, TotpCredential, User, UserSession, utcnow
 from authapi.resources import Resources
 from authapi.schemas import normalize_email
+from authapi.services.accounts import user_by_email
 from authapi.services.events import EventType, record
 from authapi.services.sessions import SessionService
 
@@ -61,7 +62,7 @@ class AdminService:
             address = normalize_email(email)
         except ValueError:
             raise UserNotFound(f"{email!r} is not an email address") from None
-        user = await self._db.scalar(select(User).where(User.email == address))
+        user = await user_by_email(self._db, address)
         if user is None:
             raise UserNotFound(f"no account has the address {address}")
         return user

@@ -49,12 +49,11 @@ from authapi.errors import (
     MfaNotEnabled,
     MfaRequired,
     MfaSetupRequired,
-    NotAuthenticated,
 )
 from authapi.models import RecoveryCode, TotpCredential, User, utcnow
 from authapi.resources import Resources
 from authapi.services import notifications
-from authapi.services.accounts import AccountService
+from authapi.services.accounts import AccountService, existing_user
 from authapi.services.events import EventType, record
 from authapi.services.sessions import SessionService
 from authapi.tokens import token_hash
@@ -127,7 +126,7 @@ class MfaService:
         Raises:
             MfaAlreadyEnabled: TOTP is on; it must be turned off before enrolling again.
         """
-        user = await self._user(user_id)
+        user = await existing_user(self._db, user_id)
         secret = totp.new_secret()
         values = {"secret": self._seal(user_id, secret), "created_at": utcnow()}
         # one statement: two setups at once cannot collide, and a confirmed row is never touched
@@ -169,7 +168,7 @@ class MfaService:
         codes = await self._replace_recovery_codes(user_id)
         await self._sessions().end_all(user_id, reason=EventType.MFA_ENABLED, keep=session_id)
         await record(self._db, EventType.MFA_ENABLED, client=self._client, user_id=user_id)
-        user = await self._user(user_id)
+        user = await existing_user(self._db, user_id)
         self._res.outbox.add(self._db, notifications.mfa_enabled(user.email))
         return codes
 
@@ -209,7 +208,7 @@ class MfaService:
         await record(
             self._db, EventType.RECOVERY_CODES_REGENERATED, client=self._client, user_id=user_id
         )
-        user = await self._user(user_id)
+        user = await existing_user(self._db, user_id)
         self._res.outbox.add(self._db, notifications.recovery_codes_regenerated(user.email))
         return codes
 
@@ -270,22 +269,20 @@ class MfaService:
             InvalidMfaCode: neither kind of code is good.
         """
         await self._spend_budget(user_id)
-        if totp.is_totp_code(code):
+        factor = Factor.TOTP if totp.is_totp_code(code) else Factor.RECOVERY_CODE
+        if factor is Factor.TOTP:
             credential = await self._db.get(TotpCredential, user_id)
-            if credential is not None and await self._accept_totp(
+            accepted = credential is not None and await self._accept_totp(
                 credential, code, confirming=False
-            ):
-                metrics.MFA_VERIFICATIONS.labels("totp", "success").inc()
-                return Factor.TOTP
+            )
         else:
             digest = recovery_codes.stored_hash(user_id, code)
-            if digest is not None and await self._use_recovery_code(
+            accepted = digest is not None and await self._use_recovery_code(
                 user_id, digest, purpose=purpose
-            ):
-                metrics.MFA_VERIFICATIONS.labels("recovery_code", "success").inc()
-                return Factor.RECOVERY_CODE
-        kind = "totp" if totp.is_totp_code(code) else "recovery_code"
-        metrics.MFA_VERIFICATIONS.labels(kind, "failure").inc()
+            )
+        metrics.MFA_VERIFICATIONS.labels(factor.value, "success" if accepted else "failure").inc()
+        if accepted:
+            return factor
         await self._record_failure(user_id, purpose=purpose)
         raise InvalidMfaCode()
 
@@ -341,7 +338,7 @@ class MfaService:
             remaining=remaining,
         )
         if purpose == SIGN_IN:  # turning MFA off and new codes send notices of their own
-            user = await self._user(user_id)
+            user = await existing_user(self._db, user_id)
             self._res.outbox.add(
                 self._db, notifications.recovery_code_used(user.email, remaining=remaining)
             )
@@ -389,12 +386,6 @@ class MfaService:
             log.error("a TOTP secret belongs to another account; refusing it")
             raise AuthError()
         return secret
-
-    async def _user(self, user_id: uuid.UUID) -> User:
-        user = await self._db.get(User, user_id)
-        if user is None:
-            raise NotAuthenticated("The account no longer exists.")
-        return user
 
     def _sessions(self) -> SessionService:
         return SessionService(self._db, self._res, self._client)

@@ -55,9 +55,11 @@ from authapi.oidc import ProviderUnavailable as ProviderDown
 from authapi.resources import Resources
 from authapi.schemas import normalize_email
 from authapi.services import notifications
+from authapi.services.accounts import insert_user_if_absent, user_by_email
 from authapi.services.events import EventType, record
 from authapi.services.mfa import MfaService
 from authapi.services.sessions import IssuedTokens, SessionService
+from authapi.tokens import token_hash
 
 log = logging.getLogger("authapi.oidc")
 
@@ -115,12 +117,13 @@ class _Refused(Exception):
         self.user_id = user_id
 
 
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+def _method(provider: OidcClient) -> str:
+    """How a session signed in through `provider` is labelled (events, metrics, MFA)."""
+    return f"oidc:{provider.name}"
 
 
 def _state_key(state: str) -> str:
-    return _digest(f"oidc-state {state}")
+    return token_hash(f"oidc-state {state}")
 
 
 def _code_challenge(verifier: str) -> str:
@@ -135,14 +138,14 @@ class OidcSignIn:
         self._settings = resources.settings
         self._client = client
 
-    def provider(self, name: str) -> OidcClient:
+    def _provider(self, name: str) -> OidcClient:
         """Raises: UnknownProvider."""
         provider = self._res.identity_providers.get(name)
         if provider is None:
             raise UnknownProvider()
         return provider
 
-    def callback_url(self, provider: OidcClient) -> str:
+    def _callback_url(self, provider: OidcClient) -> str:
         return f"{self._settings.public_url}/auth/oauth/{provider.name}/callback"
 
     # --- the redirect to the provider ----------------------------------------------------
@@ -155,33 +158,33 @@ class OidcSignIn:
         link_session: str | None = None,
     ) -> Started:
         """Raises: UnknownProvider, RedirectNotAllowed, RateLimited, ProviderUnavailable."""
-        provider = self.provider(name)
+        provider = self._provider(name)
         target = redirect_to if redirect_to is not None else self._res.redirects.default
         if target is None or not self._res.redirects.allows(target):
             raise RedirectNotAllowed()
         await self._res.throttle.spend("oidc:ip", self._client.ip)
         state, browser_secret = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        record_ = _State(
+        pending = _State(
             provider=provider.name,
             redirect_to=target,
             nonce=secrets.token_urlsafe(32),
             verifier=secrets.token_urlsafe(48),
-            browser=_digest(browser_secret),
+            browser=token_hash(browser_secret),
             link_user=str(link_user) if link_user else None,
             link_session=link_session,
         )
         try:
             url = await provider.authorization_url(
-                redirect_uri=self.callback_url(provider),
+                redirect_uri=self._callback_url(provider),
                 state=state,
-                nonce=record_.nonce,
-                code_challenge=_code_challenge(record_.verifier),
+                nonce=pending.nonce,
+                code_challenge=_code_challenge(pending.verifier),
             )
         except ProviderDown as exc:
             log.warning("provider %s unavailable: %s", provider.name, exc)
             raise ProviderUnavailable() from None
         await self._res.store.stash(
-            _state_key(state), record_.dump(), ttl_seconds=self._settings.oidc_state_ttl_seconds
+            _state_key(state), pending.dump(), ttl_seconds=self._settings.oidc_state_ttl_seconds
         )
         return Started(authorization_url=url, browser_secret=browser_secret)
 
@@ -204,7 +207,7 @@ class OidcSignIn:
         if raw is None:
             raise InvalidOAuthState()
         stored = _State.load(raw)
-        if not hmac.compare_digest(stored.browser, _digest(browser_secret)):
+        if not hmac.compare_digest(stored.browser, token_hash(browser_secret)):
             raise InvalidOAuthState()
         if stored.provider != provider.name:
             raise InvalidOAuthState()
@@ -214,14 +217,14 @@ class OidcSignIn:
                 return await self._link(provider, stored, identity)
             return await self._sign_in(provider, stored, identity)
         except _Refused as refused:
-            metrics.LOGINS.labels(f"oidc:{provider.name}", refused.failure.value).inc()
+            metrics.LOGINS.labels(_method(provider), refused.failure.value).inc()
             await self._db.rollback()  # nothing half-done stays (a user without its identity)
             await record(
                 self._db,
                 EventType.LOGIN_FAILED,
                 client=self._client,
                 user_id=refused.user_id,
-                method=f"oidc:{provider.name}",
+                method=_method(provider),
                 reason=refused.failure.value,
             )
             return Finished(redirect_to=stored.redirect_to, failure=refused.failure)
@@ -248,7 +251,7 @@ class OidcSignIn:
             raise _Refused(Failure.PROVIDER_ERROR)
         try:
             tokens = await provider.exchange(
-                code=code, redirect_uri=self.callback_url(provider), code_verifier=stored.verifier
+                code=code, redirect_uri=self._callback_url(provider), code_verifier=stored.verifier
             )
             return await provider.identity(tokens, nonce=stored.nonce)
         except (ProviderDown, ProviderRefused) as exc:
@@ -277,7 +280,7 @@ class OidcSignIn:
             user = await self._account_for(provider, identity)
         if user.disabled_at is not None:
             raise _Refused(Failure.ACCOUNT_DISABLED, user_id=user.id)
-        method = f"oidc:{provider.name}"
+        method = _method(provider)
         mfa = MfaService(self._db, self._res, self._client)
         if await mfa.is_enabled(user.id):
             return Finished(
@@ -293,26 +296,22 @@ class OidcSignIn:
             email = normalize_email(identity.email or "")
         except ValueError:
             raise _Refused(Failure.EMAIL_NOT_VERIFIED) from None
-        user = await self._db.scalar(select(User).where(User.email == email))
+        user = await user_by_email(self._db, email)
         if user is None:
             if not identity.email_verified:
                 raise _Refused(Failure.EMAIL_NOT_VERIFIED)
-            user_id = uuid.uuid4()
-            inserted = await self._db.scalar(
-                upsert(self._db, User)
-                .values(id=user_id, email=email, password_hash=None, email_verified_at=utcnow())
-                .on_conflict_do_nothing(index_elements=[User.email])
-                .returning(User.id)
+            created = await insert_user_if_absent(
+                self._db, email, password_hash=None, email_verified_at=utcnow()
             )
-            user = await self._db.scalar(select(User).where(User.email == email))
+            user = await user_by_email(self._db, email)
             assert user is not None
-            if inserted is not None:
+            if created is not None:
                 await record(
                     self._db,
                     EventType.USER_REGISTERED,
                     client=self._client,
                     user_id=user.id,
-                    method=f"oidc:{provider.name}",
+                    method=_method(provider),
                 )
                 await self._add_identity(user, provider, identity, notify=False)
                 return user

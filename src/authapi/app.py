@@ -16,7 +16,6 @@ from authapi import __version__
 from authapi.api import auth, mfa, oauth, ops, users, wellknown
 from authapi.errors import PROBLEM_JSON, Problem, ValidationFailed, install_error_handlers, problems
 from authapi.logs import RequestContext, configure_logging
-from authapi.metrics import HttpMetrics
 from authapi.middleware import BodySizeLimit, SecurityHeaders
 from authapi.resources import Resources
 from authapi.settings import Settings
@@ -58,7 +57,6 @@ def create_app(settings: Settings) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "X-Requested-With"],
             max_age=600,
         )
-    app.add_middleware(HttpMetrics)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
         RequestContext,

@@ -35,13 +35,15 @@ def _settings() -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
+    settings = _settings()
+    # before anything imports prometheus_client (authapi.logs does, through authapi.metrics)
+    _prepare_metrics_directory(settings)
+
     import uvicorn
 
     from authapi.logs import configure_logging, logging_config
 
-    settings = _settings()
     configure_logging(settings.log_level, settings.effective_log_format)
-    _prepare_metrics_directory(settings)
     if args.workers > 1 and settings.redis_url is None:
         _fail("--workers > 1 needs AUTHAPI_REDIS_URL: the in-process token store cannot be shared")
     if settings.is_sqlite:
@@ -68,7 +70,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
 def _prepare_metrics_directory(settings: Settings) -> None:
     """Point every worker's metrics at one directory, empty at start (authapi.metrics).
 
-    Must run before anything imports prometheus_client. The directory is the
+    Must run before anything imports prometheus_client (which fixes its mode at
+    import), so `cmd_serve` calls it first. The directory is the
     operator's PROMETHEUS_MULTIPROC_DIR, else `metrics/` in the data directory
     (else a temporary one, if that is not writable); old samples in it would add
     up with the new ones, so it is emptied.

@@ -32,6 +32,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from authapi import metrics
 from authapi.clientip import client_ip
 from authapi.settings import IPNetwork
 
@@ -252,7 +253,8 @@ def accepted_request_id(value: str | None) -> str:
 
 
 class RequestContext:
-    """Request id in a contextvar and the response header, and one access line per request."""
+    """Request id in a contextvar and the response header, one access line per request,
+    and the request's HTTP metrics (one layer measures both)."""
 
     def __init__(
         self,
@@ -284,7 +286,9 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            self._log(scope, request_id, status, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            metrics.observe_request(scope, status, seconds)
+            self._log(scope, request_id, status, seconds)
         # Not reset when an exception escaped: Starlette's server-error handler,
         # outside this middleware, logs it next and should carry the id too.
         request_id_var.reset(context)

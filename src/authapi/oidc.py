@@ -27,7 +27,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
@@ -83,9 +83,12 @@ class ExternalIdentity:
     name: str | None
 
 
+T = TypeVar("T")
+
+
 @dataclass
-class _Cached:
-    value: Any
+class _Cached(Generic[T]):
+    value: T
     fetched_at: float
 
 
@@ -108,8 +111,8 @@ class OidcClient:
         self._max_age = max_age_seconds
         self._refetch_interval = refetch_interval_seconds
         self._clock = clock
-        self._metadata: _Cached | None = None
-        self._jwks: _Cached | None = None
+        self._metadata: _Cached[Metadata] | None = None
+        self._jwks: _Cached[dict[str, Any]] | None = None
         self._lock = asyncio.Lock()
 
     @property
@@ -129,8 +132,7 @@ class OidcClient:
         cached = self._metadata
         if cached is None or self._clock() - cached.fetched_at >= self._cache_seconds:
             return None
-        value: Metadata = cached.value
-        return value
+        return cached.value
 
     async def _metadata_unlocked(self) -> Metadata:
         cached = self._fresh_metadata()  # another task may have fetched it while we waited
@@ -180,20 +182,18 @@ class OidcClient:
     async def _keys(self, *, refetch: bool) -> dict[str, Any]:
         cached = self._jwks
         if cached is not None and not self._jwks_due(cached, refetch=refetch):
-            keys: dict[str, Any] = cached.value
-            return keys
+            return cached.value
         async with self._lock:
             if self._jwks is not None and self._jwks is not cached:
                 # another task fetched them while we waited: one fetch serves all
-                latest: dict[str, Any] = self._jwks.value
-                return latest
+                return self._jwks.value
             metadata = await self._metadata_unlocked()
             document = await self._get_json(metadata.jwks_uri)
             keys = document if isinstance(document.get("keys"), list) else {"keys": []}
             self._jwks = _Cached(keys, self._clock())
             return keys
 
-    def _jwks_due(self, cached: _Cached, *, refetch: bool) -> bool:
+    def _jwks_due(self, cached: _Cached[dict[str, Any]], *, refetch: bool) -> bool:
         age = self._clock() - cached.fetched_at
         return age >= self._cache_seconds or (refetch and age >= self._refetch_interval)
 

@@ -81,6 +81,9 @@ class User(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # set by an operator (`authapi users disable`): no sign-in, no session
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # bumped by every change to what proves who the owner is (authapi.services.credentials):
+    # sessions start and emailed links work only under the version they were proven with
+    credential_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     @property
     def email_verified(self) -> bool:
@@ -119,6 +122,8 @@ class EmailToken(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # the address an email-change token confirms (None for other purposes)
     new_email: Mapped[str | None] = mapped_column(String(320))
+    # the user's credential_version when the link was sent: a later change voids it
+    credential_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SigningKey(Base):

@@ -23,6 +23,7 @@ from tests.conftest import (
 )
 
 OTHER_PASSWORD = "a different passphrase entirely"
+THIRD_PASSWORD = "the password the mailbox chose"
 CONFIRM = "Confirm"
 
 
@@ -158,7 +159,7 @@ class TestRegisterExisting:
         assert (await api.login(email, PASSWORD)).status_code == 200
         assert_problem(await api.login(email, OTHER_PASSWORD), 401, "invalid_credentials")
 
-    async def test_reregistering_an_unverified_address_replaces_its_password(
+    async def test_reregistering_an_unverified_address_keeps_neither_password(
         self, api: Api
     ) -> None:
         email = unique_email()
@@ -167,12 +168,33 @@ class TestRegisterExisting:
 
         assert (await api.register(email, OTHER_PASSWORD)).status_code == 202
 
-        second_link = link_token(await api.mail.wait_for(email, subject=CONFIRM, count=2))
+        choice = await api.mail.wait_for(email, subject="Choose a password")
+        assert "/reset-password?token=" in body_of(choice)
         assert_problem(await verify(api, first_link), 400, "invalid_token")
-        assert (await verify(api, second_link)).status_code == 200
-        assert (await api.login(email, OTHER_PASSWORD)).status_code == 200
-        assert_problem(await api.login(email, PASSWORD), 401, "invalid_credentials")
+        for password in (PASSWORD, OTHER_PASSWORD):
+            assert_problem(await api.login(email, password), 401, "invalid_credentials")
+        chosen = await api.client.post(
+            "/auth/reset-password",
+            json={"token": link_token(choice), "new_password": THIRD_PASSWORD},
+        )
+        assert chosen.status_code == 200, chosen.text
+        assert (await api.login(email, THIRD_PASSWORD)).status_code == 200
         assert await users_with(api, email) == 1
+
+    async def test_resend_after_a_second_registration_sends_the_password_choice(
+        self, api: Api
+    ) -> None:
+        email = unique_email()
+        await api.register(email, PASSWORD)
+        await api.register(email, OTHER_PASSWORD)
+        await api.mail.wait_for(email, subject="Choose a password")
+
+        resent = await api.client.post("/auth/verify-email/resend", json={"email": email})
+
+        assert resent.status_code == 202
+        await api.mail.wait_for(email, subject="Choose a password", count=2)
+        await settled(api)
+        assert confirmations(api, email) == 1  # the first registration's only
 
 
 class TestMe:

@@ -84,8 +84,8 @@ async def authorize(
             "gets `?error=<code>`: `mfa_required` (with `#mfa_token=…&expires_in=…` for "
             "`POST /auth/login/mfa`), `access_denied`, `provider_error`, `invalid_id_token`, "
             "`email_not_verified`, `account_exists` (sign in with the password and link the "
-            "provider from the account), `account_disabled`, `identity_in_use` or `not_signed_in` "
-            "(linking). "
+            "provider from the account), `account_disabled`, `sign_in_interrupted` (the account "
+            "changed meanwhile: start again), `identity_in_use` or `not_signed_in` (linking). "
             "After linking: `?linked=<provider>`."
         },
         **problems(InvalidOAuthState, ValidationFailed),

@@ -8,10 +8,13 @@ an account exists. Every email goes through the outbox, in the transaction of
 the change that causes it.
 
 Registering an address that has an unverified account (with verified email
-required) replaces that account's password and sends a fresh link: the latest
-registrant who can read the mailbox wins, as in Supabase/GoTrue, so a stranger
-cannot pre-register someone's address and keep a password on it. A verified
-address only gets a notice.
+required) is a second claim on an address nobody has proven yet: the account
+keeps neither password, every link sent so far stops working, and the mailbox
+gets a link to choose the password (which also confirms the address). Keeping
+the first password would let a stranger who registered someone's address first
+keep a way in; taking the latest (Supabase/GoTrue) would let one who registers
+it second plant theirs behind the owner's confirmation. A verified address only
+gets a notice.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -40,7 +43,7 @@ from authapi.errors import (
 )
 from authapi.models import TotpCredential, User, UserSession, utcnow
 from authapi.resources import Resources
-from authapi.services import email_tokens, notifications
+from authapi.services import credentials, email_tokens, notifications
 from authapi.services.email_tokens import Purpose
 from authapi.services.events import EventType, record
 from authapi.services.sessions import SessionService
@@ -169,8 +172,11 @@ class AccountService:
         assert user is not None
         await record(self._db, EventType.REGISTER_EXISTING, client=self._client, user_id=user.id)
         if not user.email_verified and self._settings.require_verified_email:
-            user.password_hash = password_hash
-            await self._send_verification(user.id, email)
+            # two claims on an unproven address: keep neither password, void every
+            # link, and let whoever reads the mailbox choose the password
+            user.password_hash = None
+            await credentials.bump(self._db, user.id)
+            await self._send_password_choice(user.id, email)
         else:
             self._res.outbox.add(
                 self._db,
@@ -185,6 +191,19 @@ class AccountService:
         url = notifications.link(self._settings.public_url, notifications.VERIFY_EMAIL_PATH, token)
         self._res.outbox.add(
             self._db, notifications.verification(email, url=url, valid_hours=max(1, ttl // 3600))
+        )
+
+    async def _send_password_choice(self, user_id: uuid.UUID, email: str) -> None:
+        """A link that sets the password of an unconfirmed account and confirms its address."""
+        ttl = self._settings.reset_token_ttl_seconds
+        token = await email_tokens.issue(
+            self._db, user_id=user_id, purpose=Purpose.RESET_PASSWORD, ttl_seconds=ttl
+        )
+        url = notifications.link(
+            self._settings.public_url, notifications.RESET_PASSWORD_PATH, token
+        )
+        self._res.outbox.add(
+            self._db, notifications.finish_registration(email, url=url, valid_minutes=ttl // 60)
         )
 
     async def verify_email(self, token: str) -> None:
@@ -214,9 +233,7 @@ class AccountService:
         user.email = new_email
         user.email_verified_at = utcnow()
         # links sent to the old address (a reset, say) no longer speak for the account
-        await email_tokens.void(
-            self._db, user_id=user.id, purposes=[Purpose.RESET_PASSWORD, Purpose.CHANGE_EMAIL]
-        )
+        await credentials.bump(self._db, user.id)
         try:
             await self._db.flush()
         except IntegrityError:  # taken between the check and the write
@@ -255,7 +272,11 @@ class AccountService:
 
     async def _resend_now(self, email: str) -> None:
         user = await self._by_email(email)
-        if user is not None and not user.email_verified:
+        if user is None or user.email_verified:
+            return
+        if user.password_hash is None:  # registered twice: the password is still to choose
+            await self._send_password_choice(user.id, email)
+        else:
             await self._send_verification(user.id, email)
 
     async def request_password_reset(self, email: str) -> None:
@@ -318,8 +339,7 @@ class AccountService:
         user = await self.with_password(user_id, current)
         self._res.policy.check(new, email=user.email)
         user.password_hash = await self._res.hasher.hash(new)
-        # a reset link sent earlier must not undo the change
-        await email_tokens.void(self._db, user_id=user.id, purposes=[Purpose.RESET_PASSWORD])
+        # ending the sessions also voids links sent earlier: a reset link must not undo this
         await self._sessions().end_all(user.id, reason=EventType.PASSWORD_CHANGED, keep=session_id)
         await record(self._db, EventType.PASSWORD_CHANGED, client=self._client, user_id=user.id)
         self._res.outbox.add(self._db, notifications.password_changed(user.email))
@@ -469,11 +489,24 @@ class AccountService:
             raise EmailNotVerified()
         assert user.password_hash is not None
         if self._res.hasher.needs_rehash(user.password_hash):
-            user.password_hash = await self._res.hasher.hash(password)
+            await self._rehash(user, password)
+        return user
+
+    async def _rehash(self, user: User, password: str) -> None:
+        """Store the password at the configured cost, unless it changed since it was read
+        (a reset racing this sign-in must not be undone by the old password's new hash)."""
+        old_hash, new_hash = user.password_hash, await self._res.hasher.hash(password)
+        rehashed = await self._db.scalar(
+            update(User)
+            .where(User.id == user.id, User.password_hash == old_hash)
+            .values(password_hash=new_hash)
+            .returning(User.id)
+            .execution_options(synchronize_session=False)
+        )
+        if rehashed is not None:
             await record(
                 self._db, EventType.PASSWORD_REHASHED, client=self._client, user_id=user.id
             )
-        return user
 
     async def _login_failed(self, user: User | None, reason: str) -> None:
         await record(

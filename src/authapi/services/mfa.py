@@ -8,7 +8,7 @@ sessions and emails the owner.
 Sign-in: once the password is right, `challenge` opens a challenge in the token
 store and answers 403 `mfa_required` with its `mfa_token` (`<id>.<secret>`; the
 store keeps a SHA-256 of it). The challenge lives a few minutes, belongs to one
-user and one password (a password change voids it), takes at most
+user and the credentials that opened it (any change to them voids it), takes at most
 `mfa_challenge_max_attempts` codes (spent atomically in the store before each
 check, so parallel guesses cannot exceed it) and completes once: `complete`
 closes it, and of two requests only the one that closed it gets a session. It
@@ -26,7 +26,6 @@ it is empty). A password reset leaves MFA as it is.
 from __future__ import annotations
 
 import enum
-import hashlib
 import logging
 import re
 import secrets
@@ -42,7 +41,9 @@ from authapi.clientip import ClientInfo
 from authapi.db import upsert
 from authapi.encryption import DecryptionFailed
 from authapi.errors import (
+    AccountDisabled,
     AuthError,
+    InvalidCredentials,
     InvalidMfaCode,
     InvalidMfaToken,
     MfaAlreadyEnabled,
@@ -52,7 +53,7 @@ from authapi.errors import (
 )
 from authapi.models import RecoveryCode, TotpCredential, User, utcnow
 from authapi.resources import Resources
-from authapi.services import notifications
+from authapi.services import credentials, notifications
 from authapi.services.accounts import AccountService, existing_user
 from authapi.services.events import EventType, record
 from authapi.services.sessions import SessionService
@@ -88,9 +89,10 @@ class PassedChallenge:
     method: str  # e.g. "password+totp": what the session was started with
 
 
-def _fingerprint(user: User) -> str:
-    """Changes whenever the password does: binds a challenge to the password that opened it."""
-    return hashlib.sha256((user.password_hash or "").encode("utf-8")).hexdigest()[:32]
+def _binding(user: User) -> str:
+    """Changes whenever the account's credentials do (authapi.services.credentials): binds
+    a challenge to the password (or provider sign-in) that opened it."""
+    return str(user.credential_version)
 
 
 class MfaService:
@@ -214,7 +216,12 @@ class MfaService:
 
     # --- sign-in ---------------------------------------------------------------
     async def challenge(self, user: User, *, method: str) -> MfaRequired:
-        """Open a second-factor challenge for a user who passed `method`; the error to raise."""
+        """Open a second-factor challenge for a user who passed `method`; the error to raise.
+
+        Raises:
+            InvalidCredentials, AccountDisabled: the account changed since `method` passed.
+        """
+        await credentials.hold(self._db, user)
         challenge_id = uuid.uuid4().hex
         mfa_token = f"{challenge_id}.{secrets.token_urlsafe(32)}"
         ttl = self._settings.mfa_challenge_ttl_seconds
@@ -223,7 +230,7 @@ class MfaService:
             token_hash=token_hash(mfa_token),
             user_id=str(user.id),
             method=method,
-            binding=_fingerprint(user),
+            binding=_binding(user),
             attempts=self._settings.mfa_challenge_max_attempts,
             ttl_seconds=ttl,
         )
@@ -240,6 +247,7 @@ class MfaService:
 
         Raises:
             InvalidMfaToken: unknown, expired, used, voided or out-of-attempts challenge.
+            AccountDisabled: an operator disabled the account since the password step.
             RateLimited: too many codes tried for this account.
             InvalidMfaCode: wrong, replayed or expired code (the attempt is spent).
         """
@@ -252,8 +260,16 @@ class MfaService:
         if challenge is None:
             raise InvalidMfaToken()
         user = await self._db.get(User, uuid.UUID(challenge.user_id))
-        if user is None or _fingerprint(user) != challenge.binding:
+        if user is None:
             raise InvalidMfaToken()
+        if user.disabled_at is not None:  # the password was right: it may know this
+            raise AccountDisabled()
+        if _binding(user) != challenge.binding:
+            raise InvalidMfaToken()
+        try:
+            await credentials.hold(self._db, user)  # until this sign-in commits
+        except InvalidCredentials:
+            raise InvalidMfaToken() from None
         factor = await self._verify_code(user.id, code, purpose=SIGN_IN)
         if not await self._res.store.close_challenge(challenge_id):
             # a parallel request completed it first; rolling back returns the code we spent

@@ -55,6 +55,23 @@ def verification(to: str, *, url: str, valid_hours: int) -> Email:
     )
 
 
+def finish_registration(to: str, *, url: str, valid_minutes: int) -> Email:
+    return Email(
+        to=to,
+        link=url,
+        subject="Choose a password to finish signing up",
+        text=(
+            "This address was registered more than once before it was confirmed, so no "
+            "password chosen so far is kept. To finish creating your account, choose its "
+            "password here (this also confirms the address):\n\n"
+            f"{url}\n\n"
+            f"The link works once and expires in {valid_minutes} minutes. Earlier "
+            "confirmation links no longer work. If you did not create an account, ignore "
+            "this email.\n"
+        ),
+    )
+
+
 def already_registered(to: str, *, public_url: str) -> Email:
     return Email(
         to=to,

@@ -41,7 +41,9 @@ from authapi import metrics
 from authapi.clientip import ClientInfo
 from authapi.db import upsert
 from authapi.errors import (
+    AccountDisabled,
     IdentityNotFound,
+    InvalidCredentials,
     InvalidOAuthState,
     LastSignInMethod,
     MfaRequired,
@@ -75,6 +77,7 @@ class Failure(enum.StrEnum):
     IDENTITY_IN_USE = "identity_in_use"  # linking: another account has this identity
     NOT_SIGNED_IN = "not_signed_in"  # linking: the session that started it has ended
     ACCOUNT_DISABLED = "account_disabled"  # an operator disabled the account
+    INTERRUPTED = "sign_in_interrupted"  # the account changed (or went) meanwhile: start again
 
 
 @dataclass(frozen=True)
@@ -282,11 +285,17 @@ class OidcSignIn:
             raise _Refused(Failure.ACCOUNT_DISABLED, user_id=user.id)
         method = _method(provider)
         mfa = MfaService(self._db, self._res, self._client)
-        if await mfa.is_enabled(user.id):
-            return Finished(
-                redirect_to=stored.redirect_to, mfa=await mfa.challenge(user, method=method)
-            )
-        tokens = await SessionService(self._db, self._res, self._client).start(user, method=method)
+        try:
+            if await mfa.is_enabled(user.id):
+                return Finished(
+                    redirect_to=stored.redirect_to, mfa=await mfa.challenge(user, method=method)
+                )
+            sessions = SessionService(self._db, self._res, self._client)
+            tokens = await sessions.start(user, method=method)
+        except AccountDisabled:
+            raise _Refused(Failure.ACCOUNT_DISABLED, user_id=user.id) from None
+        except InvalidCredentials:
+            raise _Refused(Failure.INTERRUPTED) from None
         return Finished(redirect_to=stored.redirect_to, tokens=tokens)
 
     async def _account_for(self, provider: OidcClient, identity: ExternalIdentity) -> User:

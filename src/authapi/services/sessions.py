@@ -30,7 +30,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authapi import metrics
 from authapi.clientip import ClientInfo
 from authapi.errors import (
-    AccountDisabled,
     AuthError,
     InvalidRefreshToken,
     RateLimited,
@@ -39,7 +38,7 @@ from authapi.errors import (
 )
 from authapi.models import User, UserSession, utcnow
 from authapi.resources import Resources
-from authapi.services import notifications
+from authapi.services import credentials, notifications
 from authapi.services.events import EventType, record
 from authapi.store import Outcome
 from authapi.tokens import IssuedAccessToken, RefreshToken
@@ -134,18 +133,22 @@ class SessionService:
     async def start(self, user: User, *, method: str) -> IssuedTokens:
         """Open a session for a user who just proved who they are.
 
+        `user` is the row as the sign-in's first step read it: if its credentials changed
+        since (a password reset, say), or it was deleted, no session starts.
+
         Raises:
+            InvalidCredentials: the account changed or went since the first step.
             AccountDisabled: an operator disabled the account (checked here too, so no
                 sign-in path can open a session for it).
         """
-        # read under a share lock: a concurrent `users disable` either waits for this
-        # sign-in to commit (and then ends its session) or is seen here
-        disabled_at = await self._db.scalar(
-            select(User.disabled_at).where(User.id == user.id).with_for_update(read=True)
-        )
-        if disabled_at is not None:
-            metrics.LOGINS.labels(method, "account_disabled").inc()
-            raise AccountDisabled()
+        try:
+            # under a share lock kept until commit: a concurrent credential change or
+            # `users disable` either waits for this sign-in (and then ends its session)
+            # or is seen here
+            await credentials.hold(self._db, user)
+        except AuthError as exc:
+            metrics.LOGINS.labels(method, exc.code).inc()
+            raise
         now = time.time()
         session_id = uuid.uuid4()
         absolute_expires_at = now + self._settings.session_lifetime_seconds
@@ -245,8 +248,12 @@ class SessionService:
     ) -> int:
         """Revoke every session of a user but `keep`; returns how many were open.
 
-        Records a LOGOUT_ALL event; other reasons are recorded by their caller.
+        Also bumps the credential version (authapi.services.credentials), first: a
+        sign-in racing this waits for it or is refused, and links emailed before it
+        stop working. Records a LOGOUT_ALL event; other reasons are recorded by their
+        caller.
         """
+        await credentials.bump(self._db, user_id)
         query = select(UserSession.id).where(
             UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
         )

@@ -70,7 +70,7 @@ class LiveSession:
 class Challenge:
     user_id: str
     method: str  # how the first factor was proven, e.g. "password"
-    binding: str  # a fingerprint of that factor's state: a password change voids the challenge
+    binding: str  # the account's credential version then: a change to it voids the challenge
 
 
 class TokenStore(Protocol):

@@ -288,6 +288,7 @@ def common_settings(tmp_path: Path) -> dict[str, Any]:
         "email_rate_limit_per_address": "1000/minute",
         "email_rate_limit_per_ip": "10000/minute",
         "mfa_rate_limit_per_user": "1000/minute",
+        "mfa_rate_limit_per_session": "1000/minute",
         "login_rate_limit_per_ip": "10000/minute",
         "login_rate_limit_per_account": "1000/minute",
         "login_rate_limit_per_account_ip": "1000/minute",

@@ -66,9 +66,12 @@ class MfaUser:
         return self.tokens.email
 
 
-async def start_setup(api: Api, access: str) -> pyotp.TOTP:
-    """POST /auth/mfa/totp/setup; returns an authenticator app with the pending secret."""
-    response = await api.client.post("/auth/mfa/totp/setup", headers=bearer(access))
+async def start_setup(api: Api, access: str, password: str | None = PASSWORD) -> pyotp.TOTP:
+    """POST /auth/mfa/totp/setup with the password (None: an account without one);
+    returns an authenticator app with the pending secret."""
+    response = await api.client.post(
+        "/auth/mfa/totp/setup", json={"password": password}, headers=bearer(access)
+    )
     assert response.status_code == 200, response.text
     return pyotp.TOTP(response.json()["secret"])
 
@@ -80,14 +83,16 @@ async def confirm(api: Api, access: str, code: str) -> httpx.Response:
     )
 
 
-async def enable_totp(api: Api, tokens: Tokens, *, confirm_offset: int = 0) -> MfaUser:
+async def enable_totp(
+    api: Api, tokens: Tokens, *, confirm_offset: int = 0, password: str | None = PASSWORD
+) -> MfaUser:
     """Enrol an authenticator app for the signed-in user (setup, then confirm).
 
     Confirms with the code `confirm_offset` seconds from now: 0 spends the current
     step; `-STEP` spends the previous one (after waiting for a fresh step, so that
     it is the previous one) and leaves the current step free for the test.
     """
-    app = await start_setup(api, tokens.access)
+    app = await start_setup(api, tokens.access, password)
     if confirm_offset:
         await wait_for_fresh_step()
     response = await confirm(api, tokens.access, code_in(app, confirm_offset))

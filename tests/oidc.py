@@ -48,7 +48,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from tests.conftest import PUBLIC_URL, bearer, service_missing
+from tests.conftest import PASSWORD, PUBLIC_URL, bearer, service_missing
 
 PROVIDER_DIR = Path(__file__).parent / "oidc_provider"
 SERVER_SCRIPT = PROVIDER_DIR / "server.mjs"
@@ -358,11 +358,14 @@ class OidcBrowser:
         *,
         sub: str,
         redirect_to: str | None = None,
+        password: str | None = PASSWORD,
     ) -> httpx.Response:
-        """POST /users/me/identities, at_provider, callback: the app's answer to the callback."""
+        """POST /users/me/identities, at_provider, callback: the app's answer to the callback.
+
+        `password` confirms the link (None: an account without one, recently signed in)."""
         started = await self.app.post(
             "/users/me/identities",
-            json={"provider": provider, "redirect_to": redirect_to},
+            json={"provider": provider, "redirect_to": redirect_to, "password": password},
             headers=bearer(access_token),
         )
         assert started.status_code == 200, started.text

@@ -227,6 +227,9 @@ async def _users(args: argparse.Namespace) -> None:
             elif args.action == "disable":
                 ended = await admin.disable(args.email)
                 print(f"{args.email}: disabled; {ended} session(s) ended")
+            elif args.action == "reset-mfa":
+                ended = await admin.reset_mfa(args.email)
+                print(f"{args.email}: two-factor authentication off; {ended} session(s) ended")
             elif args.action == "enable":
                 changed = await admin.enable(args.email)
                 print(f"{args.email}: {'enabled' if changed else 'was not disabled'}")
@@ -237,7 +240,7 @@ async def _users(args: argparse.Namespace) -> None:
         _fail(str(exc))
     except StartupError as exc:
         _fail(str(exc))
-    if args.action in ("disable", "revoke-sessions") and settings.redis_url is None:
+    if args.action in ("disable", "revoke-sessions", "reset-mfa") and settings.redis_url is None:
         print(
             "note: without AUTHAPI_REDIS_URL live sessions are kept inside the server process; "
             "restart it to end them now",
@@ -353,6 +356,11 @@ def parser() -> argparse.ArgumentParser:
         ("disable", "refuse every sign-in and end every session now"),
         ("enable", "allow sign-in again"),
         ("revoke-sessions", "end every session now (the account stays enabled)"),
+        (
+            "reset-mfa",
+            "turn two-factor authentication off (the owner lost every factor), "
+            "end every session and email the owner",
+        ),
     ):
         user_actions.add_parser(action, help=text).add_argument("email")
     users.set_defaults(handler=cmd_users)

@@ -28,9 +28,16 @@ Rules:
 - `email:ip` — emails requested from one client IP,
 - `oidc:ip` — sign-ins with an OpenID provider started from one client IP (each
   keeps a little state in the store for ten minutes),
-- `mfa:user` — second-factor codes tried for one account, across sign-in
-  challenges and the MFA management endpoints (a challenge has its own,
-  smaller budget: see authapi.services.mfa).
+- `mfa:user` — second-factor codes tried at sign-in for one account, across
+  challenges (a challenge has its own, smaller budget: see authapi.services.mfa),
+- `mfa:session` — codes tried with one session's access token to manage MFA
+  (confirm, disable, new recovery codes): kept apart from `mfa:user`, so a stolen
+  access token cannot empty the owner's sign-in budget.
+
+Passwords checked for a signed-in user (changing the password or the address,
+deleting the account, two-factor changes, linking a provider) spend the
+sign-in budgets of the account (`login:account`, `login:account_ip`), like a
+sign-in.
 
 Refreshes of one session have a budget too (`refresh_budget`: generous, for a
 client stuck in a loop), but it is counted inside the token store's rotation
@@ -106,6 +113,7 @@ def open_throttle(settings: Settings) -> tuple[Throttle, ConnectionPool | None]:
         "email:address": parse_many(settings.email_rate_limit_per_address),
         "email:ip": parse_many(settings.email_rate_limit_per_ip),
         "mfa:user": parse_many(settings.mfa_rate_limit_per_user),
+        "mfa:session": parse_many(settings.mfa_rate_limit_per_session),
         "oidc:ip": parse_many(settings.oidc_rate_limit_per_ip),
     }
     if settings.redis_url is None:

@@ -54,6 +54,14 @@ Password = Annotated[
     Text, Field(min_length=1, max_length=4096, examples=["correct horse battery staple"])
 ]
 OpaqueToken = Annotated[Text, Field(min_length=1, max_length=512)]
+# what a signed-in user sends to confirm a change to their account
+CurrentPassword = Annotated[
+    Password | None,
+    Field(
+        description="The current password. An account without one (made through a provider) "
+        "leaves it out and must have signed in within the last 5 minutes."
+    ),
+]
 Delivery = Literal["cookie", "body"]
 
 
@@ -89,20 +97,12 @@ class ChangePasswordRequest(Request):
 
 
 class ChangeEmailRequest(Request):
-    password: Password | None = Field(
-        default=None,
-        description="The current password. An account without one (made through a provider) "
-        "leaves it out and must have signed in within the last 5 minutes.",
-    )
+    password: CurrentPassword = None
     new_email: EmailAddress
 
 
 class DeleteAccountRequest(Request):
-    password: Password | None = Field(
-        default=None,
-        description="The current password. An account without one (made through a provider) "
-        "leaves it out and must have signed in within the last 5 minutes.",
-    )
+    password: CurrentPassword = None
 
 
 class LoginRequest(Request):
@@ -134,6 +134,10 @@ class MfaLoginRequest(Request):
     )
 
 
+class TotpSetupRequest(Request):
+    password: CurrentPassword = None
+
+
 class TotpConfirmRequest(Request):
     code: Annotated[
         Text,
@@ -147,11 +151,7 @@ class TotpConfirmRequest(Request):
 
 
 class TotpDisableRequest(Request):
-    password: Password | None = Field(
-        default=None,
-        description="The current password. An account without one (made through a provider) "
-        "leaves it out and must have signed in within the last 5 minutes.",
-    )
+    password: CurrentPassword = None
     code: MfaCode
 
 
@@ -161,6 +161,7 @@ class RecoveryCodesRequest(Request):
 
 class LinkIdentityRequest(Request):
     provider: str = Field(max_length=32, examples=["google"])
+    password: CurrentPassword = None
     redirect_to: Text | None = Field(
         default=None,
         max_length=2048,

@@ -147,6 +147,7 @@ class Settings(BaseSettings):
     mfa_challenge_ttl_seconds: int = Field(default=300, ge=1, le=1800)
     mfa_challenge_max_attempts: int = Field(default=5, ge=1, le=20)
     mfa_rate_limit_per_user: str = "10/15minutes;30/day"
+    mfa_rate_limit_per_session: str = "10/15minutes;30/day"
 
     # --- sign-in with OpenID Connect providers ------------------------------
     oidc_providers: list[OidcProvider] = []
@@ -220,6 +221,7 @@ class Settings(BaseSettings):
         "email_rate_limit_per_address",
         "email_rate_limit_per_ip",
         "mfa_rate_limit_per_user",
+        "mfa_rate_limit_per_session",
         "oidc_rate_limit_per_ip",
     )
     @classmethod

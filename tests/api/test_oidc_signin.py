@@ -301,14 +301,18 @@ class TestAuthorize:
         assert OAUTH_COOKIE not in set_cookies(response)
         tokens = await api.signed_in()
         linking = await api.client.post(
-            "/users/me/identities", json={"provider": "local"}, headers=bearer(tokens.access)
+            "/users/me/identities",
+            json={"provider": "local", "password": PASSWORD},
+            headers=bearer(tokens.access),
         )
         assert_problem(linking, 404, "unknown_provider")
 
     async def test_linking_an_unknown_provider_is_404(self, app: Api) -> None:
         tokens = await app.signed_in()
         response = await app.client.post(
-            "/users/me/identities", json={"provider": "nope"}, headers=bearer(tokens.access)
+            "/users/me/identities",
+            json={"provider": "nope", "password": PASSWORD},
+            headers=bearer(tokens.access),
         )
         assert_problem(response, 404, "unknown_provider")
         assert OAUTH_COOKIE not in set_cookies(response)
@@ -685,7 +689,9 @@ class TestLinking:
         sub = provider_user(oidc_provider, provider_email)
 
         started = await app.client.post(
-            "/users/me/identities", json={"provider": "local"}, headers=bearer(tokens.access)
+            "/users/me/identities",
+            json={"provider": "local", "password": PASSWORD},
+            headers=bearer(tokens.access),
         )
 
         assert started.status_code == 200, started.text
@@ -769,7 +775,9 @@ class TestLinking:
         sub = provider_user(oidc_provider, unique_email("oidc-gone"))
         browser = OidcBrowser(app.client)
         started = await app.client.post(
-            "/users/me/identities", json={"provider": "local"}, headers=bearer(tokens.access)
+            "/users/me/identities",
+            json={"provider": "local", "password": PASSWORD},
+            headers=bearer(tokens.access),
         )
         assert started.status_code == 200, started.text
         back = await browser.at_provider(started.json()["authorization_url"], sub=sub)
@@ -851,7 +859,7 @@ class TestUnlinking:
         access = await signed_in_with_provider(app, first_sub)
         (first,) = await identities(app, access)
         second_sub = provider_user(oidc_provider, unique_email("oidc-second"))
-        linked = await OidcBrowser(app.client).link(access, sub=second_sub)
+        linked = await OidcBrowser(app.client).link(access, sub=second_sub, password=None)
         assert linked.headers["location"] == f"{REDIRECT}?linked=local"
         assert len(await identities(app, access)) == 2
 
@@ -976,7 +984,7 @@ class TestAccountWithoutPassword:
         )
         assert moved.status_code == 202, moved.text
 
-        user = await enable_totp(app, Tokens(email=email, access=access, refresh=""))
+        user = await enable_totp(app, Tokens(email=email, access=access, refresh=""), password=None)
         turned_off = await app.client.post(
             "/auth/mfa/totp/disable", json={"code": next_code(user.app)}, headers=bearer(access)
         )

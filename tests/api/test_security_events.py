@@ -148,7 +148,7 @@ async def change_password(who: Actor) -> None:
 
 
 async def enable_mfa(who: Actor) -> None:
-    app = await start_setup(who.api, who.access)
+    app = await start_setup(who.api, who.access, who.new_password)
     await wait_for_fresh_step()
     code = code_in(app, 0)
     response = await confirm(who.api, who.access, code)

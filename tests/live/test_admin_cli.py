@@ -9,6 +9,8 @@ so what the command does is seen by a running service without a restart:
   tokens are refused by the running app) and refuses sign-in (403 account_disabled)
   until `users enable EMAIL`;
 - `users revoke-sessions EMAIL` ends the sessions but the account still signs in;
+- `users reset-mfa EMAIL` turns two-factor authentication off, ends the sessions,
+  records the event and emails the owner;
 - an unknown address is exit 2 with one line on stderr;
 - `sessions prune` deletes security events and ended sessions past their retention and
   spent email links, and nothing recent or live.
@@ -41,13 +43,14 @@ from tests.conftest import (
     SmtpServer,
     Tokens,
     assert_problem,
+    bearer,
     common_settings,
     open_api,
     unique_email,
     unique_ip,
 )
 from tests.live.conftest import authapi_env, production_env, run_cli
-from tests.mfa import user_id_of
+from tests.mfa import mfa_user, next_code, signed_in_with_mfa, user_id_of
 
 pytestmark = pytest.mark.live
 
@@ -258,7 +261,31 @@ class TestDisable:
             ("account_disabled", None),
         ], operator
 
-    @pytest.mark.parametrize("action", ["show", "disable", "enable", "revoke-sessions"])
+    async def test_reset_mfa_turns_it_off_ends_sessions_and_tells_the_owner(
+        self, app: Api, cli_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        user = await mfa_user(app)
+        other = await signed_in_with_mfa(app, user.email, next_code(user.app))
+
+        reset = await authapi(cli_env, tmp_path, "users", "reset-mfa", user.email)
+
+        assert succeeded(reset).strip() == (
+            f"{user.email}: two-factor authentication off; 2 session(s) ended"
+        )
+        await assert_sessions_ended(app, user.tokens, other)
+        await app.mail.wait_for(user.email, subject="Two-factor authentication was reset")
+        # the password alone signs in now, and the owner sees what the operator did
+        again = await app.signed_in(user.email)
+        assert (await app.me(again.access)).json()["mfa_enabled"] is False
+        events = await app.client.get(
+            "/users/me/events", params={"limit": 5}, headers=bearer(again.access)
+        )
+        operator = [e for e in events.json()["events"] if e["user_agent"] == "authapi-cli"]
+        assert [(e["type"], e["details"]) for e in operator] == [("mfa_reset", {"count": 2})]
+
+    @pytest.mark.parametrize(
+        "action", ["show", "disable", "enable", "revoke-sessions", "reset-mfa"]
+    )
     async def test_an_unknown_address_is_one_line_and_exit_2(
         self, action: str, app: Api, cli_env: dict[str, str], tmp_path: Path
     ) -> None:

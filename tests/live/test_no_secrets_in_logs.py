@@ -149,7 +149,9 @@ async def run_every_flow(flow: Flow, email: str) -> None:
     await flow.call("GET", "/users/me", 200, headers=bearer(access))
 
     # TOTP: set up and confirm with pyotp, then sign in with a code and with a recovery code
-    setup = await flow.call("POST", "/auth/mfa/totp/setup", 200, headers=bearer(access))
+    setup = await flow.call(
+        "POST", "/auth/mfa/totp/setup", 200, json={"password": password}, headers=bearer(access)
+    )
     totp_secret = setup.json()["secret"]
     found.add(totp_secret, setup.json()["otpauth_uri"])
     app = pyotp.TOTP(totp_secret)

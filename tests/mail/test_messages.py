@@ -156,7 +156,9 @@ async def every_email(
 
     # two-factor authentication: on, a sign-in with a recovery code, new codes, off
     access, _ = await login(address, RESET_PASSWORD)
-    setup = await client.post("/auth/mfa/totp/setup", headers=bearer(access))
+    setup = await client.post(
+        "/auth/mfa/totp/setup", json={"password": RESET_PASSWORD}, headers=bearer(access)
+    )
     secret = setup.json()["secret"]
     confirmed = await client.post(
         "/auth/mfa/totp/confirm", json={"code": pyotp.TOTP(secret).now()}, headers=bearer(access)
@@ -180,7 +182,7 @@ async def every_email(
     access, _ = await login(address, RESET_PASSWORD)
     subject = uuid.uuid4().hex
     provider.set_user(subject, email=unique_email("idp"), email_verified=True)
-    linked = await OidcBrowser(client).link(access, sub=subject)
+    linked = await OidcBrowser(client).link(access, sub=subject, password=RESET_PASSWORD)
     assert linked.headers["location"] == f"{REDIRECT}?linked=local", linked.text
     listed = await client.get("/users/me/identities", headers=bearer(access))
     (identity,) = listed.json()["identities"]

@@ -5,10 +5,12 @@ exceed a budget: counters are atomic", 429 with `Retry-After`).
 A challenge takes `mfa_challenge_max_attempts` codes (5), spent atomically in the
 token store before each check: 50 parallel guesses get 5 answers of
 `invalid_mfa_code` and the rest `invalid_mfa_token`, and then not even the right
-code opens it. Across challenges, and at the MFA management endpoints, every code
-tried spends one unit of `mfa_rate_limit_per_user`; an empty budget is 429
-`rate_limited`, right code or not. In production every Redis key these counters
-write expires.
+code opens it. Across challenges every code tried spends one unit of
+`mfa_rate_limit_per_user`; at the MFA management endpoints, which take an access
+token, one unit of that session's `mfa_rate_limit_per_session` instead, so a
+stolen access token cannot burn the owner's sign-in budget. An empty budget is
+429 `rate_limited`, right code or not. In production every Redis key these
+counters write expires.
 """
 
 from __future__ import annotations
@@ -96,11 +98,11 @@ class TestPerChallenge:
 class TestPerUser:
     async def test_the_budget_spans_challenges(self, make_api: Callable[..., Any]) -> None:
         async with make_api(mfa_rate_limit_per_user=f"{PER_USER}/minute") as api:
-            user = await mfa_user(api, confirm_offset=-STEP)  # confirming spent 1 of the budget
+            user = await mfa_user(api, confirm_offset=-STEP)
             await wait_for_fresh_step()
             first, second = [await challenge(api, user.email) for _ in range(2)]
             assert_problem(await submit(api, first, wrong_code(user.app)), 401, "invalid_mfa_code")
-            for _ in range(PER_USER - 2):
+            for _ in range(PER_USER - 1):
                 assert_problem(
                     await submit(api, second, wrong_code(user.app)), 401, "invalid_mfa_code"
                 )
@@ -109,38 +111,60 @@ class TestPerUser:
             assert_rate_limited(await submit(api, first, user.codes[0]))
             third = await challenge(api, user.email)
             assert_rate_limited(await submit(api, third, user.app.now()))
-            # so do the endpoints that manage MFA, with the right code
-            assert_rate_limited(await disable_totp(api, user.tokens.access, user.app.now()))
-            assert_rate_limited(await regenerate_codes(api, user.tokens.access, user.app.now()))
-            status = await mfa_status(api, user.tokens.access)
-            assert status == {"totp_enabled": True, "recovery_codes_remaining": 10}
 
             # the budget is the account's: another account signs in as usual
             other = await mfa_user(api, confirm_offset=-STEP)
             signed_in = await submit(api, await challenge(api, other.email), other.app.now())
             assert signed_in.status_code == 200, signed_in.text
 
-    async def test_codes_tried_at_the_mfa_endpoints_spend_the_same_budget(
+
+class TestPerSession:
+    """Codes sent with an access token (confirm, disable, new recovery codes) spend that
+    session's budget, never the account's sign-in budget (issue 12, item 15)."""
+
+    async def test_a_bearer_cannot_exhaust_the_sign_in_mfa_budget(
         self, make_api: Callable[..., Any]
     ) -> None:
-        async with make_api(mfa_rate_limit_per_user=f"{PER_USER}/minute") as api:
-            user = await mfa_user(api, confirm_offset=-STEP)  # 1
+        async with make_api(
+            mfa_rate_limit_per_user=f"{PER_USER}/minute",
+            mfa_rate_limit_per_session=f"{PER_USER}/minute",
+        ) as api:
+            user = await mfa_user(api, confirm_offset=-STEP)  # 1 of the session's budget
             await wait_for_fresh_step()
-            access = user.tokens.access
-            assert_problem(
-                await disable_totp(api, access, wrong_code(user.app)), 401, "invalid_mfa_code"
-            )
-            assert_problem(
-                await regenerate_codes(api, access, wrong_code(user.app)), 401, "invalid_mfa_code"
-            )
-            mfa_token = await challenge(api, user.email)
-            assert_problem(
-                await submit(api, mfa_token, wrong_code(user.app)), 401, "invalid_mfa_code"
-            )
+            stolen = user.tokens.access
+            for _ in range(PER_USER - 1):
+                wrong = await regenerate_codes(api, stolen, wrong_code(user.app))
+                assert_problem(wrong, 401, "invalid_mfa_code")
+            assert_rate_limited(await regenerate_codes(api, stolen, user.app.now()))
+            assert_rate_limited(await disable_totp(api, stolen, user.app.now()))
+            status = await mfa_status(api, stolen)
+            assert status == {"totp_enabled": True, "recovery_codes_remaining": 10}
 
-            assert_rate_limited(await submit(api, mfa_token, user.app.now()))
-            assert_rate_limited(await regenerate_codes(api, access, user.codes[0]))
-            assert_rate_limited(await disable_totp(api, access, user.app.now()))
+            # the owner still signs in with a code, and a new session has its own budget
+            mfa_token = await challenge(api, user.email)
+            signed_in = await submit(api, mfa_token, user.app.now())
+            assert signed_in.status_code == 200, signed_in.text
+            fresh = signed_in.json()["access_token"]
+            renewed = await regenerate_codes(api, fresh, user.codes[0])
+            assert renewed.status_code == 200, renewed.text
+
+    async def test_sign_in_codes_do_not_spend_the_sessions_budget(
+        self, make_api: Callable[..., Any]
+    ) -> None:
+        async with make_api(
+            mfa_rate_limit_per_user=f"{PER_USER}/minute",
+            mfa_rate_limit_per_session=f"{PER_USER}/minute",
+        ) as api:
+            user = await mfa_user(api, confirm_offset=-STEP)
+            await wait_for_fresh_step()
+            for _ in range(PER_USER):
+                mfa_token = await challenge(api, user.email)
+                wrong = await submit(api, mfa_token, wrong_code(user.app))
+                assert_problem(wrong, 401, "invalid_mfa_code")
+            assert_rate_limited(await submit(api, await challenge(api, user.email), "000000"))
+
+            renewed = await regenerate_codes(api, user.tokens.access, user.app.now())
+            assert renewed.status_code == 200, renewed.text
 
 
 @pytest.mark.parametrize("backend", ["production"])

@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from authapi.store.memory import MemoryTokenStore
-from tests.conftest import Api, RedisSpace, assert_problem, bearer, unique_email
+from tests.conftest import PASSWORD, Api, RedisSpace, assert_problem, bearer, unique_email
 from tests.oidc import REDIRECT, REDIRECT_TREE, OidcBrowser, OidcProvider
 
 REFUSED = [
@@ -184,7 +184,7 @@ class TestLinkIdentity:
     async def link(self, api: Api, access: str, target: str | None) -> httpx.Response:
         return await api.client.post(
             "/users/me/identities",
-            json={"provider": "local", "redirect_to": target},
+            json={"provider": "local", "redirect_to": target, "password": PASSWORD},
             headers=bearer(access),
         )
 

@@ -32,6 +32,7 @@ from authapi.schemas import (
     TotpConfirmRequest,
     TotpDisableRequest,
     TotpSetupOut,
+    TotpSetupRequest,
 )
 
 router = APIRouter(prefix="/auth/mfa", tags=["two-factor authentication"])
@@ -57,14 +58,29 @@ async def mfa_status(principal: CurrentPrincipal, mfa: Mfa) -> MfaStatusOut:
 @router.post(
     "/totp/setup",
     response_model=TotpSetupOut,
-    responses=problems(MfaAlreadyEnabled, *BEARER_ERRORS),
+    responses=problems(
+        InvalidCredentials,
+        ReauthenticationRequired,
+        MfaAlreadyEnabled,
+        RateLimited,
+        *BEARER_ERRORS,
+        *BODY_ERRORS,
+    ),
     summary="Start enrolling an authenticator app",
 )
-async def totp_setup(principal: CurrentPrincipal, mfa: Mfa, response: Response) -> TotpSetupOut:
-    """A fresh secret, its `otpauth://` URI and a QR code. Nothing changes for sign-in
+async def totp_setup(
+    principal: CurrentPrincipal, mfa: Mfa, response: Response, body: TotpSetupRequest | None = None
+) -> TotpSetupOut:
+    """Needs the password (an account without one: a sign-in in the last 5 minutes), so
+    that an access token alone cannot enrol someone else's authenticator. Answers a
+    fresh secret, its `otpauth://` URI and a QR code. Nothing changes for sign-in
     until `/auth/mfa/totp/confirm` gets a code from the app; calling this again
     replaces a secret not yet confirmed. `Cache-Control: no-store`."""
-    enrolment = await mfa.begin_setup(principal.user_id)
+    enrolment = await mfa.begin_setup(
+        principal.user_id,
+        password=body.password if body else None,
+        session_id=principal.session_id,
+    )
     response.headers.update(NO_STORE)
     return TotpSetupOut(
         secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri, qr_code=enrolment.qr_code
@@ -133,6 +149,8 @@ async def regenerate_recovery_codes(
     body: RecoveryCodesRequest, principal: CurrentPrincipal, mfa: Mfa, response: Response
 ) -> RecoveryCodesOut:
     """Ten new codes for a TOTP code (or a recovery code); every old code stops working."""
-    codes = await mfa.regenerate_recovery_codes(principal.user_id, body.code)
+    codes = await mfa.regenerate_recovery_codes(
+        principal.user_id, body.code, session_id=principal.session_id
+    )
     response.headers.update(NO_STORE)
     return RecoveryCodesOut(recovery_codes=codes)

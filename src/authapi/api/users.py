@@ -163,6 +163,8 @@ async def list_identities(principal: CurrentPrincipal, oidc: OidcSignIns) -> Ide
     "/me/identities",
     response_model=AuthorizationUrl,
     responses=problems(
+        InvalidCredentials,
+        ReauthenticationRequired,
         UnknownProvider,
         RedirectNotAllowed,
         RateLimited,
@@ -178,15 +180,19 @@ async def link_identity(
     oidc: OidcSignIns,
     settings: SettingsDep,
 ) -> JSONResponse:
-    """Answers the provider's sign-in address and sets the `authapi_oauth` cookie (call it
-    with `credentials: "include"`); navigate the browser there. The provider's redirect
-    back links its account to this one and lands on `redirect_to?linked=<provider>`, or
-    `?error=identity_in_use` when another account has it."""
-    started = await oidc.begin(
+    """Needs the password (an account without one: a sign-in in the last 5 minutes): a
+    provider account linked by whoever holds an access token would be a way in that
+    outlives a password reset. Answers the provider's sign-in address and sets the
+    `authapi_oauth` cookie (call it with `credentials: "include"`); navigate the
+    browser there. The provider's redirect back links its account to this one and lands
+    on `redirect_to?linked=<provider>`, or `?error=identity_in_use` when another account
+    has it."""
+    started = await oidc.begin_link(
         body.provider,
         redirect_to=body.redirect_to,
-        link_user=principal.user_id,
-        link_session=principal.session_id,
+        user_id=principal.user_id,
+        session_id=principal.session_id,
+        password=body.password,
     )
     response = JSONResponse(
         AuthorizationUrl(authorization_url=started.authorization_url).model_dump(),

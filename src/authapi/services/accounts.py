@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
@@ -336,7 +337,7 @@ class AccountService:
             InvalidCredentials: the current password is wrong.
             WeakPassword: the new password breaks the policy.
         """
-        user = await self.with_password(user_id, current)
+        user = await self.with_password(user_id, current, purpose="change_password")
         self._res.policy.check(new, email=user.email)
         user.password_hash = await self._res.hasher.hash(new)
         # ending the sessions also voids links sent earlier: a reset link must not undo this
@@ -357,7 +358,9 @@ class AccountService:
             ValidationFailed: the new address is the current one.
             RateLimited: too many emails asked for the new address or from this IP.
         """
-        user = await self.confirmed(user_id, password=password, session_id=session_id)
+        user = await self.confirmed(
+            user_id, password=password, session_id=session_id, purpose="change_email"
+        )
         await self._spend_email_budget(new_email)
         if new_email == user.email:
             raise ValidationFailed("That is already the address of your account.")
@@ -396,7 +399,9 @@ class AccountService:
         Raises:
             InvalidCredentials: the password is wrong.
         """
-        user = await self.confirmed(user_id, password=password, session_id=session_id)
+        user = await self.confirmed(
+            user_id, password=password, session_id=session_id, purpose="delete_account"
+        )
         await self._sessions().end_all(user.id, reason=EventType.ACCOUNT_DELETED)
         # the row goes, so the event keeps the id in its details (its user_id becomes NULL)
         await record(
@@ -409,21 +414,25 @@ class AccountService:
         self._res.outbox.add(self._db, notifications.account_deleted(user.email))
         await self._db.delete(user)
 
-    async def confirmed(self, user_id: uuid.UUID, *, password: str | None, session_id: str) -> User:
-        """The user, after they confirmed it is them, for a change to their account.
+    async def confirmed(
+        self, user_id: uuid.UUID, *, password: str | None, session_id: str, purpose: str
+    ) -> User:
+        """The user, after they confirmed it is them, for a change to their account
+        (`purpose` names it in the failure event).
 
-        With a password on the account, by the password. Without one (an account made
-        through a provider), by a recent sign-in: the session asking began less than
-        REAUTHENTICATION_SECONDS ago (RFC 9470's max_age).
+        With a password on the account, by the password (see `with_password`). Without
+        one (an account made through a provider), by a recent sign-in: the session
+        asking began less than REAUTHENTICATION_SECONDS ago (RFC 9470's max_age).
 
         Raises:
             NotAuthenticated: the account no longer exists.
+            RateLimited: the account's sign-in budget is empty.
             InvalidCredentials: the password is missing or wrong.
             ReauthenticationRequired: no password, and the session is older than that.
         """
         user = await existing_user(self._db, user_id)
         if user.password_hash is not None or password is not None:
-            await self._check_password(user, password)
+            await self._check_password(user, password, purpose=purpose)
             return user
         started = await self._db.scalar(
             select(UserSession.created_at).where(
@@ -434,22 +443,51 @@ class AccountService:
             raise ReauthenticationRequired(max_age=REAUTHENTICATION_SECONDS)
         return user
 
-    async def with_password(self, user_id: uuid.UUID, password: str) -> User:
-        """The user, after checking their password.
+    async def with_password(self, user_id: uuid.UUID, password: str, *, purpose: str) -> User:
+        """The user, after checking their password as a sign-in does: the account's sign-in
+        budgets are spent first, and a wrong password is a security event.
 
         Raises:
             NotAuthenticated: the account no longer exists.
+            RateLimited: the account's sign-in budget is empty.
             InvalidCredentials: the password is wrong (or the account has none).
         """
         user = await existing_user(self._db, user_id)
-        await self._check_password(user, password)
+        await self._check_password(user, password, purpose=purpose)
         return user
 
-    async def _check_password(self, user: User, password: str | None) -> None:
+    async def _check_password(self, user: User, password: str | None, *, purpose: str) -> None:
         if password is None:
             raise InvalidCredentials("Send your current password.")
+        # the same budgets as signing in: a stolen access token is no way to guess faster
+        await self._spend_account_budgets(user.email)
         if not await self._res.hasher.verify(password, user.password_hash):
+            await self._failed(EventType.PASSWORD_CHECK_FAILED, user, purpose=purpose)
             raise InvalidCredentials("The current password is incorrect.")
+        await self._forgive_account_budgets(user.email)
+
+    async def _spend_account_budgets(self, email: str) -> None:
+        """Spend the sign-in budgets of an address, before any password for it is checked.
+
+        Raises:
+            RateLimited: the budget of the address, or of the address from this IP, is empty.
+        """
+        pair = self._pair(email)
+        await self._res.throttle.spend("login:account_ip", pair)
+        # The owner's usual IPs skip the address-wide budget, so guessing from many
+        # other IPs cannot lock the owner out; their own per-IP budget still applies.
+        if not await self._res.store.remembers(_known_pair(pair)):
+            await self._res.throttle.spend("login:account", email)
+
+    async def _forgive_account_budgets(self, email: str) -> None:
+        """The owner is here: the address's budgets count consecutive failures only."""
+        pair = self._pair(email)
+        await self._res.throttle.forgive("login:account", email)
+        await self._res.throttle.forgive("login:account_ip", pair)
+        await self._res.store.remember(_known_pair(pair), ttl_seconds=KNOWN_SIGN_IN_TTL_SECONDS)
+
+    def _pair(self, email: str) -> str:
+        return f"{email} {self._client.ip}"
 
     def _sessions(self) -> SessionService:
         return SessionService(self._db, self._res, self._client)
@@ -464,26 +502,21 @@ class AccountService:
             EmailNotVerified: right password, unverified email (when verification is required).
             AccountDisabled: right password, but an operator disabled the account.
         """
-        pair = f"{email} {self._client.ip}"
-        known_pair = hashlib.sha256(f"known-sign-in {pair}".encode()).hexdigest()
         await self._res.throttle.spend("login:ip", self._client.ip)
-        await self._res.throttle.spend("login:account_ip", pair)
-        # The owner's usual IPs skip the address-wide budget, so guessing from many
-        # other IPs cannot lock the owner out; their own per-IP budget still applies.
-        if not await self._res.store.remembers(known_pair):
-            await self._res.throttle.spend("login:account", email)
+        await self._spend_account_budgets(email)
         user = await self._by_email(email)
         # unknown email: verify against the dummy hash anyway so the timing matches
         valid = await self._res.hasher.verify(password, user.password_hash if user else None)
         if user is None or not valid:
-            await self._login_failed(user, "invalid_credentials")
+            await self._failed(
+                EventType.LOGIN_FAILED, user, method="password", reason="invalid_credentials"
+            )
             raise InvalidCredentials()
-        # the owner is here: the account's budgets count consecutive failures only
-        await self._res.throttle.forgive("login:account", email)
-        await self._res.throttle.forgive("login:account_ip", pair)
-        await self._res.store.remember(known_pair, ttl_seconds=KNOWN_SIGN_IN_TTL_SECONDS)
+        await self._forgive_account_budgets(email)
         if user.disabled_at is not None:
-            await self._login_failed(user, "account_disabled")
+            await self._failed(
+                EventType.LOGIN_FAILED, user, method="password", reason="account_disabled"
+            )
             raise AccountDisabled()
         if self._settings.require_verified_email and not user.email_verified:
             raise EmailNotVerified()
@@ -508,13 +541,15 @@ class AccountService:
                 self._db, EventType.PASSWORD_REHASHED, client=self._client, user_id=user.id
             )
 
-    async def _login_failed(self, user: User | None, reason: str) -> None:
+    async def _failed(self, event: EventType, user: User | None, **details: Any) -> None:
+        """Record a failed check, committed now: the error that follows rolls the request
+        back, and the owner should see the attempt in their security events."""
         await record(
-            self._db,
-            EventType.LOGIN_FAILED,
-            client=self._client,
-            user_id=user.id if user else None,
-            method="password",
-            reason=reason,
+            self._db, event, client=self._client, user_id=user.id if user else None, **details
         )
-        await self._db.commit()  # the error that follows rolls the request back; keep the record
+        await self._db.commit()
+
+
+def _known_pair(pair: str) -> str:
+    """The token-store key noting that this (address, IP) pair signed in successfully."""
+    return hashlib.sha256(f"known-sign-in {pair}".encode()).hexdigest()

@@ -1,6 +1,8 @@
 """What an operator does to accounts from the command line (`authapi users …`).
 
-Disabling an account ends its sessions at once (the token store forgets them,
+Resetting two-factor authentication (an owner who lost both the authenticator
+and the recovery codes) removes the factors, ends every session and emails
+the owner. Disabling an account ends its sessions at once (the token store forgets them,
 so its access tokens stop working on this API and in introspection, and its
 refresh tokens are refused) and every sign-in path refuses it until it is
 enabled again. Each action is a security event with the user agent
@@ -20,8 +22,10 @@ from authapi.clientip import ClientInfo
 from authapi.models import Identity, SecurityEvent, TotpCredential, User, UserSession, utcnow
 from authapi.resources import Resources
 from authapi.schemas import normalize_email
+from authapi.services import notifications
 from authapi.services.accounts import user_by_email
 from authapi.services.events import EventType, record
+from authapi.services.mfa import remove_factors
 from authapi.services.sessions import SessionService
 
 OPERATOR = ClientInfo(ip=None, user_agent="authapi-cli")
@@ -129,6 +133,22 @@ class AdminService:
         user.disabled_at = None
         await record(self._db, EventType.ACCOUNT_ENABLED, client=OPERATOR, user_id=user.id)
         return True
+
+    async def reset_mfa(self, email: str) -> int:
+        """Turn two-factor authentication off for an owner who lost every factor, end every
+        session and tell the owner; returns how many sessions ended. Whoever signs in next
+        needs only the password, so check first that the request comes from the owner.
+
+        Raises: UserNotFound.
+        """
+        user = await self.find(email)
+        await remove_factors(self._db, user.id)
+        ended = await SessionService(self._db, self._res, OPERATOR).end_all(
+            user.id, reason=EventType.MFA_RESET
+        )
+        await record(self._db, EventType.MFA_RESET, client=OPERATOR, user_id=user.id, count=ended)
+        self._res.outbox.add(self._db, notifications.mfa_reset(user.email))
+        return ended
 
     async def revoke_sessions(self, email: str) -> int:
         """End every session of the account; returns how many were open.

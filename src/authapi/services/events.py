@@ -25,6 +25,7 @@ class EventType(enum.StrEnum):
     EMAIL_VERIFIED = "email_verified"
     LOGIN_SUCCEEDED = "login_succeeded"
     LOGIN_FAILED = "login_failed"
+    PASSWORD_CHECK_FAILED = "password_check_failed"  # noqa: S105 (a wrong password, signed in)
     REFRESH_TOKEN_REUSED = "refresh_token_reused"  # noqa: S105 (an event name)
     LOGOUT = "logout"
     LOGOUT_ALL = "logout_all"
@@ -39,6 +40,7 @@ class EventType(enum.StrEnum):
     MFA_SETUP_STARTED = "mfa_setup_started"
     MFA_ENABLED = "mfa_enabled"
     MFA_DISABLED = "mfa_disabled"
+    MFA_RESET = "mfa_reset"  # by an operator
     MFA_CHALLENGED = "mfa_challenged"
     MFA_FAILED = "mfa_failed"
     RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated"

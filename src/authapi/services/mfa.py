@@ -18,9 +18,10 @@ Codes: a TOTP code counts only for a time step later than the last one accepted
 for the user. One conditional UPDATE checks and records the step, so of two
 requests with the same code the second waits on the row lock and then finds the
 step used; the step used to confirm cannot sign in either. A recovery code is
-spent by one DELETE: whoever deleted the row used it. Every code tried, at
-sign-in or to manage MFA, first spends the per-user budget `mfa:user` (429 when
-it is empty). A password reset leaves MFA as it is.
+spent by one DELETE: whoever deleted the row used it. Every code tried first
+spends a budget (429 when it is empty): at sign-in the account's `mfa:user`, to
+manage MFA with an access token that session's `mfa:session`, so a stolen access
+token cannot burn the owner's sign-in budget. A password reset leaves MFA as it is.
 """
 
 from __future__ import annotations
@@ -95,6 +96,12 @@ def _binding(user: User) -> str:
     return str(user.credential_version)
 
 
+async def remove_factors(db: AsyncSession, user_id: uuid.UUID) -> None:
+    """Delete the account's TOTP secret and recovery codes: two-factor authentication is off."""
+    await db.execute(delete(TotpCredential).where(TotpCredential.user_id == user_id))
+    await db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+
+
 class MfaService:
     def __init__(self, db: AsyncSession, resources: Resources, client: ClientInfo) -> None:
         self._db = db
@@ -122,13 +129,22 @@ class MfaService:
         return count or 0
 
     # --- enrolment -------------------------------------------------------------
-    async def begin_setup(self, user_id: uuid.UUID) -> TotpEnrolment:
+    async def begin_setup(
+        self, user_id: uuid.UUID, *, password: str | None, session_id: str
+    ) -> TotpEnrolment:
         """Store a new pending secret (replacing a pending one) and describe it for the app.
 
+        Needs the password (or, without one, a recent sign-in): an access token alone
+        must not be able to enrol an attacker's authenticator and lock the owner out.
+
         Raises:
+            InvalidCredentials, ReauthenticationRequired, RateLimited: see
+                `AccountService.confirmed`.
             MfaAlreadyEnabled: TOTP is on; it must be turned off before enrolling again.
         """
-        user = await existing_user(self._db, user_id)
+        user = await self._accounts().confirmed(
+            user_id, password=password, session_id=session_id, purpose="totp_setup"
+        )
         secret = totp.new_secret()
         values = {"secret": self._seal(user_id, secret), "created_at": utcnow()}
         # one statement: two setups at once cannot collide, and a confirmed row is never touched
@@ -163,7 +179,7 @@ class MfaService:
             raise MfaAlreadyEnabled()
         if credential is None:
             raise MfaSetupRequired()
-        await self._spend_budget(user_id)
+        await self._spend_budget(user_id, session_id=session_id)
         if not await self._accept_totp(credential, code, confirming=True):
             await self._record_failure(user_id, purpose="confirm")
             raise InvalidMfaCode()
@@ -184,19 +200,20 @@ class MfaService:
             MfaNotEnabled: TOTP is not on.
             RateLimited, InvalidMfaCode: see `confirm`.
         """
-        user = await AccountService(self._db, self._res, self._client).confirmed(
-            user_id, password=password, session_id=session_id
+        user = await self._accounts().confirmed(
+            user_id, password=password, session_id=session_id, purpose="mfa_disable"
         )
         if not await self.is_enabled(user_id):
             raise MfaNotEnabled()
-        await self._verify_code(user_id, code, purpose="disable")
-        await self._db.execute(delete(TotpCredential).where(TotpCredential.user_id == user_id))
-        await self._db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+        await self._verify_code(user_id, code, purpose="disable", session_id=session_id)
+        await remove_factors(self._db, user_id)
         await self._sessions().end_all(user_id, reason=EventType.MFA_DISABLED, keep=session_id)
         await record(self._db, EventType.MFA_DISABLED, client=self._client, user_id=user_id)
         self._res.outbox.add(self._db, notifications.mfa_disabled(user.email))
 
-    async def regenerate_recovery_codes(self, user_id: uuid.UUID, code: str) -> list[str]:
+    async def regenerate_recovery_codes(
+        self, user_id: uuid.UUID, code: str, *, session_id: str
+    ) -> list[str]:
         """New recovery codes for a code; the old ones stop working.
 
         Raises:
@@ -205,7 +222,7 @@ class MfaService:
         """
         if not await self.is_enabled(user_id):
             raise MfaNotEnabled()
-        await self._verify_code(user_id, code, purpose="recovery_codes")
+        await self._verify_code(user_id, code, purpose="recovery_codes", session_id=session_id)
         codes = await self._replace_recovery_codes(user_id)
         await record(
             self._db, EventType.RECOVERY_CODES_REGENERATED, client=self._client, user_id=user_id
@@ -277,14 +294,17 @@ class MfaService:
         return PassedChallenge(user=user, method=f"{challenge.method}+{factor.value}")
 
     # --- codes -----------------------------------------------------------------
-    async def _verify_code(self, user_id: uuid.UUID, code: str, *, purpose: str) -> Factor:
-        """Accept a TOTP code or a recovery code of an account with TOTP on.
+    async def _verify_code(
+        self, user_id: uuid.UUID, code: str, *, purpose: str, session_id: str | None = None
+    ) -> Factor:
+        """Accept a TOTP code or a recovery code of an account with TOTP on; `session_id`
+        is the signed-in session asking (None: a sign-in's second step).
 
         Raises:
-            RateLimited: the account's code budget is empty.
+            RateLimited: the code budget is empty (see `_spend_budget`).
             InvalidMfaCode: neither kind of code is good.
         """
-        await self._spend_budget(user_id)
+        await self._spend_budget(user_id, session_id=session_id)
         factor = Factor.TOTP if totp.is_totp_code(code) else Factor.RECOVERY_CODE
         if factor is Factor.TOTP:
             credential = await self._db.get(TotpCredential, user_id)
@@ -302,8 +322,13 @@ class MfaService:
         await self._record_failure(user_id, purpose=purpose)
         raise InvalidMfaCode()
 
-    async def _spend_budget(self, user_id: uuid.UUID) -> None:
-        await self._res.throttle.spend("mfa:user", str(user_id))
+    async def _spend_budget(self, user_id: uuid.UUID, *, session_id: str | None) -> None:
+        """Sign-in codes spend the account's budget; codes sent with an access token spend
+        that session's own, so a stolen token cannot empty the owner's sign-in budget."""
+        if session_id is None:
+            await self._res.throttle.spend("mfa:user", str(user_id))
+        else:
+            await self._res.throttle.spend("mfa:session", session_id)
 
     async def _accept_totp(
         self, credential: TotpCredential, code: str, *, confirming: bool
@@ -405,3 +430,6 @@ class MfaService:
 
     def _sessions(self) -> SessionService:
         return SessionService(self._db, self._res, self._client)
+
+    def _accounts(self) -> AccountService:
+        return AccountService(self._db, self._res, self._client)

@@ -225,6 +225,19 @@ def mfa_disabled(to: str) -> Email:
     )
 
 
+def mfa_reset(to: str) -> Email:
+    return Email(
+        to=to,
+        subject="Two-factor authentication was reset",
+        text=(
+            "An administrator turned two-factor authentication off for your account, as "
+            "asked when the authenticator app and the recovery codes were lost. Every "
+            "session was signed out; sign in with your password and turn it on again.\n\n"
+            "If you did not ask for this, reset your password now and contact us.\n"
+        ),
+    )
+
+
 def recovery_codes_regenerated(to: str) -> Email:
     return Email(
         to=to,

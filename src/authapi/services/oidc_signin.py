@@ -57,7 +57,7 @@ from authapi.oidc import ProviderUnavailable as ProviderDown
 from authapi.resources import Resources
 from authapi.schemas import normalize_email
 from authapi.services import notifications
-from authapi.services.accounts import insert_user_if_absent, user_by_email
+from authapi.services.accounts import AccountService, insert_user_if_absent, user_by_email
 from authapi.services.events import EventType, record
 from authapi.services.mfa import MfaService
 from authapi.services.sessions import IssuedTokens, SessionService
@@ -190,6 +190,27 @@ class OidcSignIn:
             _state_key(state), pending.dump(), ttl_seconds=self._settings.oidc_state_ttl_seconds
         )
         return Started(authorization_url=url, browser_secret=browser_secret)
+
+    async def begin_link(
+        self,
+        name: str,
+        *,
+        redirect_to: str | None,
+        user_id: uuid.UUID,
+        session_id: str,
+        password: str | None,
+    ) -> Started:
+        """Start linking a provider to a signed-in account, once its owner confirmed it.
+
+        Raises: InvalidCredentials, ReauthenticationRequired (see
+        `AccountService.confirmed`), and what `begin` raises.
+        """
+        await AccountService(self._db, self._res, self._client).confirmed(
+            user_id, password=password, session_id=session_id, purpose="link_identity"
+        )
+        return await self.begin(
+            name, redirect_to=redirect_to, link_user=user_id, link_session=session_id
+        )
 
     # --- the callback --------------------------------------------------------------------
     async def finish(

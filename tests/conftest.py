@@ -452,8 +452,9 @@ def assert_same_response(first: httpx.Response, second: httpx.Response) -> None:
 
 
 def unique_ip() -> str:
-    """A client IP of its own (documentation range): throttle counters persist in Redis."""
-    return f"2001:db8:7::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"
+    """A client IP of its own, in a /64 of its own (budgets count an IPv6 client by its
+    /64) of the documentation range: throttle counters persist in Redis."""
+    return f"2001:db8:{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}::7"
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -8,6 +8,9 @@ is read: a proxy appends to its own header and passes the other through as the
 client sent it, so reading both would let a client choose its IP. uvicorn's own
 proxy-header handling is switched off (`authapi serve` passes
 `proxy_headers=False`), so nothing else decides this.
+
+Per-IP budgets count an IPv6 client by its network (AUTHAPI_RATE_LIMIT_IPV6_PREFIX,
+/64 by default): a host picks any of the 2^64 addresses of its /64 at will.
 """
 
 from __future__ import annotations
@@ -25,8 +28,23 @@ MAX_USER_AGENT = 512
 
 @dataclass(frozen=True)
 class ClientInfo:
-    ip: str | None
+    ip: str | None  # recorded on sessions and events
     user_agent: str | None
+    network: str | None  # what per-IP budgets count: the IPv4 address, or its IPv6 prefix
+
+
+def network_of(ip: str | None, ipv6_prefix: int) -> str | None:
+    """The key of `ip` for per-IP budgets: an IPv4 address as it is, an IPv6 address as its
+    network of `ipv6_prefix` bits (one customer usually gets a whole /64, and picks any
+    address in it at will)."""
+    address = _parse_ip(ip) if ip else None
+    if address is None:
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, ipv6_prefix), strict=False))
+    return str(address)
 
 
 def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -83,10 +101,16 @@ def client_ip(
 
 
 def client_info(
-    connection: HTTPConnection, trusted_proxies: Sequence[IPNetwork], header: str
+    connection: HTTPConnection,
+    trusted_proxies: Sequence[IPNetwork],
+    header: str,
+    *,
+    ipv6_prefix: int,
 ) -> ClientInfo:
     agent = connection.headers.get("user-agent")
+    ip = client_ip(connection, trusted_proxies, header)
     return ClientInfo(
-        ip=client_ip(connection, trusted_proxies, header),
+        ip=ip,
         user_agent=agent[:MAX_USER_AGENT] if agent else None,
+        network=network_of(ip, ipv6_prefix),
     )

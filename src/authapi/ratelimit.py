@@ -24,7 +24,8 @@ Rules:
 - `login:account_ip` — the same address from one IP (the tightest; a guesser
   on one IP meets it first),
 - `register:ip` — registrations from one client IP,
-- `email:address` — emails requested for one address (forgot-password, resend),
+- `email:address` — emails requested for one address (registration, forgot-password,
+  resend),
 - `email:ip` — emails requested from one client IP,
 - `oidc:ip` — sign-ins with an OpenID provider started from one client IP (each
   keeps a little state in the store for ten minutes),

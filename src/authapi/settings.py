@@ -123,6 +123,7 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = []
     trusted_proxies: Annotated[list[IPNetwork], NoDecode] = []
     proxy_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
+    rate_limit_ipv6_prefix: int = Field(default=64, ge=32, le=128)
     cookie_secure: bool | None = None
     refresh_cookie_name: str = Field(default="authapi_refresh", pattern=r"^[A-Za-z0-9_-]{1,64}$")
 

@@ -509,14 +509,13 @@ class TestExistingAccount:
 
         response = await OidcBrowser(app.client).sign_in(sub=sub)
 
-        assert_error(response, "account_exists")
+        # the same answer as for an address without an account (issue 12, item 7)
+        assert_error(response, "email_not_verified")
         await assert_no_session(app.client, response)
         assert await identities_of_sub(app, sub) == []
         assert await sessions_of(app, user_id) == 0
-        failed = await events_of(app, user_id, "login_failed")
-        assert [event.details for event in failed] == [
-            {"method": "oidc:local", "reason": "account_exists"}
-        ]
+        # refused before any account was looked up: nothing is said about this one
+        assert await events_of(app, user_id, "login_failed") == []
         await app.settle()
         assert [str(m["Subject"]) for m in app.mail.to(email)] == ["Confirm your email address"]
 

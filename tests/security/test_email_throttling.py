@@ -50,8 +50,8 @@ class TestPerAddress:
     async def test_forgot_password_sends_at_most_the_limit_to_one_address(
         self, make_api: Callable[..., Any]
     ) -> None:
-        async with make_api(email_rate_limit_per_address="3/hour", client_ip=unique_ip()) as api:
-            email = await api.create_user()
+        async with make_api(email_rate_limit_per_address="4/hour", client_ip=unique_ip()) as api:
+            email = await api.create_user()  # registering spent one
             for _ in range(3):
                 assert (await forgot(api.client, email)).status_code == 202
             assert_throttled(await forgot(api.client, email))
@@ -63,9 +63,10 @@ class TestPerAddress:
     async def test_unknown_address_is_throttled_in_the_same_way(
         self, make_api: Callable[..., Any]
     ) -> None:
-        async with make_api(email_rate_limit_per_address="3/hour", client_ip=unique_ip()) as api:
-            known = await api.create_user()
+        async with make_api(email_rate_limit_per_address="4/hour", client_ip=unique_ip()) as api:
+            known = await api.create_user()  # registering spent one
             unknown = unique_email("nobody")
+            assert (await resend(api.client, unknown)).status_code == 202  # so did this
             known_answers = [await forgot(api.client, known) for _ in range(4)]
             unknown_answers = [await forgot(api.client, unknown) for _ in range(4)]
 
@@ -89,8 +90,8 @@ class TestPerAddress:
     async def test_every_spelling_of_an_address_shares_its_budget(
         self, make_api: Callable[..., Any]
     ) -> None:
-        async with make_api(email_rate_limit_per_address="3/hour", client_ip=unique_ip()) as api:
-            email = await api.create_user()
+        async with make_api(email_rate_limit_per_address="4/hour", client_ip=unique_ip()) as api:
+            email = await api.create_user()  # registering spent one
             for spelling in (email, email.upper(), f"  {email} "):
                 assert (await forgot(api.client, spelling)).status_code == 202
             assert_throttled(await forgot(api.client, email.title()))
@@ -98,9 +99,9 @@ class TestPerAddress:
             assert reset_emails(api, email) == 3
 
     async def test_resend_shares_the_per_address_budget(self, make_api: Callable[..., Any]) -> None:
-        async with make_api(email_rate_limit_per_address="3/hour", client_ip=unique_ip()) as api:
+        async with make_api(email_rate_limit_per_address="4/hour", client_ip=unique_ip()) as api:
             email = unique_email()
-            assert (await api.register(email)).status_code == 202  # registering is not counted
+            assert (await api.register(email)).status_code == 202  # spends one too
             await api.mail.wait_for(email, subject="Confirm")
 
             assert (await forgot(api.client, email)).status_code == 202
@@ -125,6 +126,35 @@ class TestPerAddress:
             other = await api.create_user()
             assert (await forgot(api.client, other)).status_code == 202
             await api.mail.wait_for(other, subject=RESET_SUBJECT)
+
+
+class TestRegistrationNotices:
+    async def test_registration_notices_spend_the_address_email_budget(
+        self, make_api: Callable[..., Any]
+    ) -> None:
+        """Registering a taken address from 12 IPs used to send its owner 12 notices
+        (issue 12, item 6); every registration spends the address's email budget, known
+        address or not."""
+        async with make_api(email_rate_limit_per_address="5/hour") as api:
+            taken = await api.create_user()  # one of the five
+            unknown = unique_email("nobody")
+            answers: dict[str, list[httpx.Response]] = {taken: [], unknown: []}
+            for address in (taken, unknown):
+                for _ in range(6 if address == unknown else 5):
+                    async with client_from(api, unique_ip()) as client:
+                        answers[address].append(
+                            await client.post(
+                                "/auth/register", json={"email": address, "password": PASSWORD}
+                            )
+                        )
+            await api.settle()
+            notices = [m for m in api.mail.to(taken) if "Someone tried" in str(m["Subject"])]
+
+        assert [r.status_code for r in answers[taken]] == [202] * 4 + [429]
+        assert [r.status_code for r in answers[unknown]] == [202] * 5 + [429]
+        assert len(notices) == 4
+        assert_throttled(answers[taken][-1])
+        assert answers[taken][-1].content == answers[unknown][-1].content
 
 
 class TestPerIp:

@@ -6,8 +6,11 @@ Why both sides: a provider that did not verify the address would hand the accoun
 whoever typed it in at that provider; an account whose own address is unverified may have
 been registered by someone else than the address's owner (pre-account takeover: the
 attacker registers the victim's address with a password, and waits for the victim to sign
-in with the provider). Either way the callback lands on ?error=account_exists and nothing
-is linked; the owner can sign in with the password and link the provider from the account.
+in with the provider). Either way nothing is linked: an address the provider did not
+verify lands on ?error=email_not_verified whether or not an account has it (one answer,
+so the provider sign-in tells no one which addresses have accounts; issue 12, item 7), an
+unverified local account on ?error=account_exists, and the owner can sign in with the
+password and link the provider from the account.
 
 All through the real flow against the provider of tests/oidc.py, whose id_token carries
 only `sub` (email and email_verified come from its userinfo endpoint); the string
@@ -105,7 +108,7 @@ class TestExistingAccount:
         ],
         ids=["false", "string-false", "string-False", "zero", "absent"],
     )
-    async def test_unverified_at_the_provider_is_account_exists(
+    async def test_unverified_at_the_provider_is_email_not_verified(
         self, app: Api, oidc_provider: OidcProvider, provider_claims: dict[str, Any]
     ) -> None:
         """Anyone can type the victim's address in at a provider that does not verify it."""
@@ -115,8 +118,22 @@ class TestExistingAccount:
 
         response = await OidcBrowser(app.client).sign_in(sub=sub)
 
-        await assert_refused(app, response, "account_exists")
+        await assert_refused(app, response, "email_not_verified")
         assert await identity_owner(app, sub) is None
+
+    async def test_an_unverified_provider_address_gets_one_answer_known_or_not(
+        self, app: Api, oidc_provider: OidcProvider
+    ) -> None:
+        known, unknown = await app.create_user(), unique_email("nobody")
+        answers = []
+        for email in (known, unknown):
+            sub = new_sub()
+            oidc_provider.set_user(sub, email=email, email_verified=False)
+            answers.append(await OidcBrowser(app.client).sign_in(sub=sub))
+
+        assert answers[0].status_code == answers[1].status_code == 302
+        assert answers[0].headers["location"] == answers[1].headers["location"]
+        await assert_refused(app, answers[0], "email_not_verified")
 
     async def test_unverified_locally_is_account_exists(
         self, app: Api, oidc_provider: OidcProvider
@@ -141,13 +158,13 @@ class TestExistingAccount:
         self, app: Api, oidc_provider: OidcProvider
     ) -> None:
         """The provider's address is normalised like a login's, so the rule cannot be
-        side-stepped by spelling: the unverified variant is still account_exists."""
+        side-stepped by spelling: the unverified variant is still refused."""
         email = await app.create_user()
         owner = await user_id(app, email)
         shouting = new_sub()
         oidc_provider.set_user(shouting, email=email.upper(), email_verified=False)
         await assert_refused(
-            app, await OidcBrowser(app.client).sign_in(sub=shouting), "account_exists"
+            app, await OidcBrowser(app.client).sign_in(sub=shouting), "email_not_verified"
         )
 
         verified = new_sub()
@@ -217,7 +234,8 @@ async def test_string_false_in_the_id_token_is_not_verified(
         email = await api.create_user()
         sub = new_sub()
         provider.set_user(sub, email=email, email_verified="false")
-        await assert_refused(api, await OidcBrowser(api.client).sign_in(sub=sub), "account_exists")
+        refused = await OidcBrowser(api.client).sign_in(sub=sub)
+        await assert_refused(api, refused, "email_not_verified")
 
         newcomer, other = unique_email("linking"), new_sub()
         provider.set_user(other, email=newcomer, email_verified="false")

@@ -252,15 +252,7 @@ class TestStateIsBoundToTheBrowser:
     ) -> None:
         """The same attack against a victim who is in the middle of a sign-in of his own:
         his browser sends its own authapi_oauth cookie, which is not the one the attacker's
-        state was issued with. Refused, the victim is not signed in, and the attacker's
-        state is spent: his own browser can no longer use that callback either.
-
-        That last part is deliberate (single use beats retry): a callback that comes with an
-        authapi_oauth cookie takes the state out of the store before comparing anything, so
-        a state is looked at once and only once, whoever presents it. The cost is that a
-        legitimate user whose callback URL was opened first by someone else must start
-        again; the benefit is that no sequence of requests gets two tries at one state, and
-        a stolen callback URL is worthless once presented."""
+        state was issued with. Refused, and the victim is not signed in."""
         attacker = OidcBrowser(app.client)
         pending = await pending_sign_in(attacker, oidc_provider)
 
@@ -273,8 +265,24 @@ class TestStateIsBoundToTheBrowser:
             assert_state_refused(await victim.callback(pending.callback))
             await assert_not_signed_in(victim_client)
 
-        assert_state_refused(await attacker.callback(pending.callback))
-        await assert_not_signed_in(app.client)
+    async def test_a_wrong_browser_cookie_does_not_spend_the_state(
+        self, app: Api, oidc_provider: OidcProvider
+    ) -> None:
+        """A callback with the wrong cookie is refused without touching the state: it is
+        stored under a key that only the right cookie gives, so the browser that started the
+        sign-in still finishes it, once (issue 12, item 14)."""
+        owner = OidcBrowser(app.client)
+        pending = await pending_sign_in(owner, oidc_provider)
+
+        async with client_from(app, VICTIM_IP) as other_client:
+            other = OidcBrowser(other_client)
+            assert (await other.authorize()).status_code == 302  # a cookie of its own
+            for _ in range(3):
+                assert_state_refused(await other.callback(pending.callback))
+            await assert_not_signed_in(other_client)
+
+        await assert_signed_in(await owner.callback(pending.callback), app.client)
+        assert_state_refused(await owner.callback(pending.callback))  # and only once
 
     async def test_cookie_of_another_sign_in_in_the_same_browser_is_refused(
         self, app: Api, oidc_provider: OidcProvider

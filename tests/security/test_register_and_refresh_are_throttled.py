@@ -69,6 +69,32 @@ class TestRegisterPerIp:
         assert abs(new_wait - existing_wait) <= 2
 
 
+class TestIpv6Networks:
+    async def test_ipv6_clients_are_counted_by_their_64(self, make_api: Callable[..., Any]) -> None:
+        """12 registrations from 2001:db8:…:1 to :c of one /64 (a host picks any of them at
+        will) spend one budget; another /64 has its own (issue 12, item 8)."""
+        network = unique_ip().rsplit("::", 1)[0]
+        async with make_api(register_rate_limit_per_ip="10/minute") as api:
+            answers = []
+            for host in range(1, 13):
+                async with client_from(api, f"{network}::{host:x}") as client:
+                    answers.append(await register(client, unique_email()))
+            async with client_from(api, unique_ip()) as neighbour:
+                assert (await register(neighbour, unique_email())).status_code == 202
+
+        assert [answer.status_code for answer in answers] == [202] * 10 + [429] * 2
+        assert_throttled(answers[-1])
+
+    async def test_the_prefix_is_configurable(self, make_api: Callable[..., Any]) -> None:
+        network = unique_ip().rsplit("::", 1)[0]
+        async with make_api(
+            register_rate_limit_per_ip="1/minute", rate_limit_ipv6_prefix=128
+        ) as api:
+            for host in (1, 2):
+                async with client_from(api, f"{network}::{host:x}") as client:
+                    assert (await register(client, unique_email())).status_code == 202
+
+
 class TestRefreshPerSession:
     async def test_one_session_cannot_refresh_more_than_its_budget(
         self, make_api: Callable[..., Any]

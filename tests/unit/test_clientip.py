@@ -8,7 +8,7 @@ import ipaddress
 import pytest
 from starlette.requests import Request
 
-from authapi.clientip import MAX_USER_AGENT, client_info, client_ip
+from authapi.clientip import MAX_USER_AGENT, client_info, client_ip, network_of
 from authapi.settings import IPNetwork
 
 PROXIES: list[IPNetwork] = [
@@ -137,10 +137,42 @@ class TestForwardedHeader:
 class TestClientInfo:
     def test_user_agent_is_kept_and_truncated(self) -> None:
         info = client_info(
-            request("203.0.113.9", ("User-Agent", "x" * 1000)), [], "x-forwarded-for"
+            request("203.0.113.9", ("User-Agent", "x" * 1000)),
+            [],
+            "x-forwarded-for",
+            ipv6_prefix=64,
         )
         assert info.ip == "203.0.113.9"
         assert info.user_agent == "x" * MAX_USER_AGENT
 
     def test_missing_user_agent_is_none(self) -> None:
-        assert client_info(request("203.0.113.9"), [], "x-forwarded-for").user_agent is None
+        info = client_info(request("203.0.113.9"), [], "x-forwarded-for", ipv6_prefix=64)
+        assert info.user_agent is None
+
+    def test_the_budget_key_of_an_ipv6_client_is_its_network(self) -> None:
+        info = client_info(request("2001:db8:1:2::c"), [], "x-forwarded-for", ipv6_prefix=64)
+        assert info.ip == "2001:db8:1:2::c"  # recorded as it is
+        assert info.network == "2001:db8:1:2::/64"
+
+
+class TestNetworkOf:
+    @pytest.mark.parametrize(
+        ("ip", "prefix", "network"),
+        [
+            ("203.0.113.9", 64, "203.0.113.9"),
+            ("2001:db8:1:2::1", 64, "2001:db8:1:2::/64"),
+            ("2001:db8:1:2:ffff:ffff:ffff:ffff", 64, "2001:db8:1:2::/64"),
+            ("2001:db8:1:2::1", 48, "2001:db8:1::/48"),
+            ("2001:db8:1:2::1", 128, "2001:db8:1:2::1/128"),
+            ("::ffff:198.51.100.7", 64, "198.51.100.7"),  # an IPv4 client on a dual stack
+            (None, 64, None),
+            ("not an address", 64, None),
+        ],
+    )
+    def test_network_of(self, ip: str | None, prefix: int, network: str | None) -> None:
+        assert network_of(ip, prefix) == network
+
+    def test_every_address_of_a_64_shares_one_key(self) -> None:
+        keys = {network_of(f"2001:db8:1:2::{n:x}", 64) for n in range(1, 13)}
+        assert keys == {"2001:db8:1:2::/64"}
+        assert network_of("2001:db8:1:3::1", 64) not in keys

@@ -64,7 +64,12 @@ DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
 
 
 async def get_client(request: Request, settings: SettingsDep) -> ClientInfo:
-    return client_info(request, settings.trusted_proxies, settings.proxy_header)
+    return client_info(
+        request,
+        settings.trusted_proxies,
+        settings.proxy_header,
+        ipv6_prefix=settings.rate_limit_ipv6_prefix,
+    )
 
 
 Client = Annotated[ClientInfo, Depends(get_client)]

@@ -156,10 +156,12 @@ class AccountService:
         """Create an account (or notify the owner of an existing one).
 
         Raises:
-            RateLimited: too many registrations from this IP.
+            RateLimited: too many registrations from this IP, or emails for this address
+                (counted whether or not it has an account: every branch sends one).
             WeakPassword: the password breaks the policy (same for every address).
         """
-        await self._res.throttle.spend("register:ip", self._client.ip)
+        await self._res.throttle.spend("register:ip", self._client.network)
+        await self._res.throttle.spend("email:address", email)
         self._res.policy.check(password, email=email)
         # every branch pays for this one hash, so timing says nothing about the address
         password_hash = await self._res.hasher.hash(password)
@@ -259,7 +261,7 @@ class AccountService:
 
     async def _spend_email_budget(self, email: str) -> None:
         """Raises: RateLimited (counted per address and per IP, known or not)."""
-        await self._res.throttle.spend("email:ip", self._client.ip)
+        await self._res.throttle.spend("email:ip", self._client.network)
         await self._res.throttle.spend("email:address", email)
 
     async def resend_verification(self, email: str) -> None:
@@ -487,7 +489,7 @@ class AccountService:
         await self._res.store.remember(_known_pair(pair), ttl_seconds=KNOWN_SIGN_IN_TTL_SECONDS)
 
     def _pair(self, email: str) -> str:
-        return f"{email} {self._client.ip}"
+        return f"{email} {self._client.network}"
 
     def _sessions(self) -> SessionService:
         return SessionService(self._db, self._res, self._client)
@@ -502,7 +504,7 @@ class AccountService:
             EmailNotVerified: right password, unverified email (when verification is required).
             AccountDisabled: right password, but an operator disabled the account.
         """
-        await self._res.throttle.spend("login:ip", self._client.ip)
+        await self._res.throttle.spend("login:ip", self._client.network)
         await self._spend_account_budgets(email)
         user = await self._by_email(email)
         # unknown email: verify against the dummy hash anyway so the timing matches

@@ -28,7 +28,7 @@ from authapi.services.events import EventType, record
 from authapi.services.mfa import remove_factors
 from authapi.services.sessions import SessionService
 
-OPERATOR = ClientInfo(ip=None, user_agent="authapi-cli")
+OPERATOR = ClientInfo(ip=None, user_agent="authapi-cli", network=None)
 
 
 class UserNotFound(Exception):

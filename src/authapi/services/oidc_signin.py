@@ -1,14 +1,15 @@
 """Signing in (and linking accounts) with an OpenID Connect provider.
 
 `begin` keeps the state of one sign-in in the token store for at most
-AUTHAPI_OIDC_STATE_TTL_SECONDS: the nonce, the PKCE verifier, where to send the
-browser back, and a hash of a secret that only this browser holds (the
-`authapi_oauth` cookie). It is keyed by a hash of `state`, so the store never
-holds the value that travels in URLs. `finish` refuses a callback without the
-cookie at once; otherwise it takes the state out of the store (single use)
-before anything else, and accepts it only from the browser whose cookie matches
-and only for the provider it was started with: a callback URL replayed, forged
-or pushed into another browser (login CSRF) ends there, as a 400.
+AUTHAPI_OIDC_STATE_TTL_SECONDS: the nonce, the PKCE verifier and where to send
+the browser back. It is keyed by a hash of `state` and of a secret that only
+this browser holds (the `authapi_oauth` cookie), so the store holds neither
+value, and only the browser that started the sign-in can find it. `finish`
+refuses a callback without the cookie at once, then takes the state out of the
+store (single use) under the key its own cookie gives, and accepts it only for
+the provider it was started with: a callback URL replayed, forged or pushed
+into another browser (login CSRF) ends there, as a 400, and since a wrong
+cookie finds nothing, it spends nothing: the real browser can still finish.
 
 Past that point every outcome is a redirect to the allowed target: the refresh
 cookie on success, `?error=mfa_required` with the `mfa_token` in the fragment
@@ -27,7 +28,6 @@ from __future__ import annotations
 import base64
 import enum
 import hashlib
-import hmac
 import json
 import logging
 import secrets
@@ -101,7 +101,6 @@ class _State:
     redirect_to: str
     nonce: str
     verifier: str
-    browser: str  # SHA-256 of the browser secret
     link_user: str | None = None
     link_session: str | None = None
 
@@ -125,8 +124,9 @@ def _method(provider: OidcClient) -> str:
     return f"oidc:{provider.name}"
 
 
-def _state_key(state: str) -> str:
-    return token_hash(f"oidc-state {state}")
+def _state_key(state: str, browser_secret: str) -> str:
+    """Where a sign-in's state is kept: only the browser holding the secret can find it."""
+    return token_hash(f"oidc-state {state} {browser_secret}")
 
 
 def _code_challenge(verifier: str) -> str:
@@ -165,14 +165,13 @@ class OidcSignIn:
         target = redirect_to if redirect_to is not None else self._res.redirects.default
         if target is None or not self._res.redirects.allows(target):
             raise RedirectNotAllowed()
-        await self._res.throttle.spend("oidc:ip", self._client.ip)
+        await self._res.throttle.spend("oidc:ip", self._client.network)
         state, browser_secret = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         pending = _State(
             provider=provider.name,
             redirect_to=target,
             nonce=secrets.token_urlsafe(32),
             verifier=secrets.token_urlsafe(48),
-            browser=token_hash(browser_secret),
             link_user=str(link_user) if link_user else None,
             link_session=link_session,
         )
@@ -187,7 +186,9 @@ class OidcSignIn:
             log.warning("provider %s unavailable: %s", provider.name, exc)
             raise ProviderUnavailable() from None
         await self._res.store.stash(
-            _state_key(state), pending.dump(), ttl_seconds=self._settings.oidc_state_ttl_seconds
+            _state_key(state, browser_secret),
+            pending.dump(),
+            ttl_seconds=self._settings.oidc_state_ttl_seconds,
         )
         return Started(authorization_url=url, browser_secret=browser_secret)
 
@@ -227,12 +228,10 @@ class OidcSignIn:
         provider = self._res.identity_providers.get(name)
         if not state or not browser_secret or provider is None or len(state) > 512:
             raise InvalidOAuthState()
-        raw = await self._res.store.take(_state_key(state))
+        raw = await self._res.store.take(_state_key(state, browser_secret))
         if raw is None:
             raise InvalidOAuthState()
         stored = _State.load(raw)
-        if not hmac.compare_digest(stored.browser, token_hash(browser_secret)):
-            raise InvalidOAuthState()
         if stored.provider != provider.name:
             raise InvalidOAuthState()
         try:
@@ -322,14 +321,15 @@ class OidcSignIn:
     async def _account_for(self, provider: OidcClient, identity: ExternalIdentity) -> User:
         """The account a first sign-in with this identity belongs to: linked by a verified
         address on both sides, or new."""
+        # before the lookup: an unverified address gets one answer, known or not
+        if not identity.email_verified:
+            raise _Refused(Failure.EMAIL_NOT_VERIFIED)
         try:
             email = normalize_email(identity.email or "")
         except ValueError:
             raise _Refused(Failure.EMAIL_NOT_VERIFIED) from None
         user = await user_by_email(self._db, email)
         if user is None:
-            if not identity.email_verified:
-                raise _Refused(Failure.EMAIL_NOT_VERIFIED)
             created = await insert_user_if_absent(
                 self._db, email, password_hash=None, email_verified_at=utcnow()
             )
@@ -346,7 +346,7 @@ class OidcSignIn:
                 await self._add_identity(user, provider, identity, notify=False)
                 return user
         # an existing account (possibly registered a moment ago by someone else)
-        if not (identity.email_verified and user.email_verified):
+        if not user.email_verified:
             raise _Refused(Failure.ACCOUNT_EXISTS, user_id=user.id)
         await self._add_identity(user, provider, identity, notify=True)
         return user

@@ -12,7 +12,7 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeAlias
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -53,7 +53,11 @@ EmailAddress = Annotated[
 Password = Annotated[
     Text, Field(min_length=1, max_length=4096, examples=["correct horse battery staple"])
 ]
-OpaqueToken = Annotated[Text, Field(min_length=1, max_length=512)]
+# A token the client was given (a refresh token, an mfa_token, an emailed link's): any
+# string. Whatever is not a live token of its kind is that endpoint's own 400/401
+# (`invalid_refresh_token`, …), never a 422, so a client's "start again" path works
+# whatever it sends; the body-size limit bounds its length.
+PresentedToken: TypeAlias = str
 # what a signed-in user sends to confirm a change to their account
 CurrentPassword = Annotated[
     Password | None,
@@ -75,7 +79,7 @@ class RegisterRequest(Request):
 
 
 class VerifyEmailRequest(Request):
-    token: OpaqueToken = Field(description="The `token` parameter of the emailed link.")
+    token: PresentedToken = Field(description="The `token` parameter of the emailed link.")
 
 
 class ResendVerificationRequest(Request):
@@ -87,7 +91,7 @@ class ForgotPasswordRequest(Request):
 
 
 class ResetPasswordRequest(Request):
-    token: OpaqueToken = Field(description="The `token` parameter of the emailed link.")
+    token: PresentedToken = Field(description="The `token` parameter of the emailed link.")
     new_password: Password
 
 
@@ -126,7 +130,7 @@ MfaCode = Annotated[
 
 
 class MfaLoginRequest(Request):
-    mfa_token: OpaqueToken = Field(description="From the 403 `mfa_required` answer.")
+    mfa_token: PresentedToken = Field(description="From the 403 `mfa_required` answer.")
     code: MfaCode
     refresh_token_delivery: Delivery = Field(
         default="cookie",
@@ -171,14 +175,14 @@ class LinkIdentityRequest(Request):
 
 
 class RefreshRequest(Request):
-    refresh_token: OpaqueToken | None = Field(
+    refresh_token: PresentedToken | None = Field(
         default=None,
         description="Native apps send the token here; browsers send the cookie instead.",
     )
 
 
 class LogoutRequest(Request):
-    refresh_token: OpaqueToken | None = None
+    refresh_token: PresentedToken | None = None
 
 
 class TokenResponse(BaseModel):

@@ -134,6 +134,10 @@ class AccessTokens:
         key = await self._keyring.verifying_key(kid) if isinstance(kid, str) else None
         if key is None:
             raise InvalidAccessToken("The token is signed with an unknown key.")
+        # still published after a change of AUTHAPI_JWT_ALGORITHM, but it cannot verify
+        # this algorithm (and PyJWT would raise a TypeError on the mismatched key)
+        if key.algorithm != self._keyring.algorithm:
+            raise InvalidAccessToken("The token is signed with an unexpected algorithm.")
         try:
             claims = self._jwt.decode(
                 token,
@@ -158,8 +162,9 @@ def _b64(data: bytes) -> str:
 
 
 def token_hash(token: str) -> str:
-    """What we store instead of a token: its SHA-256, hex."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    """What we store instead of a token: its SHA-256, hex (of any string a client sends,
+    lone surrogates included)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def new_secret_token() -> tuple[str, str]:

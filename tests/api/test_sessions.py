@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from authapi.models import SecurityEvent
 from tests.conftest import PASSWORD, Api, Tokens, assert_problem, bearer
 
 
@@ -99,6 +101,65 @@ class TestLogout:
         assert response.status_code == 204
         await assert_session_live(api, tokens)
         assert (await api.refresh(tokens.refresh)).status_code == 200
+
+
+class TestLogoutWithARotatedToken:
+    """Signing out with a refresh token that is no longer current (issue 12, item 16):
+    the parent within the grace window (a tab that has not seen the rotation) signs out
+    as asked; an older token of a live session is reuse, so the session ends as on a
+    refresh, recorded and told to the owner, never silently."""
+
+    async def rotated(self, api: Api) -> tuple[Tokens, Tokens]:
+        """A session and the tokens of its first rotation."""
+        first = await api.signed_in()
+        refreshed = await api.refresh(first.refresh)
+        assert refreshed.status_code == 200, refreshed.text
+        body = refreshed.json()
+        return first, Tokens(first.email, body["access_token"], body["refresh_token"])
+
+    async def test_the_parent_within_the_grace_window_signs_out(self, api: Api) -> None:
+        first, second = await self.rotated(api)
+
+        response = await api.client.post("/auth/logout", json={"refresh_token": first.refresh})
+
+        assert response.status_code == 204
+        await assert_session_ended(api, second)
+        assert await self.events(api, second) == ["logout"]
+
+    async def test_an_older_token_at_logout_is_reuse_not_a_quiet_logout(
+        self, make_api: Callable[..., Any]
+    ) -> None:
+        async with make_api(refresh_reuse_grace_seconds=0) as api:
+            first, second = await self.rotated(api)
+
+            response = await api.client.post("/auth/logout", json={"refresh_token": first.refresh})
+
+            assert response.status_code == 204
+            await assert_session_ended(api, second)
+            assert await self.events(api, second) == ["refresh_token_reused"]
+            await api.mail.wait_for(first.email, subject="We signed out one of your sessions")
+
+    async def test_an_older_token_at_revoke_is_reuse_too(
+        self, make_api: Callable[..., Any]
+    ) -> None:
+        async with make_api(refresh_reuse_grace_seconds=0) as api:
+            first, second = await self.rotated(api)
+
+            response = await api.client.post("/auth/revoke", data={"token": first.refresh})
+
+            assert response.status_code == 200
+            await assert_session_ended(api, second)
+            assert await self.events(api, second) == ["refresh_token_reused"]
+
+    async def events(self, api: Api, tokens: Tokens) -> list[str]:
+        """The session's own end: the security events recorded with its id, but sign-in."""
+        async with api.app.state.resources.sessionmaker() as db:
+            types = await db.scalars(
+                select(SecurityEvent.type)
+                .where(SecurityEvent.session_id == uuid.UUID(session_of(tokens)))
+                .order_by(SecurityEvent.id)
+            )
+            return [kind for kind in types if kind != "login_succeeded"]
 
 
 class TestLogoutAll:

@@ -17,8 +17,10 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,8 +31,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from jwt.algorithms import ECAlgorithm
 
+from authapi.db import migrate_sync
 from authapi.keys import public_jwk
-from tests.conftest import Api, bearer, free_port
+from tests.conftest import Api, bearer, free_port, in_thread, temporary_postgres
 
 CHALLENGE = 'Bearer realm="authapi"'
 Signer = Callable[[bytes], bytes]
@@ -330,3 +333,46 @@ class TestExpiry:
                 "/users/me", headers=bearer(forge(header, within, sign))
             )
             assert response.status_code == 200, response.text
+
+
+@contextmanager
+def fresh_database(backend: str, directory: Path) -> Iterator[str]:
+    """A migrated database of the test's own (the signing keys of the shared one stay)."""
+    if backend == "production":
+        with temporary_postgres("alg") as database:
+            yield database.url
+        return
+    url = f"sqlite+aiosqlite:///{directory / 'keys.db'}"
+    in_thread(migrate_sync, url)
+    yield url
+
+
+async def test_a_token_naming_a_key_of_another_algorithm_is_401(
+    make_api: Callable[..., Any], backend: str, tmp_path: Path
+) -> None:
+    """After AUTHAPI_JWT_ALGORITHM changes, the old key stays published. A token whose
+    header names the configured algorithm and the old key's kid was a 500 (PyJWT's
+    TypeError on the mismatched key); it is a bad bearer like any other (issue 12,
+    item 12)."""
+    with fresh_database(backend, tmp_path) as url:
+        async with make_api(database_url=url, jwt_algorithm="RS256") as before:
+            old_token = (await before.signed_in()).access
+        old_header = jwt.get_unverified_header(old_token)
+        claims = jwt.decode(old_token, options={"verify_signature": False})
+
+        async with make_api(database_url=url) as api:  # ES256 now
+            assert old_header["kid"] in {key["kid"] for key in (await jwks(api))["keys"]}
+            attacker_key = ec.generate_private_key(ec.SECP256R1())
+            forged = forge({**old_header, "alg": "ES256"}, claims, es256(attacker_key))
+            for token in (forged, old_token):
+                response = await api.me(token)
+                assert response.status_code == 401, response.text
+                assert response.json()["code"] == "invalid_token"
+                assert response.headers["www-authenticate"].startswith(CHALLENGE)
+
+
+async def jwks(api: Api) -> dict[str, Any]:
+    response = await api.client.get("/.well-known/jwks.json")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body

@@ -9,6 +9,7 @@ wrong types, oversized bodies and malformed JSON get 4xx).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -122,8 +123,6 @@ class TestWrongShapes:
         cases = [
             ("/auth/register", {"email": long_email, "password": PASSWORD}),
             ("/auth/login", {"email": unique_email(), "password": "p" * 5000}),
-            ("/auth/verify-email", {"token": "t" * 600}),
-            ("/auth/refresh", {"refresh_token": "r" * 600}),
         ]
         for path, body in cases:
             assert_problem(await api.client.post(path, json=body), 422, "validation_error")
@@ -231,3 +230,59 @@ class TestEveryErrorIsAProblem:
             "/auth/sessions/not-a-uuid", headers={"Authorization": f"Bearer {tokens.access}"}
         )
         assert_problem(response, 422, "validation_error")
+
+
+# strings that are no token of any kind: an access token, garbage of every length,
+# control characters, a lone surrogate, other scripts
+NOT_A_TOKEN = [
+    "eyJhbGciOiJFUzI1NiJ9." + "e30" * 300 + ".sig",
+    "x",
+    "r" * 10_000,
+    "abc\x00def",
+    "line\nbreak",
+    "\ud800",
+    "жетон.токен.знак",
+]
+
+
+class TestAnyStringIsATokenRefusal:
+    """A client that sends the wrong thing as a token gets that token's refusal, never a
+    422, so its "sign in again" path works whatever it held (issue 12, item 17)."""
+
+    async def test_any_string_that_is_not_a_refresh_token_is_401(self, api: Api) -> None:
+        for value in [*NOT_A_TOKEN, ""]:
+            response = await post_json(api, "/auth/refresh", {"refresh_token": value})
+            assert_problem(response, 401, "invalid_refresh_token")
+            ended = await post_json(api, "/auth/logout", {"refresh_token": value})
+            assert ended.status_code == 204, ended.text
+
+    async def test_any_string_that_is_not_a_refresh_token_is_invalid_grant(self, api: Api) -> None:
+        for value in NOT_A_TOKEN:
+            if "\ud800" in value:
+                continue  # a form cannot carry a lone surrogate
+            response = await api.client.post(
+                "/auth/token", data={"grant_type": "refresh_token", "refresh_token": value}
+            )
+            assert response.status_code == 400, response.text
+            assert response.json()["error"] == "invalid_grant"
+
+    async def test_any_string_that_is_not_an_mfa_token_is_401(self, api: Api) -> None:
+        for value in [*NOT_A_TOKEN, "0" * 32 + ".x", ""]:
+            response = await post_json(
+                api, "/auth/login/mfa", {"mfa_token": value, "code": "123456"}
+            )
+            assert_problem(response, 401, "invalid_mfa_token")
+
+    async def test_any_string_that_is_not_an_email_link_is_400(self, api: Api) -> None:
+        for value in [*NOT_A_TOKEN, ""]:
+            verified = await post_json(api, "/auth/verify-email", {"token": value})
+            assert_problem(verified, 400, "invalid_token")
+            reset = await post_json(
+                api, "/auth/reset-password", {"token": value, "new_password": PASSWORD}
+            )
+            assert_problem(reset, 400, "invalid_token")
+
+
+async def post_json(api: Api, path: str, body: dict[str, Any]) -> Any:
+    # json.dumps escapes everything (a lone surrogate becomes "\ud800"), as a client may send it
+    return await api.client.post(path, content=json.dumps(body).encode(), headers=JSON)

@@ -568,7 +568,7 @@ class TestDescribe:
         session_id, first, created = await started(store, ttl=HOUR, user_id="user-7")
         live = await store.describe(session_id)
         assert live is not None
-        assert (live.user_id, live.current_hash) == ("user-7", first)
+        assert (live.user_id, live.current_hash, live.parent_hash) == ("user-7", first, None)
         assert abs(live.issued_at - created) < 0.01
         assert abs(live.expires_at - (created + HOUR)) < 0.01
 
@@ -585,7 +585,7 @@ class TestDescribe:
         assert rotation.outcome is Outcome.ROTATED
         live = await store.describe(session_id)
         assert live is not None
-        assert live.current_hash == second
+        assert (live.current_hash, live.parent_hash) == (second, first)
         assert abs(live.issued_at - rotated_at) < 0.01
 
     async def test_unknown_and_revoked_sessions_are_not_described(self, store: TokenStore) -> None:

@@ -243,7 +243,9 @@ async def token(
                 accounts, mfa, sessions, email=email, password=secret
             )
         elif grant_type == "refresh_token":
-            tokens = await refresher.refresh(_required(refresh_token, "refresh_token"))
+            if not refresh_token:
+                raise OAuthError("invalid_request", "The refresh_token parameter is missing.")
+            tokens = await refresher.refresh(refresh_token)  # anything but ours: invalid_grant
         elif grant_type is None:
             raise OAuthError("invalid_request", "The grant_type parameter is missing.")
         else:

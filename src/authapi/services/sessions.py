@@ -235,9 +235,30 @@ class SessionService:
     async def logout(self, *, refresh_token: str | None, access_session_id: str | None) -> None:
         """End the session named by a refresh token or, failing that, by an access token."""
         parsed = self._res.refresh_tokens.parse(refresh_token) if refresh_token else None
-        session_id = parsed.session_id if parsed else access_session_id
-        if session_id is not None:
-            await self.end(session_id)
+        if parsed is not None:
+            await self._end_presented(parsed, event=EventType.LOGOUT)
+        elif access_session_id is not None:
+            await self.end(access_session_id)
+
+    async def _end_presented(self, presented: RefreshToken, *, event: EventType) -> None:
+        """End the session of a refresh token a client presents to sign out.
+
+        Its current token, or the parent within the grace window (a tab that has not seen
+        the rotation yet), ends it as asked. Any older token of a live session is what a
+        refresh would call reuse, and is treated so: the session ends all the same, but
+        recorded as `refresh_token_reused` and told to the owner, never silently.
+        """
+        live = await self._res.store.describe(presented.session_id)
+        if live is None:
+            return  # nothing live: signing out is idempotent
+        grace = self._settings.refresh_reuse_grace_seconds
+        recent_parent = (
+            presented.hash == live.parent_hash and time.time() - live.issued_at < grace
+        )
+        if presented.hash == live.current_hash or recent_parent:
+            await self.end(presented.session_id, event=event)
+        else:
+            await self.reuse_detected(uuid.UUID(presented.session_id))
 
     async def end_all(
         self,
@@ -314,7 +335,7 @@ class SessionService:
         """RFC 7009: end the session of a refresh or access token; silent for anything else."""
         parsed = self._res.refresh_tokens.parse(token)
         if parsed is not None:
-            await self.end(parsed.session_id, event=EventType.SESSION_REVOKED)
+            await self._end_presented(parsed, event=EventType.SESSION_REVOKED)
             return
         try:
             claims = await self._res.access_tokens.verify(token)

@@ -64,6 +64,7 @@ class LiveSession:
     current_hash: str  # of the refresh token that may be used next
     issued_at: float  # when that token was issued (the last rotation), epoch seconds
     expires_at: float  # when that token expires, epoch seconds
+    parent_hash: str | None = None  # of the token it replaced (None before the first rotation)
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,8 @@ class TokenStore(Protocol):
         """Whether the session is live (the access-token check)."""
 
     async def describe(self, session_id: str) -> LiveSession | None:
-        """The live session's current state, or None if it is not live."""
+        """The live session's current state, or None if it is not live (for introspection,
+        and to tell a logout's token apart from an older one)."""
 
     async def last_used(self, session_ids: Sequence[str]) -> dict[str, float]:
         """Last use (epoch seconds) of each of these sessions that is live."""

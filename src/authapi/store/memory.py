@@ -172,6 +172,7 @@ class MemoryTokenStore:
             current_hash=record.current,
             issued_at=record.rotated_at,
             expires_at=record.expires_at,
+            parent_hash=record.parent,
         )
 
     async def last_used(self, session_ids: Sequence[str]) -> dict[str, float]:

@@ -156,8 +156,8 @@ class RedisTokenStore:
         return bool(await self._redis.exists(self.key(session_id)))
 
     async def describe(self, session_id: str) -> LiveSession | None:
-        uid, current, rotated, expires = await self._redis.hmget(
-            self.key(session_id), ["uid", "cur", "rot", "exp"]
+        uid, current, rotated, expires, parent = await self._redis.hmget(
+            self.key(session_id), ["uid", "cur", "rot", "exp", "prev"]
         )
         if not (uid and current and rotated and expires):
             return None
@@ -166,6 +166,7 @@ class RedisTokenStore:
             current_hash=str(current),
             issued_at=int(rotated) / 1000,
             expires_at=int(expires) / 1000,
+            parent_hash=str(parent) if parent else None,
         )
 
     async def last_used(self, session_ids: Sequence[str]) -> dict[str, float]:

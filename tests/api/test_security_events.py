@@ -333,6 +333,9 @@ class TestPagination:
             {"before": 0},
             {"before": -5},
             {"before": "1.5"},
+            # beyond a BIGINT: was a 500 on both backends (issue 12, item 10)
+            {"before": 2**63},
+            {"before": 10**30},
         ],
         ids=str,
     )
@@ -345,6 +348,9 @@ class TestPagination:
         for limit in (1, 100):
             response = await events_page(api, tokens.access, limit=limit)
             assert response.status_code == 200, response.text
+        largest = await events_page(api, tokens.access, before=2**63 - 1)
+        assert largest.status_code == 200, largest.text
+        assert largest.json()["events"], "every event is older than the largest cursor"
 
 
 class TestAuthentication:

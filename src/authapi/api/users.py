@@ -53,6 +53,8 @@ from authapi.services.accounts import read_profile
 
 router = APIRouter(prefix="/users", tags=["users"])
 
+MAX_EVENT_ID = 2**63 - 1
+
 BEARER_ERRORS = (NotAuthenticated, InvalidAccessToken, ServiceUnavailable)
 BODY_ERRORS = (MalformedRequest, ValidationFailed, PayloadTooLarge)
 EMAIL_CHANGE_ACCEPTED = (
@@ -228,7 +230,9 @@ async def list_events(
     db: DbSession,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     before: Annotated[
-        int | None, Query(ge=1, description="`next_before` of the previous page.")
+        int | None,
+        # an event id is a BIGINT: anything larger is a 422, not a database error
+        Query(ge=1, le=MAX_EVENT_ID, description="`next_before` of the previous page."),
     ] = None,
 ) -> EventPage:
     """Sign-ins and failures (with the method), refresh-token reuse, sign-outs, password,

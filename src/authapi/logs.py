@@ -9,6 +9,9 @@
 - Both pass everything through `redact` (text) and `redact_value` (extras):
   values of sensitive keys, JWTs, Bearer/Basic credentials, Fernet tokens and
   URL passwords become `[REDACTED]`, whoever logged them (uvicorn, a library).
+- Neither lets logged text start a line of its own: control characters (a
+  `%0a` in a path, say) are written as escapes, and the lines of a traceback
+  are marked as its continuation, so no request can forge a log record.
 - `RequestContext` (pure ASGI, outermost) gives each request an id (a sane
   `X-Request-ID` from the client, else a new uuid4 hex), echoes it, and writes
   one access line on `authapi.access` with the route template, never the
@@ -124,6 +127,26 @@ def _sensitive(key: object) -> bool:
     return str(key).lower().replace("-", "_") in SENSITIVE_KEYS
 
 
+# --- control characters ------------------------------------------------------------------
+# C0 and C1 controls and the Unicode line and paragraph separators: each ends or redraws
+# a line somewhere (a terminal, `less`, a log viewer)
+_LINE_BREAKERS = [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029]
+_ESCAPED = {code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" for code in _LINE_BREAKERS}
+_ESCAPED.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
+# inside JSON strings: json.dumps already escapes C0 controls, not the others
+_JSON_ESCAPED = {code: f"\\u{code:04x}" for code in _LINE_BREAKERS if code >= 0x7F}
+
+
+def escape_controls(text: str) -> str:
+    """`text` on one line: every control character written as an escape (`\\n`, `\\x1b`)."""
+    return text.translate(_ESCAPED)
+
+
+def _continuation(text: str) -> str:
+    """A traceback's lines, each marked as part of the record above it."""
+    return "".join(f"\n  | {escape_controls(line)}" for line in text.splitlines())
+
+
 # --- formatters ------------------------------------------------------------------------
 request_id_var: ContextVar[str | None] = ContextVar("authapi_request_id", default=None)
 
@@ -169,7 +192,7 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = redact(self.formatException(record.exc_info))
         if record.stack_info:
             entry["stack"] = redact(self.formatStack(record.stack_info))
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return json.dumps(entry, ensure_ascii=False, default=str).translate(_JSON_ESCAPED)
 
 
 class ConsoleFormatter(logging.Formatter):
@@ -177,7 +200,7 @@ class ConsoleFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         request_id = _request_id(record)
-        message = redact(record.getMessage())
+        message = escape_controls(redact(record.getMessage()))
         line = (
             f"{self.formatTime(record)} {record.levelname:<7} {record.name}"
             f"{f' [{request_id}]' if request_id else ''}: {message}"
@@ -189,9 +212,9 @@ class ConsoleFormatter(logging.Formatter):
             shown = value if isinstance(value, int | float) else json.dumps(value, default=str)
             line += f" {key}={shown}"
         if record.exc_info:
-            line += "\n" + redact(self.formatException(record.exc_info))
+            line += _continuation(redact(self.formatException(record.exc_info)))
         if record.stack_info:
-            line += "\n" + redact(self.formatStack(record.stack_info))
+            line += _continuation(redact(self.formatStack(record.stack_info)))
         return line
 
 

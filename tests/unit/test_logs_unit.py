@@ -257,7 +257,44 @@ class TestConsoleFormat:
         )
         assert SECRET not in text
         assert "token=[REDACTED]" in text
-        assert "\nTraceback" in text
+        assert "\n  | Traceback" in text
+
+
+FORGED = "\n2026-01-01 00:00:00,000 INFO    authapi.access: GET /admin 200"
+BREAKERS = ["\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x85", "\u2028", "\u2029", "\x1b[2K\r"]
+
+
+class TestNoForgedLines:
+    """A request cannot write a log record of its own (issue 12, item 9): `%0a` in a
+    path, or any other line break, stays inside the line that logged it."""
+
+    @pytest.mark.parametrize("breaker", BREAKERS, ids=repr)
+    def test_control_characters_cannot_forge_a_console_line(self, breaker: str) -> None:
+        text = ConsoleFormatter().format(
+            record("%s %s %s", ("GET", f"/x{breaker}{FORGED}", 404), extra={"path": breaker})
+        )
+        assert text.splitlines() == [text], text
+        assert breaker not in text
+
+    @pytest.mark.parametrize("breaker", BREAKERS, ids=repr)
+    def test_control_characters_cannot_forge_a_json_line(self, breaker: str) -> None:
+        line = JsonFormatter().format(
+            record("%s %s", ("GET", f"/x{breaker}{FORGED}"), extra={"route": f"/x{breaker}"})
+        )
+        assert line.splitlines() == [line], line
+        entry = json.loads(line)
+        assert entry["message"] == f"GET /x{breaker}{FORGED}"  # escaped, not lost
+        assert entry["route"] == f"/x{breaker}"
+
+    def test_a_traceback_cannot_forge_a_line_either(self) -> None:
+        try:
+            raise ValueError(f"bad input{FORGED}")
+        except ValueError:
+            text = ConsoleFormatter().format(record(exc_info=sys.exc_info()))
+        first, *rest = text.splitlines()
+        assert first.endswith(": hello world"), text
+        assert rest, text
+        assert all(line.startswith("  | ") for line in rest), text
 
 
 # --- request ids ------------------------------------------------------------------------

@@ -252,9 +252,7 @@ class SessionService:
         if live is None:
             return  # nothing live: signing out is idempotent
         grace = self._settings.refresh_reuse_grace_seconds
-        recent_parent = (
-            presented.hash == live.parent_hash and time.time() - live.issued_at < grace
-        )
+        recent_parent = presented.hash == live.parent_hash and time.time() - live.issued_at < grace
         if presented.hash == live.current_hash or recent_parent:
             await self.end(presented.session_id, event=event)
         else:

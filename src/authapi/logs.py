@@ -244,8 +244,12 @@ def logging_config(level: str, fmt: LogFormat) -> dict[str, Any]:
                 "stream": "ext://sys.stderr",
             },
         },
-        "root": {"level": level.upper(), "handlers": ["stderr"]},
+        # Libraries log at INFO at most, whatever the level: at DEBUG some print what they
+        # carry (aiosqlite every SQL statement with its parameters: password hashes, token
+        # hashes, encrypted secrets). `debug` is for authapi's own lines and uvicorn's.
+        "root": {"level": _at_most_verbose(level, "INFO"), "handlers": ["stderr"]},
         "loggers": {
+            "authapi": {"level": level.upper()},
             # uvicorn's loggers carry no handlers of their own: they reach the root's
             "uvicorn": {"level": level.upper(), "handlers": [], "propagate": True},
             "uvicorn.error": {"level": level.upper(), "handlers": [], "propagate": True},
@@ -255,6 +259,12 @@ def logging_config(level: str, fmt: LogFormat) -> dict[str, Any]:
             "alembic": {"level": "WARNING"},
         },
     }
+
+
+def _at_most_verbose(level: str, floor: str) -> str:
+    """`level`, or `floor` if `level` would let more through."""
+    chosen, limit = logging.getLevelName(level.upper()), logging.getLevelName(floor)
+    return str(logging.getLevelName(max(chosen, limit)))
 
 
 def configure_logging(level: str, fmt: LogFormat) -> None:

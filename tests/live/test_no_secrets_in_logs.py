@@ -1,15 +1,17 @@
 """No secret reaches the logs: every flow against a real `authapi serve`, every line scanned.
 
-A production-configured server (PostgreSQL, Redis, SMTP; JSON lines at debug)
-goes through register → verify → login → refresh → TOTP setup and confirm →
-login with TOTP → login with a recovery code → forgot/reset password → login →
-logout, plus failing requests that carry secrets where they do not belong
-(a wrong password, a bad refresh token, a 422 and a malformed body with a
-password in them, a query string with `token` and `code`, garbage
-`Authorization` headers). Then it is stopped with SIGTERM and its whole output
-(stdout and stderr: the app, uvicorn, libraries) is checked: every line is a
-JSON object, every access line has the request's id, uvicorn's start-up and
-shutdown lines are there, and none of the secrets used appears in any line.
+A server at debug (JSON lines), production-configured (PostgreSQL, Redis, SMTP)
+and on the embedded default (SQLite, in-process store), goes through register →
+verify → login → refresh → TOTP setup and confirm → login with TOTP → login with
+a recovery code → forgot/reset password → login → logout, plus failing requests
+that carry secrets where they do not belong (a wrong password, a bad refresh
+token, a 422 and a malformed body with a password in them, a query string with
+`token` and `code`, garbage `Authorization` headers). Then it is stopped with
+SIGTERM and its whole output (stdout and stderr: the app, uvicorn, libraries) is
+checked: every line is a JSON object, every access line has the request's id,
+uvicorn's start-up and shutdown lines are there, and none of the secrets used
+appears in any line, nor any hash or ciphertext the database keeps of them
+(aiosqlite printed every SQL parameter at debug).
 A canary in a path (not a secret) shows that the scan does see request data.
 """
 
@@ -23,21 +25,26 @@ import signal
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pyotp
 import pytest
+from sqlalchemy import select
 
+from authapi.db import make_engine
+from authapi.models import EmailToken, RecoveryCode, TotpCredential, User
 from tests.conftest import (
     ENCRYPTION_KEY,
+    PUBLIC_URL,
     Mailbox,
     SmtpServer,
     bearer,
     link_token,
     unique_email,
 )
-from tests.live.conftest import LiveServer
+from tests.live.conftest import LiveServer, ServerPool, authapi_env
 from tests.mfa import code_in, next_code, wait_for_fresh_step, wrong_code
 
 pytestmark = pytest.mark.live
@@ -81,17 +88,70 @@ def strong_password(tag: str) -> str:
     return f"{tag}-{secrets.token_urlsafe(18)}"
 
 
-@pytest.fixture
-def server(production_server: Callable[..., LiveServer]) -> LiveServer:
-    return production_server(
-        name="logs",
-        AUTHAPI_LOG_FORMAT="json",
-        AUTHAPI_LOG_LEVEL="debug",
-        AUTHAPI_LOGIN_RATE_LIMIT_PER_ACCOUNT_IP=GENEROUS,
-        AUTHAPI_LOGIN_RATE_LIMIT_PER_ACCOUNT=GENEROUS,
-        AUTHAPI_MFA_RATE_LIMIT_PER_USER=GENEROUS,
-        AUTHAPI_EMAIL_RATE_LIMIT_PER_ADDRESS=GENEROUS,
+AT_DEBUG = {
+    "AUTHAPI_LOG_FORMAT": "json",
+    "AUTHAPI_LOG_LEVEL": "debug",
+    "AUTHAPI_LOGIN_RATE_LIMIT_PER_ACCOUNT_IP": GENEROUS,
+    "AUTHAPI_LOGIN_RATE_LIMIT_PER_ACCOUNT": GENEROUS,
+    "AUTHAPI_MFA_RATE_LIMIT_PER_USER": GENEROUS,
+    "AUTHAPI_EMAIL_RATE_LIMIT_PER_ADDRESS": GENEROUS,
+}
+
+
+@dataclass
+class Served:
+    server: LiveServer
+    database_url: str  # to read what it stored (hashes must not reach the logs either)
+
+
+@pytest.fixture(params=["production", "embedded"])
+def served(
+    request: pytest.FixtureRequest,
+    production_server: Callable[..., LiveServer],
+    servers: ServerPool,
+    smtp_server: SmtpServer,
+    tmp_path: Path,
+) -> Served:
+    """At debug: PostgreSQL + Redis, or the embedded default (SQLite, in-process store;
+    mail to the test's SMTP server, so the console mailer does not print the links)."""
+    if request.param == "production":
+        server = production_server(name="logs", **AT_DEBUG)
+        return Served(server, server.env["AUTHAPI_DATABASE_URL"])
+    data_dir = tmp_path / "embedded-data"
+    env = authapi_env(
+        AUTHAPI_DATA_DIR=data_dir,
+        AUTHAPI_SMTP_URL=smtp_server.url,
+        AUTHAPI_PUBLIC_URL=PUBLIC_URL,
+        AUTHAPI_BCRYPT_ROUNDS="4",
+        AUTHAPI_TRUSTED_PROXIES="127.0.0.1/32",
+        **AT_DEBUG,
     )
+    server = servers.start(env, name="logs-embedded")
+    return Served(server, f"sqlite+aiosqlite:///{data_dir / 'authapi.db'}")
+
+
+async def stored_values(database_url: str, email: str) -> list[str]:
+    """What the database keeps of the account: hashes and ciphertexts, none of which may be
+    logged (a password hash is as good as the password to an offline guesser)."""
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            user_id = await connection.scalar(select(User.id).where(User.email == email))
+            values = [
+                *await connection.scalars(select(User.password_hash).where(User.id == user_id)),
+                *await connection.scalars(
+                    select(EmailToken.token_hash).where(EmailToken.user_id == user_id)
+                ),
+                *await connection.scalars(
+                    select(TotpCredential.secret).where(TotpCredential.user_id == user_id)
+                ),
+                *await connection.scalars(
+                    select(RecoveryCode.code_hash).where(RecoveryCode.user_id == user_id)
+                ),
+            ]
+    finally:
+        await engine.dispose()
+    return [value for value in values if value]
 
 
 class Flow:
@@ -256,7 +316,8 @@ def strings_in(value: Any) -> Iterable[str]:
             yield from strings_in(item)
 
 
-async def test_no_secret_reaches_any_log_line(server: LiveServer, smtp_server: SmtpServer) -> None:
+async def test_no_secret_reaches_any_log_line(served: Served, smtp_server: SmtpServer) -> None:
+    server = served.server
     found = Secrets()
     found.add(ENCRYPTION_KEY)
     request_ids: list[str] = []
@@ -274,6 +335,10 @@ async def test_no_secret_reaches_any_log_line(server: LiveServer, smtp_server: S
         assert traced.headers["x-request-id"] == "trace-me.1"
         await flow.call("GET", f"/{canary}", 404)
     server.stop()
+    hashes = await stored_values(served.database_url, email)
+    assert any(value.startswith("$2b$") for value in hashes), hashes  # the password hash
+    assert len(hashes) >= 8, hashes  # and token hashes, the TOTP ciphertext, code hashes
+    found.add(*hashes)
     # uvicorn re-raises the SIGTERM it handled once it has shut down cleanly
     assert server.process.returncode in (0, -signal.SIGTERM)
 

@@ -382,4 +382,43 @@ def test_logging_config_is_plain_data() -> None:
     config = logging_config("debug", "console")
     assert json.loads(json.dumps(config)) == config
     assert config["formatters"]["authapi"]["class"] == "authapi.logs.ConsoleFormatter"
-    assert config["root"]["level"] == "DEBUG"
+    # debug is for authapi and uvicorn; libraries stay at info (issue 12, item 13)
+    assert config["loggers"]["authapi"]["level"] == "DEBUG"
+    assert config["loggers"]["uvicorn"]["level"] == "DEBUG"
+    assert config["root"]["level"] == "INFO"
+    assert logging_config("warning", "json")["root"]["level"] == "WARNING"
+
+
+LIBRARIES_AT_DEBUG = """
+import asyncio, sys
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from authapi.logs import configure_logging
+
+configure_logging("debug", "console")
+
+async def main():
+    engine = create_async_engine("sqlite+aiosqlite://")
+    async with engine.begin() as connection:
+        await connection.execute(text("create table t (a text)"))
+        await connection.execute(text("insert into t values (:a)"), {"a": sys.argv[1]})
+    await engine.dispose()
+
+asyncio.run(main())
+import logging
+logging.getLogger("authapi.anything").debug("authapi's own debug line")
+"""
+
+
+def test_no_library_logs_what_it_carries_at_debug() -> None:
+    """aiosqlite logs every statement with its parameters at DEBUG (issue 12, item 13)."""
+    result = subprocess.run(
+        [sys.executable, "-c", LIBRARIES_AT_DEBUG, SECRET],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert SECRET not in result.stderr
+    assert "aiosqlite" not in result.stderr
+    assert "authapi's own debug line" in result.stderr

@@ -48,7 +48,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
@@ -496,8 +496,6 @@ _HTTP_ERRORS: dict[int, type[AuthError]] = {
 }
 
 
-# Connection-level failures of PostgreSQL/SQLite or Redis (OSError covers refused
-# and timed-out sockets); data errors such as IntegrityError are not among them.
 def _allowed_methods(request: Request) -> list[str]:
     """Every method some route serves on this path (Starlette names only the first route's)."""
     methods: set[str] = set()
@@ -508,6 +506,8 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+# Connection-level failures of PostgreSQL/SQLite or Redis (OSError covers refused
+# and timed-out sockets); data errors such as IntegrityError are not among them.
 UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     OperationalError,
     InterfaceError,
@@ -542,14 +542,24 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(error_class(headers=headers))
 
     for error_type in UNAVAILABLE_ERRORS:
+        app.add_exception_handler(error_type, _unavailable)
 
-        @app.exception_handler(error_type)
-        async def _unavailable(request: Request, exc: Exception) -> Response:
-            # The exception text can carry a connection URL: log its type only.
-            log.error("backing service unavailable: %s", type(exc).__name__)
-            return problem_response(ServiceUnavailable())
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError) -> Response:
+        # A connection lost in the middle of a statement (the server restarted, a proxy
+        # or pg_terminate_backend closed it) surfaces as whatever the driver was doing
+        # (asyncpg: "cannot switch to state 12", "connection was closed in the middle of
+        # operation"); SQLAlchemy marks it, discards the connection and the pool's older
+        # ones, and the next request gets a fresh one.
+        if exc.connection_invalidated:
+            return await _unavailable(request, exc)
+        raise exc  # a real fault: the request-context layer answers 500 and logs it
 
-    @app.exception_handler(Exception)
-    async def _internal(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(AuthError())
+    # Anything else that escapes is answered (500, with the request id) and logged once by
+    # authapi.logs.RequestContext, so the connection stays open for the next request.
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    # The exception text can carry a connection URL: log its type only.
+    log.error("backing service unavailable: %s", type(exc).__name__)
+    return problem_response(ServiceUnavailable())

@@ -61,8 +61,7 @@ from authapi import metrics
 from authapi.errors import RateLimited
 from authapi.settings import Settings
 from authapi.store import RefreshBudget
-
-SOCKET_TIMEOUT_SECONDS = 2.0
+from authapi.store.redis import connection_options
 
 
 class Throttle:
@@ -120,9 +119,7 @@ def open_throttle(settings: Settings) -> tuple[Throttle, ConnectionPool | None]:
     if settings.redis_url is None:
         return Throttle(MemoryStorage(), rules), None
     pool = ConnectionPool.from_url(
-        settings.redis_url,
-        socket_timeout=SOCKET_TIMEOUT_SECONDS,
-        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+        settings.redis_url, **connection_options(f"{settings.redis_prefix}:limits")
     )
     storage = RedisStorage(
         settings.redis_url,

@@ -141,3 +141,40 @@ class TestAccessLine:
             logger.removeHandler(spy)
         assert seen == ["ctx-7"]
         assert request_id_var.get() is None
+
+
+class TestUnexpectedErrors:
+    """An exception nothing handles (a bug) is a problem+json 500 with the request id,
+    logged once with it, and the app returns normally, so the server keeps the
+    connection (issue 12, item 22). httpx's ASGITransport raises whatever escapes the
+    app, so a 500 answer at all shows that nothing escaped."""
+
+    async def test_an_unexpected_error_is_a_500_problem_with_the_request_id(
+        self, api: Api, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        tokens = await api.signed_in()
+
+        async def broken(session_id: str) -> bool:
+            raise RuntimeError("a bug, with password=hunter2 in its message")
+
+        monkeypatch.setattr(api.app.state.resources.store, "is_active", broken)
+        caplog.set_level(logging.INFO)
+        response = await api.client.get(
+            "/users/me", headers={**bearer(tokens.access), "X-Request-ID": "bug-report-1"}
+        )
+
+        assert response.status_code == 500
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "internal_error"
+        assert "hunter2" not in response.text
+        assert response.headers["x-request-id"] == "bug-report-1"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["cache-control"] == "no-store"
+        logged = [record for record in caplog.records if record.exc_info]
+        assert len(logged) == 1, [record.getMessage() for record in logged]
+        assert logged[0].getMessage() == "unhandled error on GET /users/me"
+        (line,) = access_records(caplog)
+        assert (line.__dict__["status"], line.__dict__["request_id"]) == (500, "bug-report-1")
+
+        monkeypatch.undo()
+        assert (await api.me(tokens.access)).status_code == 200  # the app is fine

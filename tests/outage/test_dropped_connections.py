@@ -1,0 +1,175 @@
+"""Connections dropped under load (issue 12, items 20 and 21).
+
+Nothing is down: Redis closes every client connection (`CLIENT KILL`, as a failover,
+a proxy or `timeout` does), or PostgreSQL ends every backend of the service
+(`pg_terminate_backend`, as a restart or a pooler does), while requests are in flight.
+
+- Redis: every connection of the service's pools is retried (a few milliseconds), so
+  not even the requests that meet a dead connection fail: no 503 after the first
+  second (in fact none at all here), never a 500.
+- PostgreSQL: a statement cut off on its connection is answered 503
+  `service_unavailable` with `Retry-After` (it was a 500); the pool then hands out
+  fresh connections, and within a second every answer is a 200 again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import asyncpg
+import httpx
+import redis.asyncio
+
+from tests.conftest import (
+    POSTGRES_ADMIN_DSN,
+    Api,
+    PostgresDatabase,
+    SmtpServer,
+    Tokens,
+    bearer,
+)
+from tests.outage.conftest import PrivateRedis, outage_api
+
+LOAD_SECONDS = 3.0
+CLIENTS = 8
+FAULTS_AT = (1.0, 2.0)  # seconds into the load
+SETTLE_SECONDS = 1.0  # after a fault, answers must be clean again within this
+
+
+class Load:
+    """Clients each refreshing their own session and reading /users/me, until stopped;
+    every answer is kept with the moment it came."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.answers: list[tuple[float, int, str]] = []
+        self.started = time.monotonic()
+
+    async def client(self, tokens: Tokens, until: float) -> None:
+        refresh = tokens.refresh
+        while time.monotonic() < until:
+            refreshed = await self.api.refresh(refresh)
+            self.note(refreshed)
+            if refreshed.status_code == 200:
+                refresh = refreshed.json()["refresh_token"]
+                me = await self.api.me(refreshed.json()["access_token"])
+                self.note(me)
+
+    def note(self, response: httpx.Response) -> None:
+        self.answers.append(
+            (time.monotonic() - self.started, response.status_code, response.text[:200])
+        )
+
+    async def run(self, sessions: list[Tokens], faults: Callable[[], Awaitable[None]]) -> None:
+        until = self.started + LOAD_SECONDS
+        await asyncio.gather(*(self.client(tokens, until) for tokens in sessions), faults())
+
+    def failures_outside(self, windows: list[float]) -> list[tuple[float, int, str]]:
+        """Answers that are not 200 and came later than SETTLE_SECONDS after every fault."""
+        return [
+            answer
+            for answer in self.answers
+            if answer[1] != 200
+            and not any(0 <= answer[0] - fault < SETTLE_SECONDS for fault in windows)
+        ]
+
+
+async def sessions_of(api: Api) -> list[Tokens]:
+    email = await api.create_user()
+    return [await api.signed_in(email) for _ in range(CLIENTS)]
+
+
+async def at(moment: float, started: float, fault: Callable[[], Awaitable[None]]) -> float:
+    await asyncio.sleep(max(0.0, started + moment - time.monotonic()))
+    await fault()
+    return time.monotonic() - started
+
+
+async def test_dropped_redis_connections_are_retried_not_503(
+    tmp_path: Path,
+    postgres: PostgresDatabase,
+    private_redis: PrivateRedis,
+    smtp_server: SmtpServer,
+) -> None:
+    async with outage_api(
+        tmp_path, smtp_server, database_url=postgres.url, redis_url=private_redis.url
+    ) as api:
+        sessions = await sessions_of(api)
+        admin = redis.asyncio.Redis.from_url(private_redis.url)
+        killed: list[int] = []
+
+        async def kill_every_client() -> None:
+            # every connection but this one: the token store's pool and the limiter's
+            killed.append(await admin.client_kill_filter(_type="normal", skipme=True))
+
+        load = Load(api)
+        moments: list[float] = []
+
+        async def faults() -> None:
+            for moment in FAULTS_AT:
+                moments.append(await at(moment, load.started, kill_every_client))
+
+        try:
+            await load.run(sessions, faults)
+        finally:
+            await admin.aclose()
+
+        assert all(count > 0 for count in killed), killed  # there were connections to kill
+        assert [a for a in load.answers if a[1] >= 500] == [], "retries should have hidden it"
+        assert not load.failures_outside(moments)
+        assert len(load.answers) > 50, len(load.answers)  # it was under load
+        # and the sessions are intact: no refresh forked or got lost
+        for tokens in sessions:
+            assert (await api.me(tokens.access)).status_code in (200, 401)
+
+
+async def test_terminated_postgres_connections_are_503_not_500(
+    tmp_path: Path,
+    postgres: PostgresDatabase,
+    private_redis: PrivateRedis,
+    smtp_server: SmtpServer,
+) -> None:
+    database = postgres.dsn.rsplit("/", 1)[1]
+    async with outage_api(
+        tmp_path, smtp_server, database_url=postgres.url, redis_url=private_redis.url
+    ) as api:
+        sessions = await sessions_of(api)
+        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
+        ended: list[int] = []
+
+        async def terminate_every_backend() -> None:
+            ended.append(
+                await admin.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = $1 AND application_name = 'authapi'",
+                    database,
+                )
+            )
+
+        load = Load(api)
+        moments: list[float] = []
+
+        async def faults() -> None:
+            for moment in FAULTS_AT:
+                moments.append(await at(moment, load.started, terminate_every_backend))
+
+        try:
+            await load.run(sessions, faults)
+        finally:
+            await admin.close()
+
+        assert all(count > 0 for count in ended), ended
+        statuses = {status for _, status, _ in load.answers}
+        assert statuses <= {200, 503}, [a for a in load.answers if a[1] not in (200, 503)]
+        for _, status, text in load.answers:
+            if status == 503:
+                assert '"code":"service_unavailable"' in text, text
+        assert not load.failures_outside(moments), load.failures_outside(moments)
+        # and afterwards, as before
+        for tokens in sessions[:2]:
+            fresh = await api.signed_in(tokens.email)
+            me = await api.client.get("/users/me", headers=bearer(fresh.access))
+            assert me.status_code == 200, me.text

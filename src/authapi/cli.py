@@ -14,12 +14,14 @@ import sys
 import tempfile
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from pydantic import ValidationError
 
 from authapi.keys import ACTIVATION_DELAY_SECONDS
 from authapi.settings import Settings, config_error_line
+
+T = TypeVar("T")
 
 
 def _fail(message: str) -> NoReturn:
@@ -90,10 +92,11 @@ def _prepare_metrics_directory(settings: Settings) -> None:
 
 
 async def _migrate(settings: Settings, *, report: bool = False) -> None:
-    from authapi.db import current_revisions, make_engine, migrate
+    from authapi.db import check_database, current_revisions, make_engine, migrate
 
     engine = make_engine(settings.effective_database_url)
     try:
+        await _reach(check_database(engine), settings)
         before = await current_revisions(engine)
         await migrate(engine)
         after = await current_revisions(engine)
@@ -106,6 +109,17 @@ async def _migrate(settings: Settings, *, report: bool = False) -> None:
         await engine.dispose()
 
 
+async def _reach(check: Coroutine[Any, Any, T], settings: Settings) -> T:
+    """The result of a first query; one line naming the database if it cannot be reached."""
+    from authapi.db import describe_database
+
+    try:
+        return await check
+    except Exception as exc:
+        where = describe_database(settings.effective_database_url)
+        _fail(f"database unreachable ({where}): {type(exc).__name__}: {_first_line(exc)}")
+
+
 async def _preflight(settings: Settings) -> None:
     """Open every resource once, so a bad setup fails here with one line."""
     from authapi.db import make_engine, schema_is_current
@@ -113,9 +127,7 @@ async def _preflight(settings: Settings) -> None:
 
     engine = make_engine(settings.effective_database_url)
     try:
-        current = await schema_is_current(engine)
-    except Exception as exc:
-        _fail(f"database unreachable: {type(exc).__name__}: {_first_line(exc)}")
+        current = await _reach(schema_is_current(engine), settings)
     finally:
         await engine.dispose()
     if not current:

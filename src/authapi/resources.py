@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from authapi import __version__
 from authapi.background import Background
-from authapi.db import check_database, make_engine, make_sessionmaker
+from authapi.db import check_database, describe_database, make_engine, make_sessionmaker
 from authapi.encryption import Encryptor, load_encryption_keys
 from authapi.keys import KeyConfigError, KeyRepository, Keyring
 from authapi.mail import ConsoleMailer, Mailer, SmtpMailer
@@ -77,8 +77,9 @@ class Resources:
             try:
                 await check_database(engine)
             except Exception as exc:
+                where = describe_database(settings.effective_database_url)
                 raise StartupError(
-                    f"database unreachable: {type(exc).__name__}: {_first_line(exc)}"
+                    f"database unreachable ({where}): {type(exc).__name__}: {_first_line(exc)}"
                 ) from None
 
             store = _open_store(settings)

@@ -29,9 +29,9 @@ BAD_STARTS: dict[str, tuple[dict[str, str], tuple[str, ...], str]] = {
         "AUTHAPI_JWT_SECRET",
     ),
     "unreachable database": (
-        {"AUTHAPI_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:1/x"},
+        {"AUTHAPI_DATABASE_URL": f"postgresql+asyncpg://postgres:{SHORT_SECRET}@127.0.0.1:1/x"},
         (),
-        "database unreachable",
+        "database unreachable (PostgreSQL at 127.0.0.1:1/x)",
     ),
     "unreachable Redis": (
         {"AUTHAPI_REDIS_URL": "redis://127.0.0.1:1", "AUTHAPI_ENCRYPTION_KEYS": ENCRYPTION_KEY},
@@ -74,6 +74,20 @@ class TestBadConfigurationFailsAtStart:
 
 
 class TestMigrate:
+    def test_an_unreachable_database_is_one_line_naming_it(self, tmp_path: Path) -> None:
+        """It printed `ConnectionRefusedError: [Errno 111] …`, naming nothing (issue 12,
+        item 18); now the line says which database, and never its password."""
+        url = f"postgresql+asyncpg://authapi:{SHORT_SECRET}@127.0.0.1:1/authapi"
+        result = run_cli("migrate", env=authapi_env(AUTHAPI_DATABASE_URL=url), cwd=tmp_path)
+
+        assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr + result.stdout, result.stderr
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith(
+            "authapi: error: database unreachable (PostgreSQL at 127.0.0.1:1/authapi): "
+        ), line
+        assert SHORT_SECRET not in result.stderr + result.stdout
+
     def test_migrate_creates_the_tables_in_a_fresh_directory_and_is_repeatable(
         self, tmp_path: Path
     ) -> None:

@@ -1,12 +1,20 @@
-"""Pure ASGI middleware: security headers on every response, and the body size limit.
+"""Pure ASGI middleware: security headers on every response, HEAD on GET routes, and the
+body size limit.
 
 `Cache-Control: no-store` unless a route chose its own (JWKS and metadata are
 cacheable): almost everything this service says is about a user or carries a
-token. nosniff, no referrer, no framing. `SecurityHeaders` wraps CORS and the
-size limit, so CORS answers and early 413s carry the headers too.
+token. nosniff, no referrer, no framing; HSTS when the public URL is https. An
+HTML page (the API docs) gets a Content-Security-Policy that allows scripts and
+styles from this origin only, plus, by their SHA-256, the inline scripts of that
+very page, so nothing injected into it could run. `SecurityHeaders` wraps CORS
+and the size limit, so CORS answers and early 413s carry the headers too.
 """
 
 from __future__ import annotations
+
+import base64
+import hashlib
+import re
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -21,24 +29,91 @@ SECURITY_HEADERS = {
 }
 
 
+# two years, the value hstspreload.org asks for; subdomains of the service's own host only
+HSTS = "max-age=63072000; includeSubDomains"
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'{scripts}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.I | re.S)
+
+
+def page_policy(page: bytes) -> str:
+    """The Content-Security-Policy of an HTML page: this origin, and its own inline scripts.
+
+    (Swagger UI sets style attributes from its scripts, hence styles' 'unsafe-inline': a
+    style cannot run code.)"""
+    hashes = "".join(
+        f" 'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'"
+        for script in _INLINE_SCRIPT.findall(page)
+    )
+    return PAGE_POLICY.format(scripts=hashes)
+
+
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, https: bool) -> None:
         self.app = app
+        self.https = https
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        page_start: Message | None = None  # an HTML answer, held until its body is whole
+        page: list[bytes] = []
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal page_start
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
                 headers.setdefault("Cache-Control", "no-store")
+                if self.https:
+                    headers.setdefault("Strict-Transport-Security", HSTS)
+                if headers.get("content-type", "").startswith("text/html"):
+                    page_start = message
+                    return
+            elif page_start is not None and message["type"] == "http.response.body":
+                page.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                body = b"".join(page)
+                MutableHeaders(scope=page_start)["Content-Security-Policy"] = page_policy(body)
+                await send(page_start)
+                message = {"type": "http.response.body", "body": body}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class HeadAsGet:
+    """Answer HEAD on every GET route, as HTTP asks: the GET's status and headers, no body.
+
+    FastAPI routes list HEAD only when declared; this runs the GET and drops its body.
+    The method is switched back on the same scope afterwards, so the access line and the
+    metrics (outside this layer) still say HEAD.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        scope["method"] = "GET"
+        try:
+            await self.app(scope, receive, send_without_body)
+        finally:
+            scope["method"] = "HEAD"
 
 
 class BodySizeLimit:

@@ -221,8 +221,12 @@ class TestEveryErrorIsAProblem:
     async def test_unknown_routes_and_methods_are_problems(self, api: Api) -> None:
         assert_problem(await api.client.get("/nothing/here"), 404, "not_found")
         assert_problem(await api.client.post("/auth/nothing"), 404, "not_found")
-        assert_problem(await api.client.get("/auth/login"), 405, "method_not_allowed")
-        assert_problem(await api.client.put("/users/me"), 405, "method_not_allowed")
+        login = await api.client.get("/auth/login")
+        assert_problem(login, 405, "method_not_allowed")
+        assert login.headers["allow"] == "POST"
+        me = await api.client.put("/users/me")
+        assert_problem(me, 405, "method_not_allowed")
+        assert me.headers["allow"] == "DELETE, GET, HEAD"  # every route of the path
 
     async def test_bad_path_parameter_is_a_problem(self, api: Api) -> None:
         tokens = await api.signed_in()

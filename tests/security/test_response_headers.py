@@ -4,6 +4,8 @@ the JWKS is cacheable; 401s on bearer routes carry an RFC 6750 `WWW-Authenticate
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -209,3 +211,64 @@ class TestBearerChallenges:
             response = await api.client.request(method, path, headers=bearer(tokens.access))
             assert response.status_code == 401, (path, response.text)
             assert 'error="invalid_token"' in response.headers["www-authenticate"]
+
+
+class TestTransportAndPages:
+    """HSTS, a Content-Security-Policy on HTML, and HEAD (issue 12, item 19)."""
+
+    async def test_hsts_when_the_public_url_is_https(self, make_api: Callable[..., Any]) -> None:
+        async with make_api() as api:  # https://app.example.com
+            for path in ("/healthz", "/docs", "/users/me", "/nowhere"):
+                response = await api.client.get(path)
+                assert response.headers["strict-transport-security"] == (
+                    "max-age=63072000; includeSubDomains"
+                ), path
+        async with make_api(public_url="http://127.0.0.1:8000") as plain:
+            assert "strict-transport-security" not in (await plain.client.get("/healthz")).headers
+
+    async def test_html_pages_carry_a_restrictive_csp(self, api: Api) -> None:
+        docs = await api.client.get("/docs")
+        assert docs.status_code == 200
+        assert docs.headers["content-type"].startswith("text/html")
+        policy = dict(
+            directive.strip().split(" ", 1)
+            for directive in docs.headers["content-security-policy"].split(";")
+        )
+        assert policy["default-src"] == "'none'"
+        assert policy["frame-ancestors"] == "'none'"
+        assert policy["base-uri"] == "'none'"
+        scripts = policy["script-src"].split()
+        assert "'unsafe-inline'" not in scripts
+        assert "'unsafe-eval'" not in scripts
+        # exactly the page's own inline scripts are allowed, by hash
+        inline = re.findall(r"<script>(.*?)</script>", docs.text, re.S)
+        assert inline, docs.text
+        allowed = {
+            f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'"
+            for s in inline
+        }
+        assert set(scripts) == {"'self'", *allowed}
+        assert len(docs.content) == int(docs.headers["content-length"])
+
+    async def test_head_is_answered_on_get_routes(self, api: Api) -> None:
+        tokens = await api.signed_in()
+        for path, headers in [
+            ("/healthz", {}),
+            ("/readyz", {}),
+            ("/docs", {}),
+            ("/openapi.json", {}),
+            ("/.well-known/jwks.json", {}),
+            ("/.well-known/oauth-authorization-server", {}),
+            ("/users/me", bearer(tokens.access)),
+            ("/users/me", {}),  # 401 either way
+        ]:
+            got = await api.client.get(path, headers=headers)
+            head = await api.client.head(path, headers=headers)
+            assert head.status_code == got.status_code, path
+            assert head.content == b"", path
+            assert head.headers["content-type"] == got.headers["content-type"], path
+            assert head.headers["content-length"] == got.headers["content-length"], path
+        # a route without GET: the same 405 as for GET
+        refused = await api.client.head("/auth/login")
+        assert refused.status_code == 405
+        assert refused.headers["allow"] == "POST"

@@ -369,6 +369,38 @@ def clean_environment() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if not name.startswith("AUTHAPI_")}
 
 
+UNLIMITED = "1000000/minute"
+
+
+def service_env(
+    *, database_url: str, redis_url: str, prefix: str, smtp_port: int, rounds: int
+) -> dict[str, str]:
+    """The environment of an authapi instance under load (this bench, bench/soak.py)."""
+    from cryptography.fernet import Fernet
+
+    return {
+        **clean_environment(),
+        "AUTHAPI_DATABASE_URL": database_url,
+        "AUTHAPI_REDIS_URL": redis_url,
+        "AUTHAPI_REDIS_PREFIX": prefix,
+        "AUTHAPI_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "AUTHAPI_REQUIRE_VERIFIED_EMAIL": "false",
+        "AUTHAPI_BCRYPT_ROUNDS": str(rounds),
+        "AUTHAPI_LOG_LEVEL": "warning",
+        "AUTHAPI_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+        # the load generator plays a load balancer: each client has its own address
+        "AUTHAPI_TRUSTED_PROXIES": "127.0.0.1/32",
+        # a few accounts and sessions take the whole load: lift their budgets, which are
+        # still counted (the limiter's cost is part of what is measured), never exhausted
+        "AUTHAPI_LOGIN_RATE_LIMIT_PER_ACCOUNT": UNLIMITED,
+        "AUTHAPI_LOGIN_RATE_LIMIT_PER_ACCOUNT_IP": UNLIMITED,
+        "AUTHAPI_LOGIN_RATE_LIMIT_PER_IP": UNLIMITED,
+        "AUTHAPI_REFRESH_RATE_LIMIT_PER_SESSION": UNLIMITED,
+        "AUTHAPI_REGISTER_RATE_LIMIT_PER_IP": UNLIMITED,
+        "AUTHAPI_EMAIL_RATE_LIMIT_PER_ADDRESS": UNLIMITED,
+    }
+
+
 # --- load phases ---------------------------------------------------------------------
 def group_cpu_seconds(group: int) -> float:
     """CPU time (user + system) of the live processes of one process group, from /proc."""
@@ -687,30 +719,18 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
     )
     sink, smtp_port = start_smtp_sink(stack)
 
-    from cryptography.fernet import Fernet
-
     api_port, bare_port = free_port(), free_port()
     env = clean_environment()
     api_env = {
-        **env,
-        "AUTHAPI_DATABASE_URL": database_url,
-        "AUTHAPI_REDIS_URL": args.redis_url,
-        "AUTHAPI_REDIS_PREFIX": prefix,
-        "AUTHAPI_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "AUTHAPI_REQUIRE_VERIFIED_EMAIL": "false",
-        "AUTHAPI_BCRYPT_ROUNDS": str(args.rounds),
-        "AUTHAPI_LOG_LEVEL": "warning",
-        "AUTHAPI_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+        **service_env(
+            database_url=database_url,
+            redis_url=args.redis_url,
+            prefix=prefix,
+            smtp_port=smtp_port,
+            rounds=args.rounds,
+        ),
         "AUTHAPI_DATA_DIR": str(workdir / "data"),
         "AUTHAPI_PUBLIC_URL": f"http://127.0.0.1:{api_port}",
-        # the load generator plays a load balancer: each login has its own client address
-        "AUTHAPI_TRUSTED_PROXIES": "127.0.0.1/32",
-        # a few accounts and sessions take the whole load: lift their budgets, which are
-        # still counted (the limiter's cost is part of what is measured), never exhausted
-        "AUTHAPI_LOGIN_RATE_LIMIT_PER_ACCOUNT": "1000000/minute",
-        "AUTHAPI_LOGIN_RATE_LIMIT_PER_ACCOUNT_IP": "1000000/minute",
-        "AUTHAPI_LOGIN_RATE_LIMIT_PER_IP": "1000000/minute",
-        "AUTHAPI_REFRESH_RATE_LIMIT_PER_SESSION": "1000000/minute",
     }
     print(f"  starting authapi ({args.workers} worker(s)) and the bare app ...", flush=True)
     workers = ["--workers", str(args.workers)]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -122,49 +122,45 @@ class TestPerSession:
     """Codes sent with an access token (confirm, disable, new recovery codes) spend that
     session's budget, never the account's sign-in budget (issue 12, item 15)."""
 
-    async def test_a_bearer_cannot_exhaust_the_sign_in_mfa_budget(
-        self, make_api: Callable[..., Any]
-    ) -> None:
+    @pytest.fixture
+    async def api(self, make_api: Callable[..., Any]) -> AsyncIterator[Api]:
         async with make_api(
             mfa_rate_limit_per_user=f"{PER_USER}/minute",
             mfa_rate_limit_per_session=f"{PER_USER}/minute",
         ) as api:
-            user = await mfa_user(api, confirm_offset=-STEP)  # 1 of the session's budget
-            await wait_for_fresh_step()
-            stolen = user.tokens.access
-            for _ in range(PER_USER - 1):
-                wrong = await regenerate_codes(api, stolen, wrong_code(user.app))
-                assert_problem(wrong, 401, "invalid_mfa_code")
-            assert_rate_limited(await regenerate_codes(api, stolen, user.app.now()))
-            assert_rate_limited(await disable_totp(api, stolen, user.app.now()))
-            status = await mfa_status(api, stolen)
-            assert status == {"totp_enabled": True, "recovery_codes_remaining": 10}
+            yield api
 
-            # the owner still signs in with a code, and a new session has its own budget
+    async def test_a_bearer_cannot_exhaust_the_sign_in_mfa_budget(self, api: Api) -> None:
+        user = await mfa_user(api, confirm_offset=-STEP)  # 1 of the session's budget
+        await wait_for_fresh_step()
+        stolen = user.tokens.access
+        for _ in range(PER_USER - 1):
+            wrong = await regenerate_codes(api, stolen, wrong_code(user.app))
+            assert_problem(wrong, 401, "invalid_mfa_code")
+        assert_rate_limited(await regenerate_codes(api, stolen, user.app.now()))
+        assert_rate_limited(await disable_totp(api, stolen, user.app.now()))
+        status = await mfa_status(api, stolen)
+        assert status == {"totp_enabled": True, "recovery_codes_remaining": 10}
+
+        # the owner still signs in with a code, and a new session has its own budget
+        mfa_token = await challenge(api, user.email)
+        signed_in = await submit(api, mfa_token, user.app.now())
+        assert signed_in.status_code == 200, signed_in.text
+        fresh = signed_in.json()["access_token"]
+        renewed = await regenerate_codes(api, fresh, user.codes[0])
+        assert renewed.status_code == 200, renewed.text
+
+    async def test_sign_in_codes_do_not_spend_the_sessions_budget(self, api: Api) -> None:
+        user = await mfa_user(api, confirm_offset=-STEP)
+        await wait_for_fresh_step()
+        for _ in range(PER_USER):
             mfa_token = await challenge(api, user.email)
-            signed_in = await submit(api, mfa_token, user.app.now())
-            assert signed_in.status_code == 200, signed_in.text
-            fresh = signed_in.json()["access_token"]
-            renewed = await regenerate_codes(api, fresh, user.codes[0])
-            assert renewed.status_code == 200, renewed.text
+            wrong = await submit(api, mfa_token, wrong_code(user.app))
+            assert_problem(wrong, 401, "invalid_mfa_code")
+        assert_rate_limited(await submit(api, await challenge(api, user.email), "000000"))
 
-    async def test_sign_in_codes_do_not_spend_the_sessions_budget(
-        self, make_api: Callable[..., Any]
-    ) -> None:
-        async with make_api(
-            mfa_rate_limit_per_user=f"{PER_USER}/minute",
-            mfa_rate_limit_per_session=f"{PER_USER}/minute",
-        ) as api:
-            user = await mfa_user(api, confirm_offset=-STEP)
-            await wait_for_fresh_step()
-            for _ in range(PER_USER):
-                mfa_token = await challenge(api, user.email)
-                wrong = await submit(api, mfa_token, wrong_code(user.app))
-                assert_problem(wrong, 401, "invalid_mfa_code")
-            assert_rate_limited(await submit(api, await challenge(api, user.email), "000000"))
-
-            renewed = await regenerate_codes(api, user.tokens.access, user.app.now())
-            assert renewed.status_code == 200, renewed.text
+        renewed = await regenerate_codes(api, user.tokens.access, user.app.now())
+        assert renewed.status_code == 200, renewed.text
 
 
 @pytest.mark.parametrize("backend", ["production"])

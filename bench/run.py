@@ -826,16 +826,19 @@ def _raise_interrupted(signum: int, _frame: object) -> NoReturn:
     raise Interrupted("terminated" if signum == signal.SIGTERM else "wall-time budget exceeded")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def guarded(body: Callable[[contextlib.ExitStack], int | None], *, name: str, budget: int) -> int:
+    """Run `body` with a cleanup stack that always closes, under a wall-time watchdog.
+
+    Exit codes: `body`'s (0 if it returns None), 2 on SetupError, 130 on Ctrl-C, 3 on
+    SIGTERM or the watchdog (this bench and bench/soak.py).
+    """
     signal.signal(signal.SIGTERM, _raise_interrupted)
     signal.signal(signal.SIGALRM, _raise_interrupted)
-    budget = wall_budget(args)
     signal.alarm(budget)
     stack = contextlib.ExitStack()
     try:
         try:
-            run(args, stack)
+            return body(stack) or 0
         finally:
             # cleanup must not be cut short: no more Ctrl-C, SIGTERM or watchdog from here
             signal.alarm(0)
@@ -844,13 +847,17 @@ def main(argv: list[str] | None = None) -> int:
             print("cleaning up ...", flush=True)
             stack.close()
     except SetupError as exc:
-        print(f"bench: error: {exc}", file=sys.stderr)
+        print(f"{name}: error: {exc}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, Interrupted) as exc:
         reason = str(exc) or "interrupted"
-        print(f"bench: {reason}; cleaned up", file=sys.stderr)
+        print(f"{name}: {reason}; cleaned up", file=sys.stderr)
         return 130 if isinstance(exc, KeyboardInterrupt) else 3
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    return guarded(lambda stack: run(args, stack), name="bench", budget=wall_budget(args))
 
 
 if __name__ == "__main__":

@@ -50,9 +50,9 @@ import httpx
 from run import (
     PASSWORD,
     Server,
-    SetupError,
     create_database,
     free_port,
+    guarded,
     open_redis_space,
     quietly,
     service_env,
@@ -488,31 +488,10 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     return report(args, tally, time.monotonic() - started)
 
 
-def _interrupted(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupted)
-    signal.signal(signal.SIGALRM, _interrupted)
-    signal.alarm(int(args.duration + 300))  # the watchdog: setup, load and cleanup
-    stack = contextlib.ExitStack()
-    try:
-        try:
-            return run(args, stack)
-        finally:
-            signal.alarm(0)
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(signum, signal.SIG_IGN)
-            print("cleaning up ...", flush=True)
-            stack.close()
-    except SetupError as exc:
-        print(f"soak: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("soak: interrupted; cleaned up", file=sys.stderr)
-        return 130
+    # the watchdog's budget: setup, the load and cleanup
+    return guarded(lambda stack: run(args, stack), name="soak", budget=int(args.duration + 300))
 
 
 if __name__ == "__main__":

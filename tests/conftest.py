@@ -22,7 +22,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +38,7 @@ import redis
 from aiosmtpd.controller import Controller
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
+from sqlalchemy import select
 
 # The suite must not pick up a developer's own configuration.
 for _name in [
@@ -49,6 +50,7 @@ for _name in [
 
 from authapi.app import create_app  # noqa: E402
 from authapi.db import migrate_sync  # noqa: E402
+from authapi.models import OutboxMessage  # noqa: E402
 from authapi.settings import Settings  # noqa: E402
 
 POSTGRES_ADMIN_DSN = os.environ.get(
@@ -221,6 +223,8 @@ class Mailbox:
     smtp: SmtpServer | None = None
     outbox: Path | None = None
     seen: set[str] = field(default_factory=set)
+    # what the app under test says of an address's mail, for a failure message
+    explain: Callable[[str], Awaitable[str]] | None = None
 
     def all(self) -> list[EmailMessage]:
         if self.smtp is not None:
@@ -252,8 +256,10 @@ class Mailbox:
             if len(matching) >= count:
                 return matching[count - 1]
             if time.monotonic() > deadline:
+                state = await self.explain(address) if self.explain else ""
                 raise AssertionError(
-                    f"no email #{count} to {address} (subject {subject!r}) within {wait_seconds}s"
+                    f"no email #{count} to {address} (subject {subject!r}) within "
+                    f"{wait_seconds}s{state}"
                 )
             await asyncio.sleep(0.02)
 
@@ -308,6 +314,7 @@ async def open_api(
         transport = httpx.ASGITransport(app=app, client=(client_ip, 50000))
         async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
             api = Api(client=client, app=app, settings=settings, mail=mail)
+            mail.explain = api.explain_mail
             yield api
             if settle:
                 await api.settle()
@@ -358,6 +365,31 @@ class Api:
             assert time.monotonic() < deadline, "queued email was not delivered in time"
             resources.outbox_sender.wake()
             await asyncio.sleep(0.02)
+
+    async def explain_mail(self, address: str) -> str:
+        """The outbox rows for `address` and the state of the mail sender: why mail is late."""
+        resources = self.app.state.resources
+        async with resources.sessionmaker() as db:
+            rows = (
+                await db.execute(
+                    select(
+                        OutboxMessage.created_at,
+                        OutboxMessage.attempts,
+                        OutboxMessage.next_attempt_at,
+                        OutboxMessage.sent_at,
+                        OutboxMessage.last_error,
+                    ).where(OutboxMessage.recipient == address)
+                )
+            ).all()
+            backlog = await resources.outbox_sender.pending()
+        task = resources.outbox_sender._task
+        sender = "not started" if task is None else ("ended" if task.done() else "running")
+        received = len(self.mail.smtp.collector.messages) if self.mail.smtp else "-"
+        return (
+            f"\n  at {datetime.now(UTC):%H:%M:%S.%f}: outbox rows for it {[tuple(r) for r in rows]}"
+            f"\n  unsent in the whole outbox: {backlog}; sender task: {sender}; "
+            f"messages the SMTP server got in all: {received}"
+        )
 
     async def register(self, email_address: str, password: str = PASSWORD) -> httpx.Response:
         return await self.client.post(

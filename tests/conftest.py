@@ -384,6 +384,11 @@ class Api:
             backlog = await resources.outbox_sender.pending()
         task = resources.outbox_sender._task
         sender = "not started" if task is None else ("ended" if task.done() else "running")
+        if task is not None and not task.done():
+            frames = task.get_stack(limit=30)
+            sender += " at " + " < ".join(
+                f"{frame.f_code.co_name}:{frame.f_lineno}" for frame in reversed(frames)
+            )
         received = len(self.mail.smtp.collector.messages) if self.mail.smtp else "-"
         return (
             f"\n  at {datetime.now(UTC):%H:%M:%S.%f}: outbox rows for it {[tuple(r) for r in rows]}"

@@ -16,7 +16,7 @@ from authapi import __version__
 from authapi.api import auth, mfa, oauth, ops, users, wellknown
 from authapi.errors import PROBLEM_JSON, Problem, ValidationFailed, install_error_handlers, problems
 from authapi.logs import RequestContext, configure_logging
-from authapi.middleware import BodySizeLimit, HeadAsGet, SecurityHeaders
+from authapi.middleware import BodySizeLimit, HeadAsGet, LastResort, SecurityHeaders
 from authapi.resources import Resources
 from authapi.settings import Settings
 
@@ -57,6 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "X-Requested-With"],
             max_age=600,
         )
+    app.add_middleware(LastResort)
     app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
     app.add_middleware(HeadAsGet)
     app.add_middleware(

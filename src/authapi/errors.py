@@ -561,10 +561,10 @@ def install_error_handlers(app: FastAPI) -> None:
         # ones, and the next request gets a fresh one.
         if exc.connection_invalidated:
             return await _unavailable(request, exc)
-        raise exc  # a real fault: the request-context layer answers 500 and logs it
+        raise exc  # a real fault: answered 500 and logged by authapi.middleware.LastResort
 
     # Anything else that escapes is answered (500, with the request id) and logged once by
-    # authapi.logs.RequestContext, so the connection stays open for the next request.
+    # authapi.middleware.LastResort, so the connection stays open for the next request.
 
 
 async def _unavailable(request: Request, exc: Exception) -> Response:

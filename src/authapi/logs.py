@@ -15,10 +15,9 @@
 - `RequestContext` (pure ASGI, outermost) gives each request an id (a sane
   `X-Request-ID` from the client, else a new uuid4 hex), echoes it, and writes
   one access line on `authapi.access` with the route template, never the
-  query string (uvicorn's own access log, which prints it, is off). It is also
-  the last resort: an exception that escapes the app is logged once, with the
-  request id, and answered as a problem+json 500 carrying the id, so uvicorn
-  sees a finished response and keeps the connection open.
+  query string (uvicorn's own access log, which prints it, is off). An error
+  nothing handled is answered inside it (authapi.middleware.LastResort), so
+  that 500 carries the id and is counted like any other answer.
 """
 
 from __future__ import annotations
@@ -36,13 +35,10 @@ from typing import Any, Literal, TypeAlias
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import HTTPConnection
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from authapi import metrics
 from authapi.clientip import client_ip
-from authapi.errors import AuthError, problem_response
-from authapi.middleware import SECURITY_HEADERS
 from authapi.settings import IPNetwork
 
 LogFormat: TypeAlias = Literal["json", "console"]
@@ -280,22 +276,13 @@ def configure_logging(level: str, fmt: LogFormat) -> None:
 
 # --- request context ---------------------------------------------------------------------
 REQUEST_ID_HEADER = "X-Request-ID"
-log = logging.getLogger("authapi.errors")
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 access_log = logging.getLogger("authapi.access")
 
 
-def _route(scope: Scope) -> str:
+def route_of(scope: Scope) -> str:
     """The route template that served the request, or its bare path if none matched."""
     return getattr(scope.get("route"), "path", None) or str(scope["path"])
-
-
-def unexpected_error_response() -> Response:
-    """The answer to an exception nothing else handled: 500 internal_error, saying nothing
-    of it, with the headers every response gets (SecurityHeaders is inside this layer)."""
-    response = problem_response(AuthError())
-    response.headers.update({**SECURITY_HEADERS, "Cache-Control": "no-store"})
-    return response
 
 
 def accepted_request_id(value: str | None) -> str:
@@ -338,11 +325,6 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
-            log.exception("unhandled error on %s %s", scope["method"], _route(scope))
-            if status is not None:
-                raise  # the answer has begun: the server can only cut the connection
-            await unexpected_error_response()(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
             metrics.observe_request(scope, status or 500, seconds)
@@ -352,7 +334,7 @@ class RequestContext:
     def _log(self, scope: Scope, request_id: str, status: int, seconds: float) -> None:
         if not access_log.isEnabledFor(logging.INFO):
             return  # AUTHAPI_LOG_LEVEL=warning: not even the client IP is worked out
-        route = _route(scope)
+        route = route_of(scope)
         access_log.info(
             "%s %s %s",
             scope["method"],

@@ -1,5 +1,5 @@
-"""Pure ASGI middleware: security headers on every response, HEAD on GET routes, and the
-body size limit.
+"""Pure ASGI middleware: security headers on every response, HEAD on GET routes, the
+answer to an unexpected error, and the body size limit.
 
 `Cache-Control: no-store` unless a route chose its own (JWKS and metadata are
 cacheable): almost everything this service says is about a user or carries a
@@ -8,19 +8,28 @@ HTML page (the API docs) gets a Content-Security-Policy that allows scripts and
 styles from this origin only, plus, by their SHA-256, the inline scripts of that
 very page, so nothing injected into it could run. `SecurityHeaders` wraps CORS
 and the size limit, so CORS answers and early 413s carry the headers too.
+
+`LastResort`, just inside it, answers an exception that nothing handled (a bug) as
+a problem+json 500, logged once with the request id: the app then returns
+normally, so the server keeps the connection open, and the answer carries the
+same headers and `X-Request-ID` (added further out) as any other.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import re
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from authapi.errors import PayloadTooLarge, problem_response
+from authapi.errors import AuthError, PayloadTooLarge, problem_response
+from authapi.logs import route_of
+
+log = logging.getLogger("authapi.errors")
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -86,6 +95,32 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class LastResort:
+    """A problem+json 500 for an exception that escapes the app (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_noting_start(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_start)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope["method"], route_of(scope))
+            if started:
+                raise  # the answer has begun: the server can only cut the connection
+            await problem_response(AuthError())(scope, receive, send)
 
 
 class HeadAsGet:

@@ -170,6 +170,7 @@ class TestUnexpectedErrors:
         assert response.headers["x-request-id"] == "bug-report-1"
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["cache-control"] == "no-store"
+        assert response.headers["strict-transport-security"].startswith("max-age=")
         logged = [record for record in caplog.records if record.exc_info]
         assert len(logged) == 1, [record.getMessage() for record in logged]
         assert logged[0].getMessage() == "unhandled error on GET /users/me"

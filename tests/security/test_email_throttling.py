@@ -10,6 +10,7 @@ addresses of its own.
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -212,12 +213,15 @@ class TestPerIp:
 @pytest.mark.parametrize("backend", ["production"])
 class TestRedisCounters:
     async def test_every_rate_limit_key_in_redis_expires(
-        self, make_api: Callable[..., Any], backend: str
+        self, make_api: Callable[..., Any], base_settings: dict[str, Any], backend: str
     ) -> None:
+        # a key space of its own: the run's other tests clear and expire their counters
+        # between this SCAN and its PTTL (-2: gone), which says nothing about these rules
         async with make_api(
             email_rate_limit_per_address="3/hour",
             email_rate_limit_per_ip="4/hour",
             client_ip=unique_ip(),
+            redis_prefix=f"{base_settings['redis_prefix']}:{uuid.uuid4().hex[:12]}",
         ) as api:
             assert api.settings.redis_url is not None
             email = unique_email()
@@ -227,7 +231,6 @@ class TestRedisCounters:
 
             connection = redis.asyncio.Redis.from_url(api.settings.redis_url)
             try:
-                # this run's other tests write other rules (some with day windows) here too
                 pattern = f"{api.settings.redis_prefix}:limits:LIMITER/email:*"
                 keys = [key async for key in connection.scan_iter(match=pattern, count=1000)]
                 assert len(keys) >= 2, keys  # one per rule at least

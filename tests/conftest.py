@@ -64,6 +64,8 @@ T = TypeVar("T")
 ENCRYPTION_KEY = Fernet.generate_key().decode()
 PASSWORD = "correct horse battery staple"
 PUBLIC_URL = "https://app.example.com"
+# where emailed links open: the built-in pages, as AUTHAPI_APP_URL is unset
+APP_URL = f"{PUBLIC_URL}/account"
 
 
 def service_missing(name: str, exc: BaseException) -> None:

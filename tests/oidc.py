@@ -103,7 +103,7 @@ class OidcProvider:
 
     def _call(self, method: str, path: str, body: Any = None) -> httpx.Response:
         response = httpx.request(
-            method, self.issuer + path, json=body, timeout=HTTP_TIMEOUT_SECONDS
+            method, self.issuer.removesuffix("/") + path, json=body, timeout=HTTP_TIMEOUT_SECONDS
         )
         response.raise_for_status()
         return response
@@ -177,12 +177,14 @@ def _stop(process: subprocess.Popen[str]) -> None:
 
 
 @contextmanager
-def start_provider(*, conform_id_token_claims: bool = True) -> Iterator[OidcProvider]:
+def start_provider(
+    *, conform_id_token_claims: bool = True, issuer_trailing_slash: bool = False
+) -> Iterator[OidcProvider]:
     """Run the provider until the block ends.
 
     conform_id_token_claims=False puts the scope claims (email, email_verified, name) into
     the id_token as well, as Google does; by default the id_token has `sub` and the rest
-    comes from userinfo.
+    comes from userinfo. issuer_trailing_slash=True spells the issuer with a final "/".
     """
     node = shutil.which("node")
     if node is None:
@@ -212,6 +214,7 @@ def start_provider(*, conform_id_token_claims: bool = True) -> Iterator[OidcProv
         "OIDC_CLIENTS": json.dumps(clients),
         "OIDC_JWKS": json.dumps({"keys": [provider_key]}),
         "OIDC_CONFORM_ID_TOKEN_CLAIMS": "true" if conform_id_token_claims else "false",
+        "OIDC_ISSUER_TRAILING_SLASH": "true" if issuer_trailing_slash else "false",
     }
     with tempfile.TemporaryFile() as log:
         try:

@@ -13,10 +13,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from authapi import __version__
-from authapi.api import auth, mfa, oauth, ops, users, wellknown
+from authapi.api import auth, mfa, oauth, ops, pages, users, wellknown
 from authapi.errors import PROBLEM_JSON, Problem, ValidationFailed, install_error_handlers, problems
 from authapi.logs import RequestContext, configure_logging
-from authapi.middleware import BodySizeLimit, HeadAsGet, LastResort, SecurityHeaders
+from authapi.middleware import (
+    BodySizeLimit,
+    CrossSiteNotice,
+    HeadAsGet,
+    LastResort,
+    SecurityHeaders,
+)
 from authapi.resources import Resources
 from authapi.settings import Settings
 
@@ -57,6 +63,10 @@ def create_app(settings: Settings) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "X-Requested-With"],
             max_age=600,
         )
+    if settings.cross_site_origins:
+        app.add_middleware(
+            CrossSiteNotice, origins=settings.cross_site_origins, api_url=settings.public_url
+        )
     app.add_middleware(LastResort)
     app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
     app.add_middleware(HeadAsGet)
@@ -72,10 +82,16 @@ def create_app(settings: Settings) -> FastAPI:
         users.router,
         wellknown.router,
         ops.router,
+        pages.router,
     ):
         app.include_router(router)
     _document_problems(app)
     return app
+
+
+# the form-encoded OAuth endpoints: every parameter optional to FastAPI, checked by the
+# handler and refused in RFC 6749's shape (400 invalid_request), never with a 422
+CHECK_THEIR_OWN_PARAMETERS = frozenset({"oauth_token", "introspect_token", "revoke_token"})
 
 
 def _document_problems(app: FastAPI) -> None:
@@ -96,6 +112,8 @@ def _document_problems(app: FastAPI) -> None:
         for operations in schema["paths"].values():
             for operation in operations.values():
                 responses = operation.get("responses", {})
+                if operation.get("operationId") in CHECK_THEIR_OWN_PARAMETERS:
+                    responses.pop("422", None)
                 if "HTTPValidationError" in json.dumps(responses.get("422", {})):
                     responses["422"] = {
                         "description": validation["description"],

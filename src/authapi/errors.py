@@ -392,9 +392,9 @@ class MfaChallengeFields(BaseModel):
 class OAuthProblem(MfaChallengeFields):
     """RFC 6749 §5.2 error response (plus our stable `code`)."""
 
-    error: str = Field(examples=["invalid_grant"])
+    error: str = Field(description="The RFC 6749 §5.2 error code.")
     error_description: str
-    code: str
+    code: str = Field(description="This service's stable code: `error`, or the refusal's reason.")
 
 
 class MfaChallengeProblem(Problem, MfaChallengeFields):
@@ -435,12 +435,29 @@ def problems(*errors: type[AuthError]) -> dict[int | str, dict[str, Any]]:
     return responses
 
 
-def oauth_problems(*pairs: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+def oauth_problems(
+    *entries: tuple[int, str, str] | tuple[int, str, str, str],
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses for RFC 6749 §5.2 errors: (status, error, an example
+    description[, the example's `code` when it is not the error itself])."""
     responses: dict[int | str, dict[str, Any]] = {}
-    for status, error in pairs:
-        entry = responses.setdefault(status, {"model": OAuthProblem, "description": error})
+    for status, error, description, *code in entries:
+        entry = responses.setdefault(
+            status,
+            {
+                "model": OAuthProblem,
+                "description": error,
+                "content": {"application/json": {"examples": {}}},
+            },
+        )
         if error not in entry["description"]:
             entry["description"] += f", {error}"
+        examples = entry["content"]["application/json"]["examples"]
+        example = {"error": error, "error_description": description, "code": (code or [error])[0]}
+        examples[f"{error}_{len(examples)}" if error in examples else error] = {
+            "summary": description,
+            "value": example,
+        }
     return responses
 
 

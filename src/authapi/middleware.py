@@ -1,5 +1,5 @@
 """Pure ASGI middleware: security headers on every response, HEAD on GET routes, the
-answer to an unexpected error, and the body size limit.
+answer to an unexpected error, the body size limit, and the cross-site notice.
 
 `Cache-Control: no-store` unless a route chose its own (JWKS and metadata are
 cacheable): almost everything this service says is about a user or carries a
@@ -30,6 +30,7 @@ from authapi.errors import AuthError, PayloadTooLarge, problem_response
 from authapi.logs import route_of
 
 log = logging.getLogger("authapi.errors")
+log_sites = logging.getLogger("authapi.sites")
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -183,3 +184,32 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, receive_within_limit, send)
+
+
+class CrossSiteNotice:
+    """Warns once per origin when a page on another site than the API calls `/auth`.
+
+    Such a page can sign in, but the browser withholds the refresh cookie from it
+    (see sites.py), so each refresh then fails as `invalid_refresh_token`. Added
+    only when AUTHAPI_ALLOWED_ORIGINS lists such an origin.
+    """
+
+    def __init__(self, app: ASGIApp, *, origins: frozenset[str], api_url: str) -> None:
+        self.app = app
+        self._unannounced = set(origins)
+        self._api_url = api_url
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._unannounced and scope["path"].startswith("/auth"):
+            origin = (Headers(scope=scope).get("origin") or "").lower()
+            if origin in self._unannounced:
+                self._unannounced.discard(origin)
+                log_sites.warning(
+                    "a page at %s calls this API at %s, which is another site: browsers "
+                    "withhold the refresh cookie from it, so its refreshes fail with "
+                    "invalid_refresh_token. Serve the app and the API on one site, or proxy "
+                    "the API through the app's server (README: In a browser)",
+                    origin,
+                    self._api_url,
+                )
+        await self.app(scope, receive, send)

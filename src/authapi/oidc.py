@@ -64,6 +64,8 @@ class Metadata:
     userinfo_endpoint: str | None
     signing_algorithms: frozenset[str]
     basic_auth: bool  # client_secret_basic supported (else client_secret_post)
+    # RFC 9207: the provider promises to name itself (`iss`) in every authorization response
+    iss_parameter_supported: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,17 +140,22 @@ class OidcClient:
         cached = self._fresh_metadata()  # another task may have fetched it while we waited
         if cached is not None:
             return cached
-        document = await self._get_json(f"{self.config.issuer}/.well-known/openid-configuration")
+        # Discovery §4: a terminating "/" of the issuer goes before the suffix is appended
+        base = self.config.issuer.removesuffix("/")
+        document = await self._get_json(f"{base}/.well-known/openid-configuration")
         metadata = self._parse_metadata(document)
         self._metadata = _Cached(metadata, self._clock())
         return metadata
 
     def _parse_metadata(self, document: dict[str, Any]) -> Metadata:
         # Discovery §4.3: the document must name the issuer we asked (no mix-up)
-        if document.get("issuer") != self.config.issuer:
+        named = document.get("issuer")
+        if named != self.config.issuer:
+            hint = ""
+            if isinstance(named, str) and named.rstrip("/") == self.config.issuer.rstrip("/"):
+                hint = f" (set the provider's issuer exactly as it spells it: {named})"
             raise ProviderUnavailable(
-                f"discovery document names issuer {document.get('issuer')!r}, "
-                f"not {self.config.issuer!r}"
+                f"discovery document names issuer {named!r}, not {self.config.issuer!r}{hint}"
             )
         endpoints = {}
         for field in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
@@ -166,6 +173,8 @@ class OidcClient:
             signing_algorithms=SIGNING_ALGORITHMS & {str(alg) for alg in algorithms},
             basic_auth="client_secret_basic" in auth_methods
             or "client_secret_post" not in auth_methods,
+            iss_parameter_supported=document.get("authorization_response_iss_parameter_supported")
+            is True,
         )
 
     def _endpoint(self, url: Any, field: str) -> str:

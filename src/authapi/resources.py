@@ -71,6 +71,8 @@ class Resources:
         if serving:
             for warning in settings.dev_warnings():
                 log.warning("DEVELOPMENT SETTING: %s", warning)
+            for notice in settings.configuration_notices():
+                log.warning("CONFIGURATION: %s", notice)
         async with AsyncExitStack() as stack:
             engine = make_engine(settings.effective_database_url)
             stack.push_async_callback(engine.dispose)

@@ -332,7 +332,13 @@ class ServerMetadata(BaseModel):
     token_endpoint: str
     jwks_uri: str
     revocation_endpoint: str
+    introspection_endpoint: str
     grant_types_supported: list[str]
-    response_types_supported: list[str]
+    response_types_supported: list[str] = Field(
+        description="`none`: this service has no authorization endpoint of its own (RFC 8414 "
+        "requires the member; `none` is the registered value that promises no credential)."
+    )
     token_endpoint_auth_methods_supported: list[str]
     revocation_endpoint_auth_methods_supported: list[str]
+    introspection_endpoint_auth_methods_supported: list[str]
+    service_documentation: str

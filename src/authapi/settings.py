@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias
 from urllib.parse import urlsplit
@@ -33,6 +34,7 @@ Algorithm: TypeAlias = Literal["ES256", "EdDSA", "RS256", "HS256"]
 IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
+BUILT_IN_PAGES_PATH = "/account"
 MIN_HS256_SECRET_BYTES = 32
 MIN_CLIENT_SECRET_CHARS = 16
 
@@ -86,7 +88,8 @@ class OidcProvider(BaseModel):
             raise ValueError(f"issuer {issuer!r} is not a URL like https://accounts.example.com")
         if parts.scheme != "https" and not is_loopback_http(issuer):
             raise ValueError(f"issuer {issuer!r} must use https (http only on localhost)")
-        return issuer.rstrip("/")
+        # kept as written: issuers compare exactly, and some end in "/" (Auth0's do)
+        return issuer
 
     @field_validator("scopes")
     @classmethod
@@ -114,7 +117,10 @@ class Settings(BaseSettings):
     redis_prefix: str = Field(default="authapi", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
 
     # --- identity of this service -------------------------------------------
+    # the API's own public base: endpoints, provider callbacks, metadata, the cookie's site
     public_url: str = "http://127.0.0.1:8000"
+    # where emailed links open (<app_url>/verify-email, /reset-password); None: built-in pages
+    app_url: str | None = None
     issuer: str | None = None
     audience: str = "authapi"
     client_id: str = "authapi"
@@ -281,7 +287,7 @@ class Settings(BaseSettings):
         RedirectAllowList(entries)  # raises ValueError naming the first bad entry
         return entries
 
-    @field_validator("public_url", "issuer")
+    @field_validator("public_url", "app_url", "issuer")
     @classmethod
     def _http_url(cls, url: str | None) -> str | None:
         if url is None:
@@ -371,6 +377,20 @@ class Settings(BaseSettings):
             raise ValueError(
                 "AUTHAPI_REFRESH_TOKEN_TTL_SECONDS exceeds AUTHAPI_SESSION_LIFETIME_SECONDS"
             )
+        if (
+            self.issuer is not None
+            and self.app_url is None
+            and _origin_of(self.issuer) != _origin_of(self.public_url)
+        ):
+            # The configuration of releases before AUTHAPI_APP_URL, where PUBLIC_URL
+            # named the application's pages and ISSUER the API: guessing which is
+            # which would move endpoints or emailed links, so start refuses instead.
+            raise ValueError(
+                f"AUTHAPI_PUBLIC_URL ({self.public_url}) is on another host than AUTHAPI_ISSUER "
+                f"({self.issuer}) and AUTHAPI_APP_URL is unset: AUTHAPI_PUBLIC_URL is now the "
+                "API's own base (endpoints, callbacks, metadata) and AUTHAPI_APP_URL is where "
+                "emailed links open; set both (the README's Production setup shows how)"
+            )
         return self
 
     # --- derived values -----------------------------------------------------
@@ -394,6 +414,11 @@ class Settings(BaseSettings):
     @property
     def effective_issuer(self) -> str:
         return self.issuer or self.public_url
+
+    @property
+    def effective_app_url(self) -> str:
+        """Where emailed links open: AUTHAPI_APP_URL, or the built-in pages."""
+        return self.app_url or f"{self.public_url}{BUILT_IN_PAGES_PATH}"
 
     @property
     def effective_cookie_secure(self) -> bool:
@@ -424,10 +449,33 @@ class Settings(BaseSettings):
         pairs = (client.get_secret_value().partition(":") for client in self.introspection_clients)
         return {client_id: secret for client_id, _, secret in pairs}
 
+    @cached_property
+    def cross_site_origins(self) -> frozenset[str]:
+        """Allowed origins on another site than the API: their pages cannot use the cookie."""
+        from authapi.sites import same_site  # the suffix list is read only when needed
+
+        return frozenset(
+            origin.lower()
+            for origin in self.allowed_origins
+            if not same_site(origin, self.public_url)
+        )
+
     @property
     def csrf_allowed_origins(self) -> frozenset[str]:
         """Origins allowed to use the refresh cookie: the allow-list plus the public URL's."""
         return frozenset([*self.allowed_origins, _origin_of(self.public_url)])
+
+    def configuration_notices(self) -> list[str]:
+        """Defaults that changed meaning between releases; each is logged as a warning at start."""
+        notices = []
+        if self.app_url is None and self.database_url is not None:
+            notices.append(
+                f"AUTHAPI_APP_URL is unset: emailed links open the built-in pages at "
+                f"{self.effective_app_url}; if your application serves /verify-email and "
+                "/reset-password, set AUTHAPI_APP_URL to its base (set it either way to "
+                "silence this)"
+            )
+        return notices
 
     def dev_warnings(self) -> list[str]:
         """Development conveniences in effect; each is logged as a warning at start."""

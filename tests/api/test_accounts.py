@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from authapi.models import User
 from tests.conftest import (
+    APP_URL,
     PASSWORD,
-    PUBLIC_URL,
     Api,
     assert_problem,
     body_of,
@@ -55,7 +55,7 @@ class TestRegister:
 
         message = await api.mail.wait_for(email, subject=CONFIRM)
         token = link_token(message)
-        assert f"{PUBLIC_URL}/verify-email?token={token}" in body_of(message)
+        assert f"{APP_URL}/verify-email?token={token}" in body_of(message)
         assert len(token) >= 22  # at least 128 bits in URL-safe base64
         assert (await verify(api, token)).status_code == 200
         me = await api.me((await api.signed_in(email)).access)

@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 
 from authapi.models import EmailToken, SecurityEvent, User, UserSession
 from tests.conftest import (
+    APP_URL,
     PASSWORD,
-    PUBLIC_URL,
     Api,
     Tokens,
     assert_problem,
@@ -158,7 +158,7 @@ class TestChangeEmail:
 
         confirmation = await api.mail.wait_for(new, subject=CONFIRM_NEW_ADDRESS)
         token = link_token(confirmation)
-        assert f"{PUBLIC_URL}/verify-email?token={token}" in body_of(confirmation)
+        assert f"{APP_URL}/verify-email?token={token}" in body_of(confirmation)
         requested = await api.mail.wait_for(old, subject=CHANGE_REQUESTED)
         assert new in body_of(requested)
         assert "?token=" not in body_of(requested)

@@ -13,6 +13,7 @@ from typing import Any
 
 import jwt
 import pytest
+from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
 from authapi.db import migrate_sync
 from tests.conftest import PUBLIC_URL, Api, in_thread, temporary_postgres
@@ -113,13 +114,21 @@ class TestMetadata:
         assert body["token_endpoint"] == f"{PUBLIC_URL}/auth/token"
         assert body["jwks_uri"] == f"{PUBLIC_URL}/.well-known/jwks.json"
         assert body["revocation_endpoint"] == f"{PUBLIC_URL}/auth/revoke"
+        assert body["introspection_endpoint"] == f"{PUBLIC_URL}/auth/introspect"
+        assert body["introspection_endpoint_auth_methods_supported"] == ["client_secret_basic"]
+        assert body["response_types_supported"] == ["none"]
         assert set(body["grant_types_supported"]) == {"password", "refresh_token"}
         assert body["access_token_signing_alg_values_supported"] == ["ES256"]
+        # RFC 8414 §3.2: members with zero elements are left out
+        assert all(value != [] for value in body.values()), body
+        AuthorizationServerMetadata(body).validate()
 
     async def test_configured_issuer_is_in_metadata_and_tokens(
         self, make_api: Callable[..., Any]
     ) -> None:
-        async with make_api(issuer="https://id.example.com/") as api:
+        async with make_api(
+            issuer="https://id.example.com/", app_url="https://app.example.com"
+        ) as api:
             body = (await api.client.get("/.well-known/oauth-authorization-server")).json()
             assert body["issuer"] == "https://id.example.com"
             assert body["token_endpoint"] == f"{PUBLIC_URL}/auth/token"

@@ -365,7 +365,9 @@ class TestForeignTokens:
     async def test_a_token_of_another_app_configured_with_another_issuer_is_inactive(
         self, rs_api: Api, make_api: Callable[..., Any]
     ) -> None:
-        async with make_api(introspection_clients=CLIENTS, issuer=OTHER_ISSUER) as other:
+        async with make_api(
+            introspection_clients=CLIENTS, issuer=OTHER_ISSUER, app_url=OTHER_ISSUER
+        ) as other:
             theirs = await other.signed_in()
             # a good token there…
             body = assert_active(await introspect(other, theirs.access), "access_token")

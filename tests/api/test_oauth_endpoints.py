@@ -211,3 +211,47 @@ class TestRevocation:
         assert_oauth_error(response, "invalid_request")
         response = await revoke(api, token_type_hint="refresh_token")
         assert_oauth_error(response, "invalid_request")
+
+
+class TestFormEncoding:
+    """OAuth clients send forms; a JSON body is told so instead of "grant_type is missing"."""
+
+    @pytest.mark.parametrize(
+        ("path", "body"),
+        [
+            ("/auth/token", {"grant_type": "password", "username": "a@example.com"}),
+            ("/auth/revoke", {"token": "x"}),
+        ],
+    )
+    async def test_a_json_body_is_told_to_send_a_form(
+        self, api: Api, path: str, body: dict[str, str]
+    ) -> None:
+        response = await api.client.post(path, json=body)
+        assert_oauth_error(response, "invalid_request")
+        assert "form-encoded" in response.json()["error_description"]
+
+    async def test_introspection_authenticates_the_client_before_reading_the_body(
+        self, make_api: Any
+    ) -> None:
+        secret = "s" * 24
+        async with make_api(introspection_clients=[f"rs:{secret}"]) as api:
+            anonymous = await api.client.post("/auth/introspect", json={"token": "x"})
+            assert anonymous.status_code == 401
+            assert anonymous.json()["error"] == "invalid_client"
+            response = await api.client.post(
+                "/auth/introspect", json={"token": "x"}, headers=basic("rs", secret)
+            )
+            assert_oauth_error(response, "invalid_request")
+            assert "form-encoded" in response.json()["error_description"]
+            # a form is still a form, with or without its charset
+            tokens = await api.signed_in()
+            form = await api.client.post(
+                "/auth/introspect",
+                content=urlencode({"token": tokens.access}),
+                headers={
+                    **basic("rs", secret),
+                    "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+                },
+            )
+            assert form.status_code == 200
+            assert form.json()["active"] is True

@@ -46,7 +46,14 @@ from tests.conftest import (
     unique_ip,
 )
 from tests.mfa import enable_totp, mfa_user, next_code, submit, user_id_of
-from tests.oidc import REDIRECT, REDIRECT_TREE, OidcBrowser, OidcProvider, oidc_settings
+from tests.oidc import (
+    REDIRECT,
+    REDIRECT_TREE,
+    OidcBrowser,
+    OidcProvider,
+    oidc_settings,
+    start_provider,
+)
 
 REFRESH_COOKIE = "authapi_refresh"
 OAUTH_COOKIE = "authapi_oauth"
@@ -634,6 +641,20 @@ class TestUserinfo:
         assert delta(before, after, "/token") == 2
         assert delta(before, after, DISCOVERY) == 1
         assert delta(before, after, "/jwks") == 1
+
+
+class TestIssuerSpelling:
+    async def test_an_issuer_ending_in_a_slash_is_kept_as_written_and_signs_in(
+        self, oidc_app: Callable[..., Any]
+    ) -> None:
+        # Auth0 spells its issuers so: discovery, id_token and callback all name it with "/"
+        with start_provider(issuer_trailing_slash=True) as provider:
+            assert provider.issuer.endswith("/")
+            email = unique_email("oidc-slash")
+            sub = provider_user(provider, email)
+            async with oidc_app(provider) as api:
+                access = await signed_in_with_provider(api, sub)
+                assert (await me(api, access))["email"] == email
 
 
 # --- the user says no, and where the browser lands ---------------------------------------------

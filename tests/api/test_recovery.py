@@ -23,8 +23,8 @@ from sqlalchemy import func, select, update
 
 from authapi.models import EmailToken, OutboxMessage, SecurityEvent, User, UserSession, utcnow
 from tests.conftest import (
+    APP_URL,
     PASSWORD,
-    PUBLIC_URL,
     Api,
     Tokens,
     assert_problem,
@@ -36,7 +36,7 @@ from tests.conftest import (
 NEW_PASSWORD = "a brand new passphrase for this account"
 RESET_SUBJECT = "Reset your password"
 RESET_NOTICE = "Your password was reset"
-RESET_LINK_PREFIX = f"{PUBLIC_URL}/reset-password?token="
+RESET_LINK_PREFIX = f"{APP_URL}/reset-password?token="
 
 
 async def forgot(api: Api, email: str, *, headers: dict[str, str] | None = None) -> httpx.Response:

@@ -26,6 +26,7 @@ import pyotp
 
 from authapi.encryption import Encryptor
 from tests.conftest import (
+    APP_URL,
     ENCRYPTION_KEY,
     PASSWORD,
     PUBLIC_URL,
@@ -314,7 +315,7 @@ class TestOutboxAtRest:
             assert address not in stored
             # ... yet it is that very message, under the configured key
             plain = json.loads(Encryptor([ENCRYPTION_KEY.encode()]).decrypt(stored))
-            assert f"{PUBLIC_URL}/reset-password?token={token}" in plain["text"]
+            assert f"{APP_URL}/reset-password?token={token}" in plain["text"]
             assert plain["subject"] == "Reset your password"
 
             async def sent() -> Any:

@@ -6,6 +6,7 @@
 //   OIDC_CONFORM_ID_TOKEN_CLAIMS  "true" (default): the id_token carries sub (and protocol
 //                 claims) only, scope claims come from userinfo; "false": scope claims (email,
 //                 email_verified, name) in the id_token too, as Google does.
+//   OIDC_ISSUER_TRAILING_SLASH  "true": the issuer is spelt with a final "/" (as Auth0's are).
 // Listens on 127.0.0.1 (a free port) and prints one line to stdout when ready:
 //   {"issuer": "http://127.0.0.1:<port>"}
 // Everything else it says goes to stderr.
@@ -123,7 +124,8 @@ await new Promise((resolve, reject) => {
   server.once('listening', resolve);
   server.once('error', reject);
 });
-const issuer = `http://127.0.0.1:${server.address().port}`;
+const slash = process.env.OIDC_ISSUER_TRAILING_SLASH === 'true' ? '/' : '';
+const issuer = `http://127.0.0.1:${server.address().port}${slash}`;
 
 const provider = new Provider(issuer, {
   clients,

@@ -16,7 +16,7 @@ import httpx
 from sqlalchemy import select, update
 
 from authapi.models import EmailToken, User, utcnow
-from tests.conftest import PASSWORD, PUBLIC_URL, Api, body_of, link_token, unique_email
+from tests.conftest import APP_URL, PASSWORD, PUBLIC_URL, Api, body_of, link_token, unique_email
 
 CONFIRM = "Confirm"
 EVIL_HEADERS = {
@@ -155,7 +155,7 @@ class TestLinks:
         )
         assert response.status_code == 202
         text = body_of(await api.mail.wait_for(email, subject=CONFIRM))
-        assert f"{PUBLIC_URL}/verify-email?token=" in text
+        assert f"{APP_URL}/verify-email?token=" in text
         assert "evil" not in text
         assert "8443" not in text
 
@@ -168,7 +168,7 @@ class TestLinks:
         )
         assert response.status_code == 202
         text = body_of(await api.mail.wait_for(email, subject=CONFIRM, count=2))
-        assert f"{PUBLIC_URL}/verify-email?token=" in text
+        assert f"{APP_URL}/verify-email?token=" in text
         assert "evil" not in text
 
     async def test_notice_to_an_existing_owner_uses_the_public_url(self, api: Api) -> None:

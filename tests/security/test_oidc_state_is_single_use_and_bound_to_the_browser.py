@@ -473,3 +473,27 @@ async def test_code_delivered_with_another_sign_ins_state_is_refused_by_pkce(
         "the app did not try the exchange"
     )
     assert "code exchange failed: invalid_grant" in caplog.text, caplog.text
+
+
+# --- RFC 9207: the provider names itself ---------------------------------------------------
+@pytest.mark.parametrize("iss", ["https://evil.example", None], ids=["another", "missing"])
+async def test_a_callback_that_does_not_name_the_provider_is_refused_before_the_code_is_used(
+    app: Api, oidc_provider: OidcProvider, iss: str | None
+) -> None:
+    """Mix-up defence. The provider's metadata promises `iss` in its authorization responses
+    (`authorization_response_iss_parameter_supported`), so a callback naming another issuer,
+    or none, did not come from it: refused without redeeming the code."""
+    async with httpx.AsyncClient() as plain:
+        discovery = await plain.get(f"{oidc_provider.issuer}/.well-known/openid-configuration")
+    assert discovery.json()["authorization_response_iss_parameter_supported"] is True
+    browser = OidcBrowser(app.client)
+    pending = await pending_sign_in(browser, oidc_provider)
+    assert parse_qs(urlsplit(pending.callback).query)["iss"] == [oidc_provider.issuer]
+    tokens_before = oidc_provider.request_counts().get("/token", 0)
+
+    response = await browser.callback(changed(pending.callback, iss=iss))
+
+    assert response.status_code == 302, response.text
+    assert response.headers["location"] == f"{REDIRECT}?error=provider_error"
+    await assert_not_signed_in(app.client)
+    assert oidc_provider.request_counts().get("/token", 0) == tokens_before, "the code was used"

@@ -208,9 +208,41 @@ class TestDefaults:
     def test_issuer_defaults_to_the_public_url(self) -> None:
         settings = Settings(public_url="https://auth.example.com")
         assert settings.effective_issuer == "https://auth.example.com"
-        assert Settings(issuer="https://id.example.com").effective_issuer == (
-            "https://id.example.com"
+        named = Settings(issuer="https://id.example.com", app_url="https://app.example.com")
+        assert named.effective_issuer == "https://id.example.com"
+
+    def test_emailed_links_open_the_built_in_pages_unless_app_url_is_set(self) -> None:
+        assert Settings(public_url="https://auth.example.com").effective_app_url == (
+            "https://auth.example.com/account"
         )
+        settings = Settings(
+            public_url="https://auth.example.com", app_url="https://app.example.com/"
+        )
+        assert settings.effective_app_url == "https://app.example.com"
+
+    def test_a_configuration_from_before_app_url_fails_at_start_naming_what_to_set(self) -> None:
+        # PUBLIC_URL used to name the application's pages, ISSUER the API
+        with pytest.raises(ValidationError) as raised:
+            Settings(public_url="https://app.example.com", issuer="https://auth.example.com")
+        line = config_error_line(raised.value)
+        assert "\n" not in line
+        assert "AUTHAPI_APP_URL" in line
+        assert "AUTHAPI_PUBLIC_URL" in line
+        # the same hosts with the two meanings spelled out start
+        Settings(
+            public_url="https://auth.example.com",
+            app_url="https://app.example.com",
+            issuer="https://auth.example.com",
+        )
+
+    def test_an_unset_app_url_is_announced_in_production_only(self) -> None:
+        production = Settings(database_url="postgresql+asyncpg://db/authapi")
+        assert any("AUTHAPI_APP_URL" in notice for notice in production.configuration_notices())
+        assert Settings().configuration_notices() == []
+        chosen = Settings(
+            database_url="postgresql+asyncpg://db/authapi", app_url="https://a.example"
+        )
+        assert chosen.configuration_notices() == []
 
     def test_cookie_is_secure_exactly_when_the_public_url_is_https(self) -> None:
         assert Settings(public_url="https://auth.example.com").effective_cookie_secure is True
@@ -242,7 +274,8 @@ class TestOpenIdProviders:
         settings = Settings()
         (provider,) = settings.identity_providers
         assert provider.name == "corp"
-        assert provider.issuer == "https://sso.example.com/realms/main"  # trailing / dropped
+        # kept as written: issuers compare exactly (discovery says whether "/" belongs)
+        assert provider.issuer == "https://sso.example.com/realms/main/"
         assert provider.scopes == ["openid", "email", "profile"]
         assert provider.label == "Corp"
         assert settings.allowed_redirects == [self.REDIRECTS, "https://app.example.com/app/"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Header, Request, Response
+from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import JSONResponse
 
 from authapi.api.cookies import (
@@ -13,9 +13,12 @@ from authapi.api.cookies import (
     RefreshToEnd,
     RefreshToRotate,
     clear_refresh_cookie,
+    missing_cookie_detail,
     token_response,
 )
 from authapi.api.deps import (
+    FORM_BODY_REQUIRED,
+    FORM_ENCODED_HINT,
     Accounts,
     CurrentPrincipal,
     Mfa,
@@ -24,6 +27,8 @@ from authapi.api.deps import (
     ResourcesDep,
     Sessions,
     SettingsDep,
+    form_encoded,
+    introspection_client,
 )
 from authapi.errors import (
     AccountDisabled,
@@ -79,6 +84,28 @@ REGISTER_ACCEPTED = (
 )
 RESEND_ACCEPTED = "If this address has an unconfirmed account, we have sent a new link to it."
 FORGOT_ACCEPTED = "If this address has an account, we have sent a link to reset its password."
+INTROSPECTION_EXAMPLES = {
+    "live_access_token": {
+        "summary": "A live access token",
+        "value": {
+            "active": True,
+            "token_type": "access_token",
+            "sub": "0b9f6c1e-6a43-4e55-9d3c-2f1f7c9c2a10",
+            "sid": "5d0c8f3a-1e7b-4c52-a0a4-7b6c1f8e9d21",
+            "exp": 1765012200,
+            "iat": 1765011300,
+            "nbf": 1765011300,
+            "iss": "https://auth.example.com",
+            "aud": "authapi",
+            "client_id": "authapi",
+            "jti": "3f1c9a7e5b2d4c60a8e1f4b7d9c2e5a0",
+        },
+    },
+    "not_live": {
+        "summary": "Expired, revoked, rotated, unknown or malformed: nothing more is said",
+        "value": {"active": False},
+    },
+}
 TOKEN_RESPONSE_DOC: dict[int | str, dict[str, Any]] = {
     200: {"model": TokenResponse, "description": "Tokens (`Cache-Control: no-store`)."}
 }
@@ -86,6 +113,7 @@ TOKEN_RESPONSE_DOC: dict[int | str, dict[str, Any]] = {
 
 @router.post(
     "/register",
+    operation_id="register",
     status_code=202,
     response_model=Message,
     responses=problems(WeakPassword, RateLimited, *BODY_ERRORS),
@@ -100,6 +128,7 @@ async def register(body: RegisterRequest, accounts: Accounts) -> Message:
 
 @router.post(
     "/verify-email",
+    operation_id="verify_email",
     response_model=Message,
     responses=problems(InvalidEmailToken, EmailTaken, *BODY_ERRORS),
     summary="Confirm an email address",
@@ -111,6 +140,7 @@ async def verify_email(body: VerifyEmailRequest, accounts: Accounts) -> Message:
 
 @router.post(
     "/verify-email/resend",
+    operation_id="resend_verification_email",
     status_code=202,
     response_model=Message,
     responses=problems(RateLimited, *BODY_ERRORS),
@@ -124,6 +154,7 @@ async def resend_verification(body: ResendVerificationRequest, accounts: Account
 
 @router.post(
     "/forgot-password",
+    operation_id="forgot_password",
     status_code=202,
     response_model=Message,
     responses=problems(RateLimited, *BODY_ERRORS),
@@ -139,6 +170,7 @@ async def forgot_password(body: ForgotPasswordRequest, accounts: Accounts) -> Me
 
 @router.post(
     "/reset-password",
+    operation_id="reset_password",
     response_model=Message,
     responses=problems(InvalidEmailToken, WeakPassword, *BODY_ERRORS),
     summary="Set a new password with a reset link",
@@ -151,6 +183,7 @@ async def reset_password(body: ResetPasswordRequest, accounts: Accounts) -> Mess
 
 @router.post(
     "/login",
+    operation_id="login",
     responses={
         **TOKEN_RESPONSE_DOC,
         **problems(
@@ -180,6 +213,7 @@ async def login(
 
 @router.post(
     "/login/mfa",
+    operation_id="complete_mfa",
     responses={
         **TOKEN_RESPONSE_DOC,
         **problems(InvalidMfaToken, InvalidMfaCode, AccountDisabled, RateLimited, *BODY_ERRORS),
@@ -201,13 +235,18 @@ async def login_mfa(
 
 @router.post(
     "/token",
+    operation_id="oauth_token",
+    dependencies=[Depends(form_encoded)],
+    openapi_extra=FORM_BODY_REQUIRED,
     responses={
         **TOKEN_RESPONSE_DOC,
         **oauth_problems(
-            (400, "invalid_request"),
-            (400, "invalid_grant"),
-            (400, "unsupported_grant_type"),
-            (403, "mfa_required"),
+            (400, "invalid_request", "The grant_type parameter is missing."),
+            (400, "invalid_request", FORM_ENCODED_HINT),
+            (400, "invalid_grant", "The email or password is incorrect.", "invalid_credentials"),
+            (400, "invalid_grant", InvalidRefreshToken.default_detail, "invalid_refresh_token"),
+            (400, "unsupported_grant_type", "Use grant_type=password or refresh_token."),
+            (403, "mfa_required", MfaRequired.default_detail),
         ),
         **problems(PayloadTooLarge, RateLimited, ServiceUnavailable),
     },
@@ -268,6 +307,7 @@ def _required(value: str | None, name: str) -> str:
 
 @router.post(
     "/refresh",
+    operation_id="refresh",
     responses={
         **TOKEN_RESPONSE_DOC,
         **problems(InvalidRefreshToken, RefreshTokenReused, CsrfFailed, RateLimited, *BODY_ERRORS),
@@ -275,13 +315,13 @@ def _required(value: str | None, name: str) -> str:
     summary="Rotate the refresh token",
 )
 async def refresh(
-    presented: RefreshToRotate, refresher: Refreshes, settings: SettingsDep
+    request: Request, presented: RefreshToRotate, refresher: Refreshes, settings: SettingsDep
 ) -> JSONResponse:
     """From the cookie (browsers; needs `X-Requested-With`) or `{refresh_token}` (native apps).
     Concurrent refreshes with one token converge on one successor; replaying an older
     token revokes the session (`refresh_token_reused`)."""
     if presented.token is None:
-        raise InvalidRefreshToken('Send the refresh cookie or {"refresh_token": …}.')
+        raise InvalidRefreshToken(missing_cookie_detail(request, settings))
     tokens = await refresher.refresh(presented.token)
     return token_response(
         tokens, delivery="cookie" if presented.from_cookie else "body", settings=settings
@@ -290,6 +330,7 @@ async def refresh(
 
 @router.post(
     "/logout",
+    operation_id="logout",
     status_code=204,
     response_class=Response,
     responses=problems(CsrfFailed, *BODY_ERRORS),
@@ -310,6 +351,7 @@ async def logout(
 
 @router.post(
     "/logout-all",
+    operation_id="logout_everywhere",
     status_code=204,
     response_class=Response,
     responses=problems(*BEARER_ERRORS, ServiceUnavailable),
@@ -326,6 +368,7 @@ async def logout_all(
 
 @router.get(
     "/sessions",
+    operation_id="list_sessions",
     response_model=SessionList,
     responses=problems(*BEARER_ERRORS, ServiceUnavailable),
     summary="List this account's active sessions",
@@ -339,6 +382,7 @@ async def list_sessions(principal: CurrentPrincipal, sessions: Sessions) -> Sess
 
 @router.delete(
     "/sessions/{session_id}",
+    operation_id="revoke_session",
     status_code=204,
     response_class=Response,
     responses=problems(*BEARER_ERRORS, SessionNotFound, ValidationFailed, ServiceUnavailable),
@@ -353,10 +397,17 @@ async def revoke_session(
 
 @router.post(
     "/introspect",
+    operation_id="introspect_token",
+    openapi_extra=FORM_BODY_REQUIRED,
     response_model=IntrospectionResponse,
     response_model_exclude_none=True,
     responses={
-        **oauth_problems((400, "invalid_request"), (401, "invalid_client")),
+        200: {"content": {"application/json": {"examples": INTROSPECTION_EXAMPLES}}},
+        **oauth_problems(
+            (400, "invalid_request", "The token parameter is missing."),
+            (400, "invalid_request", FORM_ENCODED_HINT),
+            (401, "invalid_client", OAuthError.invalid_client().description),
+        ),
         **problems(PayloadTooLarge, ServiceUnavailable),
     },
     summary="OAuth 2.0 token introspection (RFC 7662), for resource servers",
@@ -364,10 +415,7 @@ async def revoke_session(
 async def introspect(
     request: Request,
     resources: ResourcesDep,
-    authorization: Annotated[
-        str | None,
-        Header(description="`Basic` credentials of an AUTHAPI_INTROSPECTION_CLIENTS client."),
-    ] = None,
+    authorization: Annotated[str | None, Depends(introspection_client)],
     token: Annotated[str | None, Form(description="An access token or a refresh token.")] = None,
     token_type_hint: Annotated[
         str | None, Form(description="Ignored: either kind of token is recognised by its form.")
@@ -376,7 +424,8 @@ async def introspect(
     """`{"active": false}` for anything that is not live now (expired, revoked, rotated,
     unknown, malformed); otherwise the token's claims. Revocation shows at once."""
     introspection = Introspection(resources)
-    introspection.authenticate(authorization)
+    introspection.authenticate(authorization)  # before anything about the request is said
+    await form_encoded(request)
     # FastAPI reads `token=` (empty) as None: only an absent parameter is a bad request
     if token is None and "token" not in await request.form():
         raise OAuthError("invalid_request", "The token parameter is missing.")
@@ -385,10 +434,16 @@ async def introspect(
 
 @router.post(
     "/revoke",
+    operation_id="revoke_token",
+    dependencies=[Depends(form_encoded)],
+    openapi_extra=FORM_BODY_REQUIRED,
     response_class=Response,
     responses={
         200: {"description": "Revoked, or nothing to revoke."},
-        **oauth_problems((400, "invalid_request")),
+        **oauth_problems(
+            (400, "invalid_request", "The token parameter is missing."),
+            (400, "invalid_request", FORM_ENCODED_HINT),
+        ),
         **problems(PayloadTooLarge, ServiceUnavailable),
     },
     summary="OAuth 2.0 token revocation (RFC 7009)",

@@ -45,6 +45,18 @@ def check_csrf(request: Request, settings: Settings) -> None:
         raise CsrfFailed()
 
 
+def missing_cookie_detail(request: Request, settings: Settings) -> str:
+    """What a refresh without any token is told: why, when the page is on another site."""
+    origin = (request.headers.get("origin") or "").lower()
+    if origin in settings.cross_site_origins:
+        return (
+            f"No refresh cookie came with this request: {origin} is another site than this "
+            "API, and browsers withhold the cookie from it. Serve the app and the API on one "
+            "site, or proxy the API through the app's server."
+        )
+    return 'Send the refresh cookie or {"refresh_token": …}.'
+
+
 @dataclass(frozen=True)
 class PresentedRefresh:
     token: str | None

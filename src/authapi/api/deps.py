@@ -16,10 +16,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from fastapi.security.http import HTTPBase
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.clientip import ClientInfo, client_info
-from authapi.errors import AuthError, InvalidAccessToken, NotAuthenticated
+from authapi.errors import AuthError, InvalidAccessToken, NotAuthenticated, OAuthError
 from authapi.resources import Resources
 from authapi.services.accounts import AccountService
 from authapi.services.mfa import MfaService
@@ -137,3 +138,47 @@ async def get_optional_principal(
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
+
+
+# --- the form-encoded OAuth endpoints (token, introspection, revocation) ----------
+FORM_MEDIA_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+FORM_ENCODED_HINT = (
+    "Send the parameters form-encoded (Content-Type: application/x-www-form-urlencoded), "
+    "as OAuth 2.0 asks; this request's body was not."
+)
+# FastAPI marks a form body required only when one field is; these check their own
+# parameters (to answer in RFC 6749's shape), so the document says it instead
+FORM_BODY_REQUIRED = {"requestBody": {"required": True}}
+
+
+async def form_encoded(request: Request) -> None:
+    """A JSON body would otherwise read as "the grant_type parameter is missing".
+
+    Raises: OAuthError (400 invalid_request, saying what to send).
+    """
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type not in FORM_MEDIA_TYPES:
+        raise OAuthError("invalid_request", FORM_ENCODED_HINT)
+
+
+class _ClientCredentials(HTTPBase):
+    """HTTP Basic as the OpenAPI document's security scheme of introspection.
+
+    The header itself is checked by `Introspection.authenticate` (RFC 6749 §2.3.1
+    form-encoding, failures as 401 `invalid_client`), so this hands it over as is:
+    FastAPI's own `HTTPBasic` would answer a malformed one in its own shape.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            scheme="basic",
+            scheme_name="introspectionClient",
+            description="A client id and secret from AUTHAPI_INTROSPECTION_CLIENTS.",
+            auto_error=False,
+        )
+
+    async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
+        return request.headers.get("authorization")
+
+
+introspection_client = _ClientCredentials()

@@ -43,6 +43,7 @@ BODY_ERRORS = (MalformedRequest, ValidationFailed, PayloadTooLarge)
 
 @router.get(
     "",
+    operation_id="get_mfa_status",
     response_model=MfaStatusOut,
     responses=problems(*BEARER_ERRORS),
     summary="Two-factor status of this account",
@@ -57,6 +58,7 @@ async def mfa_status(principal: CurrentPrincipal, mfa: Mfa) -> MfaStatusOut:
 
 @router.post(
     "/totp/setup",
+    operation_id="start_totp_setup",
     response_model=TotpSetupOut,
     responses=problems(
         InvalidCredentials,
@@ -89,6 +91,7 @@ async def totp_setup(
 
 @router.post(
     "/totp/confirm",
+    operation_id="confirm_totp_setup",
     response_model=RecoveryCodesOut,
     responses=problems(
         InvalidMfaCode,
@@ -113,6 +116,7 @@ async def totp_confirm(
 
 @router.post(
     "/totp/disable",
+    operation_id="disable_totp",
     status_code=204,
     response_class=Response,
     responses=problems(
@@ -141,6 +145,7 @@ async def totp_disable(body: TotpDisableRequest, principal: CurrentPrincipal, mf
 
 @router.post(
     "/recovery-codes",
+    operation_id="regenerate_recovery_codes",
     response_model=RecoveryCodesOut,
     responses=problems(InvalidMfaCode, MfaNotEnabled, RateLimited, *BEARER_ERRORS, *BODY_ERRORS),
     summary="Replace the recovery codes",

@@ -41,6 +41,7 @@ QueryValue = Annotated[str | None, Query(max_length=2048)]
 
 @router.get(
     "/{provider}/authorize",
+    operation_id="start_provider_sign_in",
     status_code=302,
     response_class=RedirectResponse,
     responses={
@@ -75,6 +76,7 @@ async def authorize(
 
 @router.get(
     "/{provider}/callback",
+    operation_id="finish_provider_sign_in",
     status_code=302,
     response_class=RedirectResponse,
     responses={

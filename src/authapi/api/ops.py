@@ -21,13 +21,19 @@ router = APIRouter(tags=["operations"])
 CHECK_TIMEOUT_SECONDS = 2.0
 
 
-@router.get("/healthz", response_model=Health, summary="Liveness: the process answers")
+@router.get(
+    "/healthz",
+    operation_id="check_health",
+    response_model=Health,
+    summary="Liveness: the process answers",
+)
 async def healthz() -> Health:
     return Health(status="ok")
 
 
 @router.get(
     "/readyz",
+    operation_id="check_readiness",
     response_model=Readiness,
     responses={
         503: {

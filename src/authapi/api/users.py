@@ -65,6 +65,7 @@ EMAIL_CHANGE_ACCEPTED = (
 
 @router.get(
     "/me",
+    operation_id="get_current_user",
     response_model=UserOut,
     responses=problems(*BEARER_ERRORS),
     summary="The signed-in account",
@@ -83,6 +84,7 @@ async def me(principal: CurrentPrincipal, resources: ResourcesDep) -> UserOut:
 
 @router.post(
     "/me/password",
+    operation_id="change_password",
     status_code=204,
     response_class=Response,
     responses=problems(InvalidCredentials, WeakPassword, *BEARER_ERRORS, *BODY_ERRORS),
@@ -103,6 +105,7 @@ async def change_password(
 
 @router.post(
     "/me/email",
+    operation_id="change_email",
     status_code=202,
     response_model=Message,
     responses=problems(
@@ -127,6 +130,7 @@ async def change_email(
 
 @router.delete(
     "/me",
+    operation_id="delete_current_user",
     status_code=204,
     response_class=Response,
     responses=problems(InvalidCredentials, ReauthenticationRequired, *BEARER_ERRORS, *BODY_ERRORS),
@@ -150,6 +154,7 @@ async def delete_account(
 
 @router.get(
     "/me/identities",
+    operation_id="list_identities",
     response_model=IdentityList,
     responses=problems(*BEARER_ERRORS),
     summary="Providers linked to the account",
@@ -163,6 +168,7 @@ async def list_identities(principal: CurrentPrincipal, oidc: OidcSignIns) -> Ide
 
 @router.post(
     "/me/identities",
+    operation_id="link_identity",
     response_model=AuthorizationUrl,
     responses=problems(
         InvalidCredentials,
@@ -206,6 +212,7 @@ async def link_identity(
 
 @router.delete(
     "/me/identities/{identity_id}",
+    operation_id="unlink_identity",
     status_code=204,
     response_class=Response,
     responses=problems(IdentityNotFound, LastSignInMethod, *BEARER_ERRORS, ValidationFailed),
@@ -221,6 +228,7 @@ async def unlink_identity(
 
 @router.get(
     "/me/events",
+    operation_id="list_events",
     response_model=EventPage,
     responses=problems(*BEARER_ERRORS, ValidationFailed),
     summary="The account's security events, newest first",

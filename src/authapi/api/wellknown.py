@@ -1,4 +1,10 @@
-"""Public keys (JWKS) and RFC 8414 authorization-server metadata."""
+"""Public keys (JWKS) and RFC 8414 authorization-server metadata.
+
+Every URL here is under AUTHAPI_PUBLIC_URL, the API's own base. There is no
+`/.well-known/openid-configuration`: OpenID Connect Discovery describes a provider
+that issues id_tokens and has an authorization and a userinfo endpoint, and this
+service has none of them, so that document could only lie (README, "Discovery").
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ METADATA_CACHE = "public, max-age=3600"
 
 @router.get(
     "/jwks.json",
+    operation_id="get_jwks",
     response_model=JWKS,
     responses=problems(ServiceUnavailable),
     summary="Public signing keys (RFC 7517)",
@@ -32,6 +39,7 @@ async def jwks(resources: ResourcesDep, response: Response) -> JWKS:
 
 @router.get(
     "/oauth-authorization-server",
+    operation_id="get_authorization_server_metadata",
     response_model=ServerMetadata,
     response_model_exclude_none=True,
     summary="Authorization server metadata (RFC 8414)",
@@ -45,10 +53,14 @@ async def metadata(resources: ResourcesDep, response: Response) -> ServerMetadat
         token_endpoint=f"{base}/auth/token",
         jwks_uri=f"{base}/.well-known/jwks.json",
         revocation_endpoint=f"{base}/auth/revoke",
+        introspection_endpoint=f"{base}/auth/introspect",
         grant_types_supported=["password", "refresh_token"],
-        response_types_supported=[],
+        response_types_supported=["none"],
+        # a first-party public client: nothing to authenticate it with
         token_endpoint_auth_methods_supported=["none"],
         revocation_endpoint_auth_methods_supported=["none"],
-        token_endpoint_auth_signing_alg_values_supported=None,
+        # resource servers listed in AUTHAPI_INTROSPECTION_CLIENTS, with HTTP Basic
+        introspection_endpoint_auth_methods_supported=["client_secret_basic"],
+        service_documentation=f"{base}/docs",
         access_token_signing_alg_values_supported=[settings.jwt_algorithm],
     )

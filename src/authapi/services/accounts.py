@@ -183,7 +183,7 @@ class AccountService:
         else:
             self._res.outbox.add(
                 self._db,
-                notifications.already_registered(email, public_url=self._settings.public_url),
+                notifications.already_registered(email, app_url=self._settings.effective_app_url),
             )
 
     async def _send_verification(self, user_id: uuid.UUID, email: str) -> None:
@@ -191,7 +191,9 @@ class AccountService:
         token = await email_tokens.issue(
             self._db, user_id=user_id, purpose=Purpose.VERIFY_EMAIL, ttl_seconds=ttl
         )
-        url = notifications.link(self._settings.public_url, notifications.VERIFY_EMAIL_PATH, token)
+        url = notifications.link(
+            self._settings.effective_app_url, notifications.VERIFY_EMAIL_PATH, token
+        )
         self._res.outbox.add(
             self._db, notifications.verification(email, url=url, valid_hours=max(1, ttl // 3600))
         )
@@ -203,7 +205,7 @@ class AccountService:
             self._db, user_id=user_id, purpose=Purpose.RESET_PASSWORD, ttl_seconds=ttl
         )
         url = notifications.link(
-            self._settings.public_url, notifications.RESET_PASSWORD_PATH, token
+            self._settings.effective_app_url, notifications.RESET_PASSWORD_PATH, token
         )
         self._res.outbox.add(
             self._db, notifications.finish_registration(email, url=url, valid_minutes=ttl // 60)
@@ -300,7 +302,7 @@ class AccountService:
             self._db, user_id=user.id, purpose=Purpose.RESET_PASSWORD, ttl_seconds=ttl
         )
         url = notifications.link(
-            self._settings.public_url, notifications.RESET_PASSWORD_PATH, token
+            self._settings.effective_app_url, notifications.RESET_PASSWORD_PATH, token
         )
         self._res.outbox.add(
             self._db, notifications.password_reset_link(email, url=url, valid_minutes=ttl // 60)
@@ -378,7 +380,7 @@ class AccountService:
                 new_email=new_email,
             )
             url = notifications.link(
-                self._settings.public_url, notifications.VERIFY_EMAIL_PATH, token
+                self._settings.effective_app_url, notifications.VERIFY_EMAIL_PATH, token
             )
             self._res.outbox.add(
                 self._db,

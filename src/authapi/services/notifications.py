@@ -1,5 +1,6 @@
-"""The emails this service sends. Links are built from AUTHAPI_PUBLIC_URL only,
-never from request headers, and carry nothing secret except their one token."""
+"""The emails this service sends. Links are built from AUTHAPI_APP_URL (by default the
+built-in pages at AUTHAPI_PUBLIC_URL/account) only, never from request headers, and
+carry nothing secret except their one token."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from urllib.parse import urlencode
 
 from authapi.mail import Email
 
-# pages of the application at AUTHAPI_PUBLIC_URL that take `?token=` and POST it back
+# pages of the application at AUTHAPI_APP_URL that take `?token=` and POST it back
 VERIFY_EMAIL_PATH = "/verify-email"
 RESET_PASSWORD_PATH = "/reset-password"  # noqa: S105 (a path)
 
@@ -37,8 +38,8 @@ def describe_device(user_agent: str | None) -> str:
     return described or "unknown device"
 
 
-def link(public_url: str, path: str, token: str) -> str:
-    return f"{public_url}{path}?{urlencode({'token': token})}"
+def link(app_url: str, path: str, token: str) -> str:
+    return f"{app_url}{path}?{urlencode({'token': token})}"
 
 
 def verification(to: str, *, url: str, valid_hours: int) -> Email:
@@ -72,15 +73,15 @@ def finish_registration(to: str, *, url: str, valid_minutes: int) -> Email:
     )
 
 
-def already_registered(to: str, *, public_url: str) -> Email:
+def already_registered(to: str, *, app_url: str) -> Email:
     return Email(
         to=to,
-        link=public_url,
+        link=app_url,
         subject="Someone tried to sign up with your email address",
         text=(
             "Someone (perhaps you) tried to create an account with this email address, "
             "but you already have one. Sign in here:\n\n"
-            f"{public_url}\n\n"
+            f"{app_url}\n\n"
             'If you forgot your password, use "Forgot password" there. If this was not you, '
             "you can ignore this email: nothing has changed.\n"
         ),

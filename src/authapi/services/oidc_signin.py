@@ -266,13 +266,17 @@ class OidcSignIn:
             if error == "access_denied":
                 raise _Refused(Failure.ACCESS_DENIED)
             raise _Refused(Failure.PROVIDER_ERROR)
-        # RFC 9207: a provider that names itself must be the one we sent the user to
-        if iss is not None and iss != provider.config.issuer:
-            log.warning("provider %s: callback names issuer %.200r", provider.name, iss)
-            raise _Refused(Failure.PROVIDER_ERROR)
         if not code or len(code) > 2048:
             raise _Refused(Failure.PROVIDER_ERROR)
         try:
+            # RFC 9207 §2.4: a provider that names itself must be the one we sent the
+            # user to, and one whose metadata promises to name itself must do so
+            if iss is None and (await provider.metadata()).iss_parameter_supported:
+                log.warning("provider %s: callback without the promised iss", provider.name)
+                raise _Refused(Failure.PROVIDER_ERROR)
+            if iss is not None and iss != provider.config.issuer:
+                log.warning("provider %s: callback names issuer %.200r", provider.name, iss)
+                raise _Refused(Failure.PROVIDER_ERROR)
             tokens = await provider.exchange(
                 code=code, redirect_uri=self._callback_url(provider), code_verifier=stored.verifier
             )

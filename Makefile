@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OIDC_PROVIDER := tests/oidc_provider
 OIDC_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
+REQUIREMENTS_REPORT := .pytest-requirements.json
 
-.PHONY: run test lint typecheck pytest bench openapi clean
+.PHONY: run test lint typecheck pytest compliance bench openapi clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "authapi needs Python 3.11 or newer")'
@@ -21,8 +22,8 @@ run: $(STAMP)  ## serve the embedded default at http://127.0.0.1:8000
 test: lint typecheck pytest  ## everything CI checks
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench alembic examples
-	$(BIN)/ruff format --check src tests bench alembic examples
+	$(BIN)/ruff check src tests bench alembic examples tools
+	$(BIN)/ruff format --check src tests bench alembic examples tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -32,8 +33,14 @@ $(OIDC_STAMP): $(OIDC_PROVIDER)/package-lock.json
 	npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund
 	touch $(OIDC_STAMP)
 
+# the whole suite also checks the compliance matrix against what passed (tools/compliance.py)
 pytest: $(STAMP) $(OIDC_STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --requirements-report=$(REQUIREMENTS_REPORT) $(PYTEST_ARGS)
+	$(if $(PYTEST_ARGS),,$(BIN)/python tools/compliance.py check $(REQUIREMENTS_REPORT))
+
+compliance: $(STAMP)  ## regenerate docs/compliance.md (requirements.toml + test markers)
+	$(BIN)/python -m pytest --collect-only -q --requirements-report=$(REQUIREMENTS_REPORT) >/dev/null
+	$(BIN)/python tools/compliance.py render $(REQUIREMENTS_REPORT)
 
 bench: $(STAMP)  ## measure against PostgreSQL + Redis (see bench/README)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

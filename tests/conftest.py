@@ -548,6 +548,25 @@ async def oidc_api(make_api: Callable[..., Any], oidc_provider: Any) -> AsyncIte
         yield instance
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--requirements-report",
+        metavar="PATH",
+        type=Path,
+        default=None,
+        help="write the requirements each marked test proves, and its outcomes, to PATH "
+        "(tools/compliance.py reads it)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    path = config.getoption("--requirements-report")
+    if path is not None:
+        from tests.requirements_report import RequirementsReport
+
+        config.pluginmanager.register(RequirementsReport(path), "requirements-report")
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """In CI every test must run: any skip (a missing service, say) turns the run red."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -6,11 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from authapi.openapi import openapi_document
 
 COMMITTED = Path(__file__).resolve().parents[1] / "openapi.json"
 
 
+@pytest.mark.requirement("ASVS-2.1.1")
 def test_committed_openapi_json_matches_the_app() -> None:
     committed = json.loads(COMMITTED.read_text(encoding="utf-8"))
     assert committed == openapi_document(), "openapi.json is stale: run `make openapi`"

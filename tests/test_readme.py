@@ -79,6 +79,7 @@ def test_readme_walkthrough_runs_as_printed(embedded_server: Server) -> None:
     assert '"status":401,"code":"invalid_refresh_token"' in lines[5]
 
 
+@pytest.mark.requirement("ASVS-2.1.3")
 def test_readme_configuration_table_lists_every_setting() -> None:
     text = README.read_text(encoding="utf-8")
     documented = set(re.findall(r"^\| `(AUTHAPI_[A-Z0-9_]+)` \|", text, re.M))

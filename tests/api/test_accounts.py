@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from authapi.models import User
@@ -81,6 +82,7 @@ class TestRegister:
 
 
 class TestLoginBeforeVerification:
+    @pytest.mark.requirement("ASVS-2.3.1")
     async def test_right_password_before_verifying_is_403_email_not_verified(
         self, api: Api
     ) -> None:

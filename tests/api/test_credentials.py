@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from authapi.models import EmailToken, SecurityEvent, User, UserSession
@@ -103,6 +104,7 @@ async def user_id(api: Api, access: str) -> uuid.UUID:
 
 
 class TestChangePassword:
+    @pytest.mark.requirement("ASVS-6.2.2", "ASVS-6.2.3", "ASVS-7.4.3", "RFC9700-4.14.2")
     async def test_change_keeps_this_session_and_ends_the_others(self, api: Api) -> None:
         current, other = await two_sessions(api)
         response = await change_password(api, current.access)
@@ -116,6 +118,7 @@ class TestChangePassword:
         notice = await api.mail.wait_for(current.email, subject=PASSWORD_CHANGED)
         assert "?token=" not in body_of(notice)
 
+    @pytest.mark.requirement("ASVS-6.2.3", "NIST-63B-5.1.2")
     async def test_wrong_current_password_is_401_and_changes_nothing(self, api: Api) -> None:
         current, other = await two_sessions(api)
         response = await change_password(api, current.access, current=WRONG_PASSWORD)
@@ -128,6 +131,7 @@ class TestChangePassword:
         await api.settle()
         assert PASSWORD_CHANGED not in subjects_to(api, current.email)
 
+    @pytest.mark.requirement("ASVS-6.2.1")
     async def test_weak_new_password_is_422_and_changes_nothing(self, api: Api) -> None:
         current, other = await two_sessions(api)
         response = await change_password(api, current.access, new="too short")
@@ -211,6 +215,7 @@ class TestChangeEmail:
         assert subjects_to(api, current.email) == before
         assert (await api.me(current.access)).json()["email"] == current.email
 
+    @pytest.mark.requirement("ASVS-2.2.3")
     async def test_the_current_address_is_422(self, api: Api) -> None:
         current = await api.signed_in()
         for same in (current.email, f"  {current.email.upper()} "):
@@ -274,6 +279,7 @@ class TestChangeEmail:
 
 
 class TestDeleteAccount:
+    @pytest.mark.requirement("ASVS-10.3.3", "ASVS-7.4.2")
     async def test_delete_removes_the_account_and_every_session(self, api: Api) -> None:
         current, other = await two_sessions(api)
         account = await user_id(api, current.access)

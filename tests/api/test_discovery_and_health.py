@@ -102,6 +102,9 @@ class TestJwks:
 
 
 class TestMetadata:
+    @pytest.mark.requirement(
+        "RFC8414-2-a", "RFC8414-2-c", "RFC8414-2-d", "RFC8414-2-f", "RFC8414-3.2"
+    )
     async def test_metadata_names_the_issuer_and_endpoints_under_the_public_url(
         self, api: Api
     ) -> None:
@@ -123,6 +126,7 @@ class TestMetadata:
         assert all(value != [] for value in body.values()), body
         AuthorizationServerMetadata(body).validate()
 
+    @pytest.mark.requirement("RFC8414-2-a")
     async def test_configured_issuer_is_in_metadata_and_tokens(
         self, make_api: Callable[..., Any]
     ) -> None:
@@ -153,6 +157,7 @@ class TestHealth:
 
 
 class TestOfflineVerification:
+    @pytest.mark.requirement("RFC9068-2.2")
     async def test_es256_token_verifies_with_pyjwt_against_the_served_jwks(self, api: Api) -> None:
         tokens = await api.signed_in()
         claims = await verify_offline(api, tokens.access, "ES256")
@@ -213,6 +218,7 @@ class TestOfflineVerification:
 
 
 class TestHs256:
+    @pytest.mark.requirement("RFC9068-2.1")
     async def test_hs256_publishes_no_keys_and_tokens_verify_with_the_secret(
         self, make_api: Callable[..., Any], fresh_database: str
     ) -> None:

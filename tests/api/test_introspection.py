@@ -143,6 +143,7 @@ async def rs_api(make_api: Callable[..., Any]) -> AsyncIterator[Api]:
 
 # --- live tokens ----------------------------------------------------------------------------
 class TestLiveTokens:
+    @pytest.mark.requirement("RFC6750-5.3-a", "RFC7662-2.2-a")
     async def test_a_live_access_token_is_active_with_its_claims(self, rs_api: Api) -> None:
         tokens = await rs_api.signed_in()
         claims = claims_of(tokens.access)
@@ -163,6 +164,7 @@ class TestLiveTokens:
         assert isinstance(body["exp"], int)
         assert isinstance(body["iat"], int)
 
+    @pytest.mark.requirement("RFC7662-2.2-a")
     async def test_a_live_refresh_token_is_active_with_its_session(self, rs_api: Api) -> None:
         tokens = await rs_api.signed_in()
         before = time.time()
@@ -175,6 +177,7 @@ class TestLiveTokens:
         assert before < body["exp"] <= before + ttl + 2, (body, before)
         assert body.get("iat", before) <= before + 1
 
+    @pytest.mark.requirement("RFC6749-2.3.1", "RFC7662-2.1-a")
     async def test_every_configured_client_may_ask_and_the_hint_is_ignored(
         self, rs_api: Api
     ) -> None:
@@ -187,6 +190,7 @@ class TestLiveTokens:
         hinted = await introspect(rs_api, tokens.refresh, token_type_hint="access_token")
         assert_active(hinted, "refresh_token")
 
+    @pytest.mark.requirement("RFC6749-2.3.1")
     async def test_the_basic_scheme_name_is_case_insensitive(self, rs_api: Api) -> None:
         tokens = await rs_api.signed_in()
         value = basic(*RS1)["Authorization"].split(" ", 1)[1]
@@ -234,6 +238,7 @@ ENDINGS = {
 
 
 class TestEndedTokens:
+    @pytest.mark.requirement("ASVS-7.4.1", "RFC7009-2.1-b", "RFC7662-2.2-b")
     @pytest.mark.parametrize("ending", list(ENDINGS), ids=list(ENDINGS))
     async def test_an_ended_sessions_tokens_are_inactive_at_once(
         self, rs_api: Api, ending: str
@@ -256,6 +261,7 @@ class TestEndedTokens:
             assert_active(await introspect(rs_api, other.access), "access_token")
             assert_active(await introspect(rs_api, other.refresh), "refresh_token")
 
+    @pytest.mark.requirement("RFC7662-4")
     async def test_a_rotated_away_refresh_token_is_inactive_and_asking_revokes_nothing(
         self, rs_api: Api
     ) -> None:
@@ -276,6 +282,7 @@ class TestEndedTokens:
         assert_inactive(await introspect(rs_api, successor))  # now rotated away too
         assert_active(await introspect(rs_api, again.json()["refresh_token"]), "refresh_token")
 
+    @pytest.mark.requirement("RFC7662-2.2-b")
     async def test_a_forged_refresh_token_of_a_live_session_is_inactive_and_harmless(
         self, rs_api: Api
     ) -> None:
@@ -297,6 +304,7 @@ class TestEndedTokens:
 
 # --- expired, foreign and malformed tokens ------------------------------------------------------
 class TestExpiredTokens:
+    @pytest.mark.requirement("RFC7662-4")
     async def test_an_expired_access_token_of_a_live_session_is_inactive(self, rs_api: Api) -> None:
         tokens = await rs_api.signed_in()
         claims = claims_of(tokens.access)
@@ -320,6 +328,7 @@ class TestExpiredTokens:
         # the session itself is fine
         assert_active(await introspect(rs_api, tokens.access), "access_token")
 
+    @pytest.mark.requirement("RFC7662-4")
     async def test_a_token_not_yet_valid_is_inactive(self, rs_api: Api) -> None:
         tokens = await rs_api.signed_in()
         claims = claims_of(tokens.access)
@@ -327,6 +336,7 @@ class TestExpiredTokens:
         future = mint(rs_api, claims, jti=uuid.uuid4().hex, iat=now + 600, nbf=now + 600)
         assert_inactive(await introspect(rs_api, future))
 
+    @pytest.mark.requirement("ASVS-9.2.1")
     @pytest.mark.parametrize("backend", ["embedded"], indirect=True)
     async def test_a_token_verified_once_is_inactive_once_it_expires(
         self, make_api: Callable[..., Any]
@@ -351,6 +361,7 @@ class TestExpiredTokens:
 
 
 class TestForeignTokens:
+    @pytest.mark.requirement("ASVS-10.3.1", "ASVS-9.2.3", "RFC7662-2.2-b")
     async def test_a_token_of_another_issuer_or_audience_is_inactive(self, rs_api: Api) -> None:
         tokens = await rs_api.signed_in()
         claims = claims_of(tokens.access)
@@ -362,6 +373,7 @@ class TestForeignTokens:
             token = mint(rs_api, claims, jti=uuid.uuid4().hex, **changes)
             assert_inactive(await introspect(rs_api, token))
 
+    @pytest.mark.requirement("RFC8725-3.8")
     async def test_a_token_of_another_app_configured_with_another_issuer_is_inactive(
         self, rs_api: Api, make_api: Callable[..., Any]
     ) -> None:
@@ -378,6 +390,7 @@ class TestForeignTokens:
             ours = await rs_api.signed_in()
             assert_inactive(await introspect(other, ours.access))
 
+    @pytest.mark.requirement("ASVS-9.1.1", "RFC7662-4")
     async def test_a_token_signed_by_another_key_is_inactive(self, rs_api: Api) -> None:
         tokens = await rs_api.signed_in()
         claims = claims_of(tokens.access)
@@ -399,6 +412,7 @@ class TestForeignTokens:
         # the live one still is
         assert_active(await introspect(rs_api, tokens.access), "access_token")
 
+    @pytest.mark.requirement("RFC7662-2.2-b")
     async def test_garbage_is_inactive_and_never_a_500(self, rs_api: Api) -> None:
         tokens = await rs_api.signed_in()
         garbage = [
@@ -418,6 +432,7 @@ class TestForeignTokens:
         for token in garbage:
             assert_inactive(await introspect(rs_api, token))
 
+    @pytest.mark.requirement("RFC8725-3.12")
     async def test_other_secrets_of_the_app_are_not_tokens(self, rs_api: Api) -> None:
         """A sign-in challenge (mfa_token) and an email link token are inactive."""
         user = await mfa_user(rs_api)
@@ -447,6 +462,7 @@ class TestForeignTokens:
 
 # --- the request and the caller -------------------------------------------------------------------
 class TestRequest:
+    @pytest.mark.requirement("RFC7662-2.1-a")
     async def test_a_missing_token_is_invalid_request(self, rs_api: Api) -> None:
         response = await introspect(rs_api, None)
         assert response.status_code == 400, response.text
@@ -492,6 +508,7 @@ class TestClientAuthentication:
             ),
         }
 
+    @pytest.mark.requirement("ASVS-10.4.10", "RFC6749-5.2-b", "RFC7662-2.1-b")
     async def test_bad_client_credentials_are_401_with_a_basic_challenge(self, rs_api: Api) -> None:
         tokens = await rs_api.signed_in()
         sub = await user_id(rs_api, tokens.access)
@@ -508,16 +525,19 @@ class TestClientAuthentication:
         assert_active(await introspect(rs_api, tokens.access), "access_token")
         assert_active(await introspect(rs_api, tokens.refresh), "refresh_token")
 
+    @pytest.mark.requirement("RFC7662-2.1-b")
     async def test_bad_credentials_without_a_token_are_401_not_400(self, rs_api: Api) -> None:
         assert_invalid_client(await introspect(rs_api, None, {}))
         assert_invalid_client(await introspect(rs_api, None, basic(RS1[0], "x" * 32)))
 
+    @pytest.mark.requirement("ASVS-10.4.10", "RFC6749-5.2-b", "RFC7662-2.1-b")
     async def test_no_clients_configured_means_401_for_everyone(self, api: Api) -> None:
         tokens = await api.signed_in()
         for headers in ({}, basic(*RS1), basic("", ""), bearer(tokens.access)):
             response = await introspect(api, tokens.access, headers)
             assert_invalid_client(response)
 
+    @pytest.mark.requirement("RFC6749-2.3.1")
     async def test_a_secret_with_reserved_characters_works_form_encoded(self, rs_api: Api) -> None:
         tokens = await rs_api.signed_in()
         client_id, secret = ODD

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import PASSWORD, Api, assert_problem, bearer
@@ -73,6 +74,7 @@ class TestCounters:
         # two password checks, each timed with its wait for a hashing thread
         assert moved(before, after, "authapi_password_hash_seconds_count", operation="verify") == 2
 
+    @pytest.mark.requirement("ASVS-16.3.3")
     async def test_rate_limits_are_counted_by_budget(self, make_api: Callable[..., Any]) -> None:
         async with make_api(login_rate_limit_per_account_ip="1/minute") as api:
             address = f"nobody-{uuid.uuid4().hex[:8]}@example.com"

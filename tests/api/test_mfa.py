@@ -195,6 +195,7 @@ class TestTotpReplay:
         # the challenge itself is fine: a later step signs in
         assert (await submit(api, mfa_token, next_code(app))).status_code == 200
 
+    @pytest.mark.requirement("ASVS-6.5.5")
     async def test_a_code_of_sixty_seconds_ago_is_refused_of_thirty_accepted_once(
         self, api: Api
     ) -> None:
@@ -292,6 +293,7 @@ class TestCodeFormat:
 
 
 class TestRecoveryCodes:
+    @pytest.mark.requirement("ASVS-6.5.1", "NIST-63B-3.1.2.2-a")
     async def test_a_recovery_code_signs_in_once(self, api: Api) -> None:
         user = await mfa_user(api)
         assert (await mfa_status(api, user.tokens.access))["recovery_codes_remaining"] == 10
@@ -313,6 +315,7 @@ class TestRecoveryCodes:
         [str.upper, lambda code: code.replace("-", ""), lambda code: code.replace("-", " ")],
         ids=["upper-case", "no-hyphens", "spaces"],
     )
+    @pytest.mark.requirement("NIST-63B-3.1.2.2-a")
     async def test_a_recovery_code_may_be_typed_loosely(
         self, api: Api, typed: Callable[[str], str]
     ) -> None:
@@ -325,6 +328,7 @@ class TestRecoveryCodes:
             again = await submit(api, await challenge(api, user.email), form)
             assert_problem(again, 401, "invalid_mfa_code")
 
+    @pytest.mark.requirement("NIST-63B-4.2.4")
     async def test_each_use_emails_the_owner(self, api: Api) -> None:
         user = await mfa_user(api)
         for code in user.codes[:2]:
@@ -332,6 +336,7 @@ class TestRecoveryCodes:
         second = await api.mail.wait_for(user.email, subject=RECOVERY_USED_SUBJECT, count=2)
         assert "8 unused codes" in body_of(second)
 
+    @pytest.mark.requirement("NIST-63B-4.2.4")
     async def test_regenerating_replaces_every_old_code(self, api: Api) -> None:
         user = await mfa_user(api)
         response = await regenerate_codes(api, user.tokens.access, next_code(user.app))
@@ -350,6 +355,7 @@ class TestRecoveryCodes:
             assert_problem(await submit(api, mfa_token, dead), 401, "invalid_mfa_code")
         assert (await submit(api, mfa_token, new[0])).status_code == 200
 
+    @pytest.mark.requirement("NIST-63B-3.1.2.2-a")
     async def test_regenerating_with_a_recovery_code_spends_it(self, api: Api) -> None:
         user = await mfa_user(api)
         response = await regenerate_codes(api, user.tokens.access, user.codes[0])
@@ -360,6 +366,7 @@ class TestRecoveryCodes:
         # nobody signed in: the owner hears about new codes, not about a sign-in
         assert not [m for m in api.mail.to(user.email) if RECOVERY_USED_SUBJECT in m["Subject"]]
 
+    @pytest.mark.requirement("NIST-63B-4.1.2.1")
     async def test_regenerating_with_a_wrong_code_changes_nothing(self, api: Api) -> None:
         user = await mfa_user(api)
         response = await regenerate_codes(api, user.tokens.access, wrong_code(user.app))
@@ -400,6 +407,7 @@ class TestChallenge:
             "invalid_token",
         )
 
+    @pytest.mark.requirement("ASVS-7.2.4")
     async def test_a_completed_challenge_cannot_be_used_again(self, api: Api) -> None:
         user = await mfa_user(api)
         mfa_token = await challenge(api, user.email)
@@ -469,6 +477,7 @@ class TestChallenge:
         fresh = await challenge(api, user.email, NEW_PASSWORD)
         assert (await submit(api, fresh, next_code(user.app))).status_code == 200
 
+    @pytest.mark.requirement("ASVS-6.4.3")
     async def test_a_password_reset_leaves_mfa_on(self, api: Api) -> None:
         user = await mfa_user(api)
         forgot = await api.client.post("/auth/forgot-password", json={"email": user.email})
@@ -485,6 +494,7 @@ class TestChallenge:
         status = await mfa_status(api, response.json()["access_token"])
         assert status == {"totp_enabled": True, "recovery_codes_remaining": 9}
 
+    @pytest.mark.requirement("ASVS-6.3.4")
     async def test_oauth_password_grant_answers_mfa_required(self, api: Api) -> None:
         user = await mfa_user(api)
         response = await api.client.post(
@@ -513,6 +523,7 @@ class TestChallenge:
 
 
 class TestEnrolment:
+    @pytest.mark.requirement("RFC6238-3")
     async def test_a_second_setup_replaces_the_pending_secret(self, api: Api) -> None:
         tokens = await api.signed_in()
         first = await start_setup(api, tokens.access)
@@ -533,6 +544,7 @@ class TestEnrolment:
         # the enrolled secret is untouched
         assert (await signed_in_with_mfa(api, user.email, next_code(user.app))).access
 
+    @pytest.mark.requirement("ASVS-2.3.1")
     async def test_confirm_without_setup_is_a_conflict(self, api: Api) -> None:
         tokens = await api.signed_in()
         assert_problem(await confirm(api, tokens.access, "123456"), 409, "mfa_setup_required")
@@ -555,6 +567,7 @@ class TestEnrolment:
         # the pending secret is still there to confirm
         assert (await confirm(api, tokens.access, app.now())).status_code == 200
 
+    @pytest.mark.requirement("ASVS-7.4.3", "NIST-63B-4.1.2.1")
     async def test_enabling_ends_the_other_sessions_and_emails_the_owner(self, api: Api) -> None:
         laptop = await api.signed_in()
         phone = await api.signed_in(laptop.email)
@@ -586,6 +599,7 @@ class TestDisable:
         await assert_totp(api, user.tokens, enabled=True)
         assert (await mfa_status(api, user.tokens.access))["recovery_codes_remaining"] == 10
 
+    @pytest.mark.requirement("ASVS-7.4.3")
     async def test_password_and_code_turn_totp_off(self, api: Api) -> None:
         user = await mfa_user(api)
         other = await signed_in_with_mfa(api, user.email, user.codes[0])
@@ -625,6 +639,7 @@ class TestDisable:
 
 
 class TestPerUserLimit:
+    @pytest.mark.requirement("ASVS-2.3.2", "NIST-63B-3.1.4.2-c", "RFC9457-3.1.2")
     async def test_codes_across_challenges_share_one_budget(
         self, make_api: Callable[..., Any]
     ) -> None:
@@ -670,6 +685,7 @@ class TestEvents:
         claims = jwt.decode(access_token, options={"verify_signature": False})
         return uuid.UUID(claims["sid"])
 
+    @pytest.mark.requirement("ASVS-16.3.1")
     async def test_a_totp_sign_in_records_method_password_totp(self, api: Api) -> None:
         user = await mfa_user(api)
         signed_in = await signed_in_with_mfa(api, user.email, next_code(user.app))
@@ -689,6 +705,7 @@ class TestEvents:
         assert events[-1].details == {"method": "password+recovery_code"}
         assert events[-1].session_id == self.session_of(signed_in.access)
 
+    @pytest.mark.requirement("ASVS-16.3.1")
     async def test_challenges_and_failures_are_recorded(self, api: Api) -> None:
         user = await mfa_user(api)
         mfa_token = await challenge(api, user.email)

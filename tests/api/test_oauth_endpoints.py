@@ -45,6 +45,7 @@ class TestPasswordGrant:
         ],
         ids=["plain", "client-id", "client-id-and-basic-auth"],
     )
+    @pytest.mark.requirement("RFC6749-5.1")
     async def test_swagger_authorize_form_gets_a_token_response(
         self, api: Api, extra_fields: dict[str, str], headers: dict[str, str]
     ) -> None:
@@ -81,6 +82,7 @@ class TestPasswordGrant:
         )
         assert response.status_code == 200, response.text
 
+    @pytest.mark.requirement("RFC6749-4.3.2-a", "RFC6749-5.2-a")
     async def test_wrong_password_is_invalid_grant(self, api: Api) -> None:
         email = await api.create_user()
         response = await password_grant(
@@ -104,6 +106,7 @@ class TestPasswordGrant:
         )
         assert_oauth_error(response, "invalid_grant", "invalid_credentials")
 
+    @pytest.mark.requirement("RFC6749-5.2-a")
     async def test_missing_grant_type_is_invalid_request(self, api: Api) -> None:
         email = await api.create_user()
         response = await password_grant(api, username=email, password=PASSWORD)
@@ -113,6 +116,7 @@ class TestPasswordGrant:
         response = await api.client.post("/auth/token", headers={"Content-Type": FORM})
         assert_oauth_error(response, "invalid_request")
 
+    @pytest.mark.requirement("RFC6749-5.2-a")
     @pytest.mark.parametrize("grant_type", ["client_credentials", "authorization_code", "PASSWORD"])
     async def test_unknown_grant_type_is_unsupported_grant_type(
         self, api: Api, grant_type: str
@@ -122,6 +126,7 @@ class TestPasswordGrant:
         )
         assert_oauth_error(response, "unsupported_grant_type")
 
+    @pytest.mark.requirement("RFC6749-4.3.2-a")
     @pytest.mark.parametrize("missing", ["username", "password"])
     async def test_missing_credentials_are_invalid_request(self, api: Api, missing: str) -> None:
         fields = {"grant_type": "password", "username": unique_email(), "password": PASSWORD}
@@ -151,6 +156,7 @@ async def assert_ended(api: Api, tokens: Tokens) -> None:
 
 
 class TestRevocation:
+    @pytest.mark.requirement("ASVS-10.4.9", "RFC7009-2", "RFC7009-2.1-b")
     async def test_revoking_a_refresh_token_ends_its_session(self, api: Api) -> None:
         tokens = await api.signed_in()
         response = await revoke(api, token=tokens.refresh, token_type_hint="refresh_token")
@@ -158,12 +164,14 @@ class TestRevocation:
         assert response.headers["cache-control"] == "no-store"
         await assert_ended(api, tokens)
 
+    @pytest.mark.requirement("RFC7009-2")
     async def test_revoking_an_access_token_ends_its_session(self, api: Api) -> None:
         tokens = await api.signed_in()
         response = await revoke(api, token=tokens.access, token_type_hint="access_token")
         assert response.status_code == 200
         await assert_ended(api, tokens)
 
+    @pytest.mark.requirement("RFC7009-2.1-a")
     async def test_a_wrong_type_hint_does_not_matter(self, api: Api) -> None:
         tokens = await api.signed_in()
         assert (
@@ -188,16 +196,19 @@ class TestRevocation:
         ],
         ids=["garbage", "unsigned-refresh-shape", "unsigned-jwt"],
     )
+    @pytest.mark.requirement("RFC7009-2.2")
     async def test_unknown_or_invalid_token_is_200(self, api: Api, token: str) -> None:
         response = await revoke(api, token=token)
         assert response.status_code == 200
 
+    @pytest.mark.requirement("RFC7009-2.2")
     async def test_revoking_twice_is_200(self, api: Api) -> None:
         tokens = await api.signed_in()
         assert (await revoke(api, token=tokens.refresh)).status_code == 200
         assert (await revoke(api, token=tokens.refresh)).status_code == 200
         assert (await revoke(api, token=tokens.access)).status_code == 200
 
+    @pytest.mark.requirement("RFC7009-2.2")
     async def test_forged_refresh_token_revokes_nothing(self, api: Api) -> None:
         tokens = await api.signed_in()
         session_id, secret, mac = tokens.refresh.split(".")
@@ -206,6 +217,7 @@ class TestRevocation:
         ).status_code == 200
         assert (await api.me(tokens.access)).status_code == 200
 
+    @pytest.mark.requirement("RFC7009-2.1-a")
     async def test_missing_token_is_invalid_request(self, api: Api) -> None:
         response = await api.client.post("/auth/revoke", headers={"Content-Type": FORM})
         assert_oauth_error(response, "invalid_request")
@@ -223,6 +235,7 @@ class TestFormEncoding:
             ("/auth/revoke", {"token": "x"}),
         ],
     )
+    @pytest.mark.requirement("RFC6749-5.2-a")
     async def test_a_json_body_is_told_to_send_a_form(
         self, api: Api, path: str, body: dict[str, str]
     ) -> None:

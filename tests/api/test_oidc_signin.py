@@ -226,6 +226,7 @@ def delta(before: dict[str, int], after: dict[str, int], path: str) -> int:
 
 # --- the start: GET /auth/oauth/{provider}/authorize -------------------------------------------
 class TestAuthorize:
+    @pytest.mark.requirement("ASVS-10.1.2", "RFC7636-4.2", "RFC9700-2.1.1")
     async def test_redirects_to_the_provider_with_pkce_state_and_nonce(
         self, app: Api, oidc_provider: OidcProvider
     ) -> None:
@@ -270,6 +271,7 @@ class TestAuthorize:
         assert "secure" in oauth
         assert oauth["max-age"] == "600"
 
+    @pytest.mark.requirement("ASVS-10.1.2")
     async def test_every_start_has_fresh_secrets(self, app: Api) -> None:
         browser = OidcBrowser(app.client)
         seen: list[dict[str, str]] = []
@@ -288,6 +290,7 @@ class TestAuthorize:
         for name in seen[0]:
             assert seen[0][name] != seen[1][name], name
 
+    @pytest.mark.requirement("ASVS-2.4.1")
     async def test_starts_are_throttled_per_ip(self, oidc_app: Callable[..., Any]) -> None:
         async with oidc_app(oidc_rate_limit_per_ip="2/minute") as api:
             for _ in range(2):
@@ -327,6 +330,7 @@ class TestAuthorize:
 
 # --- first sign-in: a new account ---------------------------------------------------------------
 class TestNewAccount:
+    @pytest.mark.requirement("RFC7636-4.2", "RFC7636-4.5")
     async def test_a_new_verified_email_creates_an_account_without_password(
         self, app: Api, oidc_provider: OidcProvider
     ) -> None:
@@ -371,6 +375,7 @@ class TestNewAccount:
         assert after["id"] == profile["id"]
         assert after["has_password"] is True
 
+    @pytest.mark.requirement("ASVS-16.3.1")
     async def test_the_new_account_is_recorded_with_the_provider_method(
         self, app: Api, oidc_provider: OidcProvider
     ) -> None:
@@ -433,6 +438,7 @@ class TestNewAccount:
 
 # --- later sign-ins: the same (issuer, subject) --------------------------------------------------
 class TestReturningUser:
+    @pytest.mark.requirement("ASVS-10.5.2")
     async def test_the_same_sub_signs_in_to_the_same_account(
         self, app: Api, oidc_provider: OidcProvider
     ) -> None:
@@ -455,6 +461,7 @@ class TestReturningUser:
         assert await users_with_email(app, email) == 1
         assert await sessions_of(app, uuid.UUID(first["id"])) == 2
 
+    @pytest.mark.requirement("ASVS-10.5.2")
     async def test_a_changed_provider_email_still_maps_to_the_same_account(
         self, app: Api, oidc_provider: OidcProvider
     ) -> None:
@@ -545,6 +552,7 @@ class TestExistingAccount:
 
 # --- accounts with two-factor authentication ------------------------------------------------------
 class TestMfa:
+    @pytest.mark.requirement("ASVS-2.3.1", "ASVS-6.3.4")
     @pytest.mark.parametrize("redirect_to", [None, DEEP_TARGET], ids=["default", "with-query"])
     async def test_a_provider_sign_in_needs_the_second_factor(
         self, app: Api, oidc_provider: OidcProvider, redirect_to: str | None
@@ -703,6 +711,7 @@ class TestOutcomes:
 
 # --- linking a provider to the signed-in account --------------------------------------------------
 class TestLinking:
+    @pytest.mark.requirement("NIST-63B-4.1.2.1")
     async def test_link_while_signed_in(self, app: Api, oidc_provider: OidcProvider) -> None:
         tokens = await app.signed_in()
         provider_email = unique_email("oidc-link")
@@ -942,6 +951,7 @@ class TestAccountWithoutPassword:
         assert deleted.status_code == 204, deleted.text
         assert await users_with_email(app, email) == 0
 
+    @pytest.mark.requirement("ASVS-10.3.4", "NIST-63B-5.1.2")
     async def test_an_old_session_must_sign_in_again(
         self, app: Api, oidc_provider: OidcProvider
     ) -> None:

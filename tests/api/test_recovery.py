@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select, update
 
 from authapi.models import EmailToken, OutboxMessage, SecurityEvent, User, UserSession, utcnow
@@ -73,6 +74,7 @@ def reset_emails(api: Api, email: str) -> int:
 
 
 class TestResetFlow:
+    @pytest.mark.requirement("ASVS-7.4.3", "NIST-63B-4.2.4")
     async def test_reset_ends_every_session_and_swaps_the_password(self, api: Api) -> None:
         laptop = await api.signed_in()
         email = laptop.email
@@ -131,6 +133,7 @@ class TestResetFlow:
 
 
 class TestRefusedTokens:
+    @pytest.mark.requirement("ASVS-6.4.3")
     async def test_a_used_reset_token_is_refused(self, api: Api) -> None:
         email = await api.create_user()
         token = await reset_token(api, email)
@@ -157,6 +160,7 @@ class TestRefusedTokens:
             assert row is not None
             assert row.expires_at - row.created_at == timedelta(seconds=60)
 
+    @pytest.mark.requirement("ASVS-6.4.3")
     async def test_an_expired_reset_token_is_refused(self, make_api: Callable[..., Any]) -> None:
         async with make_api(reset_token_ttl_seconds=60) as api:
             email = await api.create_user()
@@ -216,6 +220,7 @@ class TestRefusedTokens:
         assert_problem(refused, 400, "invalid_token")
         assert (await reset(api, token)).status_code == 200
 
+    @pytest.mark.requirement("ASVS-6.2.1")
     async def test_a_weak_new_password_is_refused_and_the_token_stays_usable(
         self, api: Api
     ) -> None:
@@ -256,6 +261,7 @@ class TestResetLink:
         assert "evil" not in html
         assert (await reset(api, link_token(message))).status_code == 200
 
+    @pytest.mark.requirement("NIST-63B-4.2.1.2-a")
     async def test_reset_token_has_128_bits_or_more_and_only_its_sha256_is_kept(
         self, api: Api
     ) -> None:

@@ -63,6 +63,7 @@ async def reuse_events(api: Api, session_id: str) -> list[SecurityEvent]:
 
 
 class TestConcurrentRefresh:
+    @pytest.mark.requirement("ASVS-10.4.5", "ASVS-2.3.4")
     async def test_parallel_refreshes_of_one_token_converge_on_one_successor(
         self, api: Api
     ) -> None:
@@ -110,6 +111,7 @@ class TestGraceReplay:
         # the successor is still the live token
         assert (await api.refresh(first.refresh)).status_code == 200
 
+    @pytest.mark.requirement("ASVS-10.4.5", "RFC9700-2.2.2")
     async def test_parent_replay_after_grace_revokes_the_session(
         self, make_api: Callable[..., Any]
     ) -> None:
@@ -125,6 +127,7 @@ class TestGraceReplay:
 
 
 class TestReuse:
+    @pytest.mark.requirement("ASVS-10.4.5", "RFC6749-10.4", "RFC9457-3.1.2", "RFC9700-2.2.2")
     async def test_grandparent_replay_revokes_the_session(self, api: Api) -> None:
         tokens = await api.signed_in()
         child = await refreshed(api, tokens.refresh)
@@ -150,6 +153,7 @@ class TestReuse:
         assert (await api.me(other.access)).status_code == 200
         assert (await api.refresh(other.refresh)).status_code == 200
 
+    @pytest.mark.requirement("ASVS-16.3.3")
     async def test_reuse_is_recorded_and_the_session_marked_revoked(self, api: Api) -> None:
         tokens = await api.signed_in()
         user_id = (await api.me(tokens.access)).json()["id"]
@@ -191,6 +195,7 @@ class TestReuse:
 
 
 class TestInvalidTokens:
+    @pytest.mark.requirement("ASVS-7.2.1", "RFC6749-10.4")
     async def test_forged_mac_is_invalid_and_does_not_revoke_the_session(self, api: Api) -> None:
         tokens = await api.signed_in()
         session_id, secret, mac = tokens.refresh.split(".")
@@ -225,6 +230,9 @@ class TestInvalidTokens:
 
 
 class TestSessionLifetime:
+    @pytest.mark.requirement(
+        "ASVS-10.4.8", "ASVS-7.3.2", "ASVS-7.4.1", "NIST-63B-2.1.3", "NIST-63B-5.1.1-b"
+    )
     async def test_refresh_expiry_is_capped_by_the_absolute_session_lifetime(
         self, make_api: Callable[..., Any]
     ) -> None:
@@ -277,6 +285,7 @@ class TestSessionLifetime:
 
 
 class TestOAuthRefreshGrant:
+    @pytest.mark.requirement("ASVS-7.2.2", "RFC6749-5.1", "RFC6749-6", "RFC9700-2.2.2")
     async def test_refresh_grant_rotates_and_replays_like_refresh(self, api: Api) -> None:
         tokens = await api.signed_in()
         form = {"grant_type": "refresh_token", "refresh_token": tokens.refresh}
@@ -293,6 +302,7 @@ class TestOAuthRefreshGrant:
         assert replay.json()["refresh_token"] == body["refresh_token"]
         assert jti_of(replay.json()["access_token"]) != jti_of(body["access_token"])
 
+    @pytest.mark.requirement("ASVS-10.4.5", "RFC6749-6", "RFC9700-2.2.2")
     async def test_refresh_grant_grandparent_is_invalid_grant_and_revokes(self, api: Api) -> None:
         tokens = await api.signed_in()
         child = await refreshed(api, tokens.refresh)
@@ -308,6 +318,7 @@ class TestOAuthRefreshGrant:
         assert_problem(await api.me(grandchild.access), 401, "invalid_token")
         assert len(await reuse_events(api, session_of(tokens.refresh))) == 1
 
+    @pytest.mark.requirement("RFC6749-5.2-a", "RFC6749-6")
     async def test_refresh_grant_with_a_forged_token_is_invalid_grant(self, api: Api) -> None:
         tokens = await api.signed_in()
         session_id, secret, _ = tokens.refresh.split(".")
@@ -323,6 +334,7 @@ class TestOAuthRefreshGrant:
         }
         assert (await api.refresh(tokens.refresh)).status_code == 200
 
+    @pytest.mark.requirement("RFC6749-6")
     async def test_refresh_grant_without_the_token_is_invalid_request(self, api: Api) -> None:
         response = await api.client.post("/auth/token", data={"grant_type": "refresh_token"})
         assert response.status_code == 400

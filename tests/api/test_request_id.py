@@ -59,6 +59,7 @@ class TestRequestIdHeader:
             b"",
         ],
     )
+    @pytest.mark.requirement("ASVS-16.4.1")
     async def test_an_unsafe_id_is_replaced(self, api: Api, value: bytes) -> None:
         response = await api.client.get("/healthz", headers={"X-Request-ID": value})
         assert HEX32.fullmatch(response.headers["x-request-id"])
@@ -75,6 +76,7 @@ class TestRequestIdHeader:
 
 
 class TestAccessLine:
+    @pytest.mark.requirement("ASVS-16.2.1", "ASVS-16.3.2")
     async def test_one_record_with_id_route_template_and_no_query(
         self, api: Api, access: pytest.LogCaptureFixture
     ) -> None:
@@ -98,6 +100,7 @@ class TestAccessLine:
         for leaked in (str(identity), "query-secret", "135792", "garbage-access-token", "?"):
             assert leaked not in text
 
+    @pytest.mark.requirement("ASVS-16.3.3")
     async def test_generated_id_is_the_one_logged(
         self, api: Api, access: pytest.LogCaptureFixture
     ) -> None:
@@ -119,6 +122,7 @@ class TestAccessLine:
         assert fields["status"] == 404
         assert "query-secret" not in f"{record.getMessage()} {vars(record)}"
 
+    @pytest.mark.requirement("ASVS-16.2.4")
     async def test_lines_written_during_the_request_carry_the_id(
         self, api: Api, caplog: pytest.LogCaptureFixture
     ) -> None:
@@ -149,6 +153,7 @@ class TestUnexpectedErrors:
     connection (issue 12, item 22). httpx's ASGITransport raises whatever escapes the
     app, so a 500 answer at all shows that nothing escaped."""
 
+    @pytest.mark.requirement("ASVS-16.3.4", "ASVS-16.5.1", "ASVS-16.5.3")
     async def test_an_unexpected_error_is_a_500_problem_with_the_request_id(
         self, api: Api, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
     ) -> None:

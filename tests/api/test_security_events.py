@@ -182,6 +182,7 @@ def parse_time(value: str) -> datetime:
 
 # --- each sees its own --------------------------------------------------------------------
 class TestOwnEvents:
+    @pytest.mark.requirement("ASVS-16.2.1", "ASVS-16.2.2")
     async def test_each_user_sees_its_own_events_newest_first(
         self, two_actors: tuple[Actor, Actor, datetime, datetime]
     ) -> None:
@@ -200,6 +201,7 @@ class TestOwnEvents:
                 assert event["ip"] == who.ip, event
                 assert event["user_agent"] == who.user_agent, event
 
+    @pytest.mark.requirement("ASVS-16.3.1")
     async def test_details_and_sessions_of_the_events(
         self, two_actors: tuple[Actor, Actor, datetime, datetime]
     ) -> None:
@@ -219,6 +221,7 @@ class TestOwnEvents:
             (logged_out,) = by_type["logout"]
             assert logged_out["session_id"] == who.session_ids[0]
 
+    @pytest.mark.requirement("ASVS-10.3.2")
     async def test_never_another_users_events(
         self, two_actors: tuple[Actor, Actor, datetime, datetime]
     ) -> None:

@@ -49,6 +49,7 @@ async def list_sessions(api: Api, tokens: Tokens) -> list[dict[str, Any]]:
 
 
 class TestLogout:
+    @pytest.mark.requirement("ASVS-7.2.1", "ASVS-7.4.1", "NIST-63B-5.1-b", "RFC9700-4.14.2")
     async def test_logout_by_refresh_token_ends_the_session_at_once(self, api: Api) -> None:
         tokens = await api.signed_in()
         await assert_session_live(api, tokens)
@@ -59,6 +60,7 @@ class TestLogout:
         assert response.content == b""
         await assert_session_ended(api, tokens)
 
+    @pytest.mark.requirement("ASVS-7.4.1", "NIST-63B-5.1-b", "RFC6750-2.1")
     async def test_logout_with_only_a_bearer_token_ends_that_session(self, api: Api) -> None:
         email = await api.create_user()
         tokens = await api.signed_in(email)
@@ -157,6 +159,7 @@ class TestLogoutWithARotatedToken:
 
 
 class TestLogoutAll:
+    @pytest.mark.requirement("ASVS-10.4.9")
     async def test_logout_all_ends_every_session_of_the_user_only(self, api: Api) -> None:
         email = await api.create_user()
         first = await api.signed_in(email)
@@ -186,6 +189,7 @@ class TestLogoutAll:
 
 
 class TestSessionList:
+    @pytest.mark.requirement("ASVS-7.2.4")
     async def test_sessions_list_shows_each_active_session_with_its_details(
         self, make_api: Callable[..., Any]
     ) -> None:
@@ -262,6 +266,7 @@ class TestSessionList:
 
 
 class TestRevokeOneSession:
+    @pytest.mark.requirement("ASVS-10.4.9")
     async def test_deleting_a_session_ends_only_that_one(self, api: Api) -> None:
         email = await api.create_user()
         mine = await api.signed_in(email)
@@ -284,6 +289,7 @@ class TestRevokeOneSession:
         assert response.status_code == 204
         await assert_session_ended(api, tokens)
 
+    @pytest.mark.requirement("ASVS-10.3.2", "ASVS-10.4.9")
     async def test_another_users_session_is_not_found_and_stays_live(self, api: Api) -> None:
         mine = await api.signed_in()
         theirs = await api.signed_in()

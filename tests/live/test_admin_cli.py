@@ -187,6 +187,7 @@ class TestLook:
 
 # --- users disable / enable / revoke-sessions -----------------------------------------------------
 class TestDisable:
+    @pytest.mark.requirement("ASVS-7.4.2")
     async def test_disable_ends_sessions_at_once_and_refuses_sign_in_until_enabled(
         self, app: Api, cli_env: dict[str, str], tmp_path: Path
     ) -> None:

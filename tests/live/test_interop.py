@@ -60,6 +60,7 @@ def tampered(token: str) -> str:
     return f"{header}.{forged}.{signature}"
 
 
+@pytest.mark.requirement("RFC8414-2-d", "RFC8414-2-f")
 async def test_authlib_validates_the_metadata(server: LiveServer) -> None:
     async with server.client() as client:
         response = await client.get("/.well-known/oauth-authorization-server")
@@ -71,6 +72,7 @@ async def test_authlib_validates_the_metadata(server: LiveServer) -> None:
         assert document[member].startswith(f"{PUBLIC_URL}/"), member
 
 
+@pytest.mark.requirement("RFC6749-5.1", "RFC6749-6", "RFC7009-2", "RFC7662-2.2-a")
 async def test_authlib_oauth_client_signs_in_refreshes_revokes_and_introspects(
     server: LiveServer, user: str
 ) -> None:
@@ -146,6 +148,7 @@ async def access_token(server: LiveServer, user: str) -> str:
     return str(response.json()["access_token"])
 
 
+@pytest.mark.requirement("RFC9068-2.1", "RFC8725-3.11", "ASVS-9.1.1")
 async def test_node_jose_verifies_an_access_token_and_refuses_a_tampered_one(
     server: LiveServer, user: str
 ) -> None:
@@ -158,6 +161,7 @@ async def test_node_jose_verifies_an_access_token_and_refuses_a_tampered_one(
     assert forged["code"] == "ERR_JWS_SIGNATURE_VERIFICATION_FAILED"
 
 
+@pytest.mark.requirement("RFC9068-2.1", "ASVS-9.1.1")
 async def test_joserfc_verifies_an_access_token_and_refuses_a_tampered_one(
     server: LiveServer, user: str
 ) -> None:

@@ -316,6 +316,7 @@ def strings_in(value: Any) -> Iterable[str]:
             yield from strings_in(item)
 
 
+@pytest.mark.requirement("ASVS-16.2.5")
 async def test_no_secret_reaches_any_log_line(served: Served, smtp_server: SmtpServer) -> None:
     server = served.server
     found = Secrets()

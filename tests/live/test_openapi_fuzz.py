@@ -27,6 +27,7 @@ pytestmark = pytest.mark.live
 SCHEMATHESIS = Path(sys.executable).parent / "st"
 
 
+@pytest.mark.requirement("ASVS-2.1.1")
 async def test_fuzzed_requests_get_only_documented_answers_and_never_a_500(
     servers: ServerPool,
     postgres: PostgresDatabase,

@@ -149,6 +149,7 @@ class TestNoSessionFromAReplacedCredential:
         outcomes = await asyncio.gather(*(trial() for _ in range(TRIALS)))
         assert any(outcomes), "no trial raced: the test proved nothing"
 
+    @pytest.mark.requirement("ASVS-2.3.4")
     async def test_no_session_starts_from_a_password_a_reset_replaced(
         self, server: LiveServer, smtp_server: SmtpServer
     ) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from authapi.models import OutboxMessage
 from tests.conftest import Api, body_of
 from tests.mail.conftest import ProductionApi, SmtpService, eventually, outbox_rows
@@ -42,6 +44,7 @@ async def assert_arrives_exactly_once(smtp: SmtpService, api: Api, address: str)
 
 
 class TestSmtpOutage:
+    @pytest.mark.requirement("ASVS-16.5.2")
     async def test_reset_email_queued_while_smtp_is_down_arrives_once_when_it_is_back(
         self, production_api: ProductionApi, smtp_service: SmtpService
     ) -> None:

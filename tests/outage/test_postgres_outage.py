@@ -52,6 +52,7 @@ async def pg_api(
                 await run_blocking(private_postgres.start)
 
 
+@pytest.mark.requirement("ASVS-16.5.2")
 async def test_postgres_outage_answers_503_and_the_pool_recovers_without_restart(
     pg_api: Api, private_postgres: PrivatePostgres
 ) -> None:

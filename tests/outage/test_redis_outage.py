@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import PostgresDatabase, SmtpServer, assert_problem, bearer
 from tests.outage.conftest import PrivateRedis, eventually, outage_api, run_blocking, timed
 
 
+@pytest.mark.requirement("ASVS-16.5.2", "ASVS-16.5.3")
 async def test_redis_outage_fails_closed_with_503_and_recovers_without_restart(
     tmp_path: Path,
     postgres: PostgresDatabase,
@@ -76,6 +79,7 @@ async def test_redis_outage_fails_closed_with_503_and_recovers_without_restart(
         }
 
 
+@pytest.mark.requirement("ASVS-16.5.2")
 async def test_unresponsive_redis_gives_503_within_the_bound_and_recovers(
     tmp_path: Path,
     postgres: PostgresDatabase,

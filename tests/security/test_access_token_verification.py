@@ -113,6 +113,7 @@ def attacker_key() -> tuple[ec.EllipticCurvePrivateKey, dict[str, Any]]:
 
 
 class TestControl:
+    @pytest.mark.requirement("ASVS-10.3.2", "ASVS-10.3.3", "RFC6750-2.1", "RFC9068-2.1")
     async def test_the_issued_token_is_accepted(self, victim: Victim) -> None:
         assert victim.header == {"alg": "ES256", "kid": victim.kid, "typ": "at+jwt"}
         response = await victim.me(victim.access_token)
@@ -123,6 +124,7 @@ class TestControl:
         token = forge(victim.header, victim.claims, victim.server_sign)
         assert (await victim.me(token)).status_code == 200
 
+    @pytest.mark.requirement("RFC6750-3-a")
     async def test_missing_bearer_is_401_not_authenticated_with_a_bare_challenge(
         self, victim: Victim
     ) -> None:
@@ -134,6 +136,7 @@ class TestControl:
 
 
 class TestAlgorithm:
+    @pytest.mark.requirement("ASVS-9.1.2", "RFC8725-3.1", "RFC9068-4")
     @pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
     async def test_alg_none_is_rejected(self, victim: Victim, alg: str) -> None:
         header = {**victim.header, "alg": alg}
@@ -143,6 +146,7 @@ class TestAlgorithm:
         token = forge(header, victim.claims, None) + original_signature
         assert_rejected(await victim.me(token))
 
+    @pytest.mark.requirement("ASVS-9.1.2", "RFC8725-3.1")
     async def test_hs256_keyed_with_the_servers_public_key_is_rejected(
         self, victim: Victim
     ) -> None:
@@ -169,6 +173,7 @@ class TestAlgorithm:
         for secret in confused_secrets:
             assert_rejected(await victim.me(forge(header, victim.claims, hs256(secret))))
 
+    @pytest.mark.requirement("ASVS-9.1.2", "RFC8725-3.1")
     async def test_another_asymmetric_algorithm_with_the_servers_kid_is_rejected(
         self, victim: Victim
     ) -> None:
@@ -189,10 +194,12 @@ class TestAlgorithm:
 
 
 class TestKeySelection:
+    @pytest.mark.requirement("ASVS-9.1.1", "RFC8725-3.8")
     async def test_another_es256_key_with_the_servers_kid_is_rejected(self, victim: Victim) -> None:
         key, _ = attacker_key()
         assert_rejected(await victim.me(forge(victim.header, victim.claims, es256(key))))
 
+    @pytest.mark.requirement("ASVS-9.1.3", "RFC8725-3.10")
     async def test_embedded_jwk_header_is_ignored(self, victim: Victim) -> None:
         key, jwk = attacker_key()
         for kid in (jwk["kid"], victim.kid, None):
@@ -201,6 +208,7 @@ class TestKeySelection:
                 header["kid"] = kid
             assert_rejected(await victim.me(forge(header, victim.claims, es256(key))))
 
+    @pytest.mark.requirement("ASVS-9.1.3", "RFC8725-3.10")
     async def test_jku_and_x5u_headers_are_never_fetched(self, victim: Victim) -> None:
         key, jwk = attacker_key()
         fetched: list[bytes] = []
@@ -226,6 +234,7 @@ class TestKeySelection:
             await server.wait_closed()
         assert fetched == []
 
+    @pytest.mark.requirement("ASVS-9.1.3", "RFC8725-3.10")
     async def test_unknown_or_missing_kid_is_rejected(self, victim: Victim) -> None:
         key, jwk = attacker_key()
         header = {**victim.header, "kid": jwk["kid"]}
@@ -233,6 +242,7 @@ class TestKeySelection:
         without_kid = {name: value for name, value in victim.header.items() if name != "kid"}
         assert_rejected(await victim.me(forge(without_kid, victim.claims, victim.server_sign)))
 
+    @pytest.mark.requirement("ASVS-7.2.1", "ASVS-9.1.1")
     async def test_tampered_claims_under_the_original_signature_are_rejected(
         self, victim: Victim
     ) -> None:
@@ -248,9 +258,11 @@ class TestKeySelection:
 
 
 class TestTokenType:
+    @pytest.mark.requirement("ASVS-9.2.2", "RFC8725-3.12")
     async def test_refresh_token_used_as_bearer_is_rejected(self, victim: Victim) -> None:
         assert_rejected(await victim.me(victim.refresh_token))
 
+    @pytest.mark.requirement("ASVS-9.2.2", "RFC8725-3.11", "RFC9068-4")
     @pytest.mark.parametrize("typ", ["JWT", None, "mfa+jwt", "id_token", "at+jwt+x", 1])
     async def test_wrong_or_missing_typ_is_rejected(self, victim: Victim, typ: Any) -> None:
         header = {name: value for name, value in victim.header.items() if name != "typ"}
@@ -264,11 +276,15 @@ class TestTokenType:
 
 
 class TestClaims:
+    @pytest.mark.requirement("ASVS-10.3.3", "RFC8725-3.8", "RFC9068-4")
     async def test_wrong_issuer_is_rejected(self, victim: Victim) -> None:
         for iss in ("https://evil.example", victim.claims["iss"] + "/", None, 1):
             claims = {**victim.claims, "iss": iss}
             assert_rejected(await victim.me(forge(victim.header, claims, victim.server_sign)))
 
+    @pytest.mark.requirement(
+        "ASVS-10.3.1", "ASVS-9.2.3", "RFC6750-5.3-a", "RFC8725-3.9", "RFC9068-4"
+    )
     async def test_wrong_audience_is_rejected(self, victim: Victim) -> None:
         for aud in ("another-service", ["another-service"], "", None):
             claims = {**victim.claims, "aud": aud}
@@ -286,10 +302,12 @@ class TestClaims:
         claims = {**victim.claims, claim: 12345}
         assert_rejected(await victim.me(forge(victim.header, claims, victim.server_sign)))
 
+    @pytest.mark.requirement("ASVS-10.3.2", "ASVS-7.2.1")
     async def test_unknown_session_id_is_rejected(self, victim: Victim) -> None:
         claims = {**victim.claims, "sid": "00000000-0000-4000-8000-000000000000"}
         assert_rejected(await victim.me(forge(victim.header, claims, victim.server_sign)))
 
+    @pytest.mark.requirement("ASVS-9.2.1")
     async def test_not_yet_valid_token_is_rejected(self, victim: Victim) -> None:
         now = int(time.time())
         claims = {**victim.claims, "nbf": now + 600, "iat": now}
@@ -297,6 +315,7 @@ class TestClaims:
 
 
 class TestExpiry:
+    @pytest.mark.requirement("ASVS-9.2.1", "RFC6750-3-a", "RFC9068-4", "RFC9457-3")
     async def test_expired_token_is_401_token_expired_with_a_challenge(
         self, victim: Victim
     ) -> None:
@@ -306,6 +325,7 @@ class TestExpiry:
         assert_rejected(response, code="token_expired")
         assert 'error="invalid_token"' in response.headers["www-authenticate"]
 
+    @pytest.mark.requirement("ASVS-9.2.1")
     async def test_expiry_allows_only_the_configured_leeway(
         self, make_api: Callable[..., Any]
     ) -> None:
@@ -347,6 +367,7 @@ def fresh_database(backend: str, directory: Path) -> Iterator[str]:
     yield url
 
 
+@pytest.mark.requirement("ASVS-16.5.3")
 async def test_a_token_naming_a_key_of_another_algorithm_is_401(
     make_api: Callable[..., Any], backend: str, tmp_path: Path
 ) -> None:

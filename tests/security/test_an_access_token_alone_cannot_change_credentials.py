@@ -94,6 +94,7 @@ async def failure_events(api: Api, email: str) -> list[dict[str, Any] | None]:
 
 
 class TestProofBeyondTheAccessToken:
+    @pytest.mark.requirement("NIST-63B-4.1.2.1", "NIST-63B-5.1.2")
     async def test_enrolling_totp_needs_the_password(self, api: Api) -> None:
         tokens = await api.signed_in()
 
@@ -121,6 +122,7 @@ class TestProofBeyondTheAccessToken:
             assert right.status_code == 200, right.text
             assert set(right.json()) == {"authorization_url"}
 
+    @pytest.mark.requirement("ASVS-10.3.4", "NIST-63B-5.1.2")
     async def test_without_a_password_both_need_a_recent_sign_in(
         self, make_api: Callable[..., Any], oidc_provider: OidcProvider
     ) -> None:
@@ -152,6 +154,7 @@ async def age_sessions(api: Api, sub: str) -> None:
 
 
 class TestPasswordChecksAreThrottled:
+    @pytest.mark.requirement("ASVS-16.3.2")
     @pytest.mark.parametrize("endpoint", list(PASSWORD_CHECKS))
     async def test_password_checks_on_bearer_endpoints_are_throttled_and_recorded(
         self, make_api: Callable[..., Any], endpoint: str

@@ -76,6 +76,7 @@ def assert_csrf_failed(response: httpx.Response) -> None:
 
 
 class TestRefreshCookie:
+    @pytest.mark.requirement("ASVS-10.1.1", "NIST-63B-5.1.1-a", "NIST-63B-5.1.1-b", "RFC6750-5.3-b")
     async def test_login_sets_a_hardened_cookie_and_keeps_the_token_out_of_the_body(
         self, api: Api
     ) -> None:
@@ -96,6 +97,7 @@ class TestRefreshCookie:
         assert api.settings.refresh_token_ttl_seconds - 60 <= max_age
         assert max_age <= api.settings.refresh_token_ttl_seconds
 
+    @pytest.mark.requirement("ASVS-10.1.1")
     async def test_cookie_is_the_default_delivery(self, api: Api) -> None:
         email = await api.create_user()
         response = await api.client.post("/auth/login", json={"email": email, "password": PASSWORD})
@@ -110,6 +112,7 @@ class TestRefreshCookie:
         assert "refresh_token" in response.json()
         assert response.headers.get_list("set-cookie") == []
 
+    @pytest.mark.requirement("ASVS-10.1.1", "NIST-63B-5.1.1-a")
     async def test_the_cookie_travels_only_to_auth_paths(self, api: Api) -> None:
         email = await api.create_user()
         login = await api.login(email, PASSWORD, delivery="cookie")
@@ -122,6 +125,7 @@ class TestRefreshCookie:
 
 
 class TestCsrfOnRefresh:
+    @pytest.mark.requirement("RFC6750-5.3-b")
     async def test_cookie_refresh_without_x_requested_with_is_refused(self, api: Api) -> None:
         value = await cookie_login(api, await api.create_user())
         assert_csrf_failed(await post_with_cookie(api, "/auth/refresh", value))
@@ -131,6 +135,7 @@ class TestCsrfOnRefresh:
         # the refusal changed nothing: the cookie is still the live token
         assert (await post_with_cookie(api, "/auth/refresh", value, XRW)).status_code == 200
 
+    @pytest.mark.requirement("RFC6750-5.3-b")
     @pytest.mark.parametrize("origin", FOREIGN_ORIGINS)
     async def test_cookie_refresh_from_a_foreign_origin_is_refused(
         self, api: Api, origin: str
@@ -196,6 +201,7 @@ class TestCsrfOnLogout:
         )
         assert (await post_with_cookie(api, "/auth/refresh", value, XRW)).status_code == 200
 
+    @pytest.mark.requirement("NIST-63B-5.1-b")
     async def test_cookie_logout_with_the_header_ends_the_session_and_clears_the_cookie(
         self, api: Api
     ) -> None:

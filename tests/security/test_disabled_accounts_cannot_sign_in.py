@@ -127,6 +127,7 @@ async def app(make_api: Callable[..., Any]) -> AsyncIterator[Api]:
 
 # --- sessions end at once ----------------------------------------------------------------------
 class TestDisablingEndsSessions:
+    @pytest.mark.requirement("ASVS-7.4.2")
     async def test_every_session_ends_at_once(self, app: Api) -> None:
         first = await app.signed_in()
         second = await app.signed_in(first.email)
@@ -271,6 +272,7 @@ async def oidc_app(make_api: Callable[..., Any], oidc_provider: OidcProvider) ->
 
 
 class TestProviderSignIn:
+    @pytest.mark.requirement("ASVS-6.3.4")
     async def test_a_disabled_accounts_provider_sign_in_is_refused(
         self, oidc_app: Api, oidc_provider: OidcProvider
     ) -> None:

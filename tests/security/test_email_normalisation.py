@@ -125,6 +125,7 @@ class TestControlCharacters:
         FIELDS,
         ids=[f"{path}:{field}" for path, _, field in FIELDS],
     )
+    @pytest.mark.requirement("ASVS-2.2.2")
     async def test_control_characters_in_a_string_field_are_422(
         self, api: Api, path: str, body: dict[str, Any], field: str
     ) -> None:
@@ -163,6 +164,7 @@ class TestControlCharacters:
 
 
 class TestNoEcho:
+    @pytest.mark.requirement("ASVS-16.5.1")
     async def test_error_bodies_never_echo_the_submitted_password(self, api: Api) -> None:
         secret = "echo-canary-" + uuid.uuid4().hex
         email = await api.create_user()

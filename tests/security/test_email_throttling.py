@@ -48,6 +48,7 @@ def reset_emails(api: Api, email: str) -> int:
 
 
 class TestPerAddress:
+    @pytest.mark.requirement("ASVS-2.3.2")
     async def test_forgot_password_sends_at_most_the_limit_to_one_address(
         self, make_api: Callable[..., Any]
     ) -> None:

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 
 from authapi.models import EmailToken, User, utcnow
@@ -56,6 +57,7 @@ async def token_rows(api: Api, email: str) -> list[EmailToken]:
 
 
 class TestTokenMaterial:
+    @pytest.mark.requirement("ASVS-6.4.1")
     async def test_token_carries_at_least_128_bits(self, api: Api) -> None:
         _, token = await registered(api)
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
@@ -75,12 +77,14 @@ class TestTokenMaterial:
 
 
 class TestSingleUse:
+    @pytest.mark.requirement("ASVS-6.4.1")
     async def test_token_works_once(self, api: Api) -> None:
         email, token = await registered(api)
         assert (await verify(api, token)).status_code == 200
         assert (await api.login(email)).status_code == 200
         assert_invalid_token(await verify(api, token))
 
+    @pytest.mark.requirement("ASVS-2.3.4")
     async def test_concurrent_uses_of_one_token_succeed_once(self, api: Api) -> None:
         _, token = await registered(api)
         responses = await asyncio.gather(*(verify(api, token) for _ in range(5)))
@@ -106,6 +110,7 @@ class TestExpiry:
             (row,) = await token_rows(api, email)
             assert row.expires_at - row.created_at == timedelta(seconds=60)
 
+    @pytest.mark.requirement("ASVS-6.4.1")
     async def test_expired_token_is_refused(self, make_api: Callable[..., Any]) -> None:
         async with make_api(verification_token_ttl_seconds=60) as api:
             email, token = await registered(api)

@@ -63,6 +63,7 @@ PER_ACCOUNT = 10
 PER_ACCOUNT_IP = 5
 
 
+@pytest.mark.requirement("ASVS-2.1.3")
 def test_the_documented_budgets_are_the_ones_these_tests_count_on() -> None:
     assert {name: documented(name) for name in LOGIN_RULES} == {
         "login_rate_limit_per_ip": f"{PER_IP}/minute;300/hour",
@@ -105,6 +106,7 @@ async def token_grant(client: httpx.AsyncClient, email: str, password: str) -> h
 
 
 class TestOneAccount:
+    @pytest.mark.requirement("ASVS-2.3.2", "ASVS-6.3.1", "NIST-63B-3.2.2-a")
     async def test_brute_force_on_one_account_from_one_ip_gets_429_within_the_documented_budget(
         self, make_api: Callable[..., Any]
     ) -> None:
@@ -118,6 +120,7 @@ class TestOneAccount:
         for answer in answers[PER_ACCOUNT_IP:]:
             assert_throttled(answer)
 
+    @pytest.mark.requirement("ASVS-6.3.1", "NIST-63B-3.2.2-a")
     async def test_guesses_from_many_ips_through_a_trusted_proxy_get_429_within_the_account_budget(
         self, make_api: Callable[..., Any]
     ) -> None:
@@ -248,6 +251,7 @@ class TestOneAccount:
 
 
 class TestParallelGuesses:
+    @pytest.mark.requirement("ASVS-2.4.1", "NIST-63B-3.2.2-a")
     async def test_fifty_parallel_wrong_logins_cannot_exceed_the_budget(
         self, make_api: Callable[..., Any]
     ) -> None:
@@ -264,6 +268,7 @@ class TestParallelGuesses:
 
 
 class TestClientIp:
+    @pytest.mark.requirement("RFC9700-4.13")
     async def test_spoofed_forwarded_headers_from_an_untrusted_peer_do_not_evade_the_ip_budget(
         self, make_api: Callable[..., Any]
     ) -> None:
@@ -299,6 +304,7 @@ class TestClientIp:
                 assert_wrong_password(await login(api.client, unique_email(), headers=one_client))
             assert_throttled(await login(api.client, unique_email(), headers=one_client))
 
+    @pytest.mark.requirement("ASVS-6.3.1")
     async def test_one_ip_spraying_one_password_over_many_accounts_is_throttled(
         self, make_api: Callable[..., Any]
     ) -> None:
@@ -339,6 +345,7 @@ class TestForgiveness:
                 assert_wrong_password(await login(api.client, email))
             assert_throttled(await login(api.client, email))
 
+    @pytest.mark.requirement("NIST-63B-3.2.2-a")
     async def test_a_successful_sign_in_empties_the_account_budget(
         self, make_api: Callable[..., Any]
     ) -> None:
@@ -369,6 +376,7 @@ class TestForgiveness:
 
 
 class TestTokenEndpoint:
+    @pytest.mark.requirement("ASVS-6.3.4", "RFC6749-4.3.2-a")
     async def test_token_password_grant_shares_the_login_budgets(
         self, make_api: Callable[..., Any]
     ) -> None:
@@ -378,6 +386,7 @@ class TestTokenEndpoint:
                 assert_wrong_password(await login(api.client, email))
             assert_throttled(await token_grant(api.client, email, PASSWORD))
 
+    @pytest.mark.requirement("RFC6749-4.3.2-a")
     async def test_login_shares_the_budget_spent_at_the_token_endpoint(
         self, make_api: Callable[..., Any]
     ) -> None:

@@ -39,6 +39,7 @@ MALFORMED_JSON = [
 
 
 class TestMalformedJson:
+    @pytest.mark.requirement("RFC9457-3", "RFC9457-3.1.2")
     @pytest.mark.parametrize("path", JSON_ENDPOINTS)
     async def test_malformed_json_is_400_malformed_request(self, api: Api, path: str) -> None:
         for content in MALFORMED_JSON:
@@ -77,6 +78,7 @@ class TestWrongShapes:
         ],
         ids=lambda body: repr(body)[:40],
     )
+    @pytest.mark.requirement("ASVS-2.2.1", "RFC9457-3")
     async def test_wrong_types_are_422_validation_error(self, api: Api, body: Any) -> None:
         for path in ("/auth/register", "/auth/login"):
             response = await api.client.post(path, json=body)
@@ -102,6 +104,7 @@ class TestWrongShapes:
         ],
         ids=lambda value: value if isinstance(value, str) else "",
     )
+    @pytest.mark.requirement("ASVS-2.2.1")
     async def test_unknown_fields_are_422_validation_error(
         self, api: Api, path: str, body: dict[str, Any]
     ) -> None:
@@ -109,6 +112,7 @@ class TestWrongShapes:
         assert_problem(response, 422, "validation_error")
         assert any(error["loc"][-1] in body for error in response.json()["errors"])
 
+    @pytest.mark.requirement("ASVS-16.5.3", "ASVS-2.2.2")
     async def test_unknown_field_at_register_creates_no_account(self, api: Api) -> None:
         email = unique_email()
         response = await api.client.post(
@@ -118,6 +122,7 @@ class TestWrongShapes:
         response = await api.login(email)
         assert response.status_code == 401
 
+    @pytest.mark.requirement("ASVS-2.2.1")
     async def test_oversized_string_fields_are_422(self, api: Api) -> None:
         long_email = "a" * 300 + "@example.com"
         cases = [
@@ -191,6 +196,7 @@ class TestBodyLimit:
 
 
 class TestEveryErrorIsAProblem:
+    @pytest.mark.requirement("ASVS-16.5.1")
     async def test_no_bad_request_anywhere_is_a_500(self, api: Api) -> None:
         bodies: list[bytes] = [
             b"",

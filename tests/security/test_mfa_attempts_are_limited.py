@@ -61,6 +61,7 @@ async def failures_recorded(api: Api, email: str) -> int:
 
 
 class TestPerChallenge:
+    @pytest.mark.requirement("NIST-63B-3.1.4.2-c")
     async def test_parallel_guesses_cannot_exceed_the_challenge_attempts(self, api: Api) -> None:
         user = await mfa_user(api, confirm_offset=-STEP)
         mfa_token = await challenge(api, user.email)
@@ -81,6 +82,7 @@ class TestPerChallenge:
         signed_in = await submit(api, await challenge(api, user.email), user.app.now())
         assert signed_in.status_code == 200, signed_in.text
 
+    @pytest.mark.requirement("ASVS-2.3.2")
     async def test_the_attempt_after_the_last_is_refused_even_with_the_right_code(
         self, api: Api
     ) -> None:
@@ -96,6 +98,7 @@ class TestPerChallenge:
 
 
 class TestPerUser:
+    @pytest.mark.requirement("NIST-63B-3.1.4.2-c")
     async def test_the_budget_spans_challenges(self, make_api: Callable[..., Any]) -> None:
         async with make_api(mfa_rate_limit_per_user=f"{PER_USER}/minute") as api:
             user = await mfa_user(api, confirm_offset=-STEP)

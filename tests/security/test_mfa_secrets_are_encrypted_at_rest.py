@@ -125,6 +125,7 @@ async def columns_holding(api: Api, needles: Needles) -> list[str]:
 
 # --- the property ----------------------------------------------------------------------
 class TestAtRest:
+    @pytest.mark.requirement("NIST-63B-3.1.4.2-a")
     async def test_a_pending_secret_is_stored_encrypted(self, api: Api) -> None:
         tokens = await api.signed_in()
         secret = (await start_setup(api, tokens.access)).secret
@@ -135,6 +136,7 @@ class TestAtRest:
         assert plaintext == f"{user_id}:{secret}"  # the row holds this secret, sealed
         assert await columns_holding(api, secret_needles(secret)) == []
 
+    @pytest.mark.requirement("NIST-63B-3.1.4.2-a", "RFC6238-3")
     async def test_an_enabled_secret_and_the_recovery_codes_are_not_stored_in_the_clear(
         self, api: Api
     ) -> None:
@@ -189,6 +191,7 @@ def new_key() -> str:
 
 
 class TestKeyRotation:
+    @pytest.mark.requirement("NIST-63B-3.1.4.2-a")
     async def test_secrets_enrolled_under_an_old_key_survive_rotation(
         self, make_api: Callable[..., Any], own_database_url: str
     ) -> None:

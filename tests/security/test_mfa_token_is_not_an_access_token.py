@@ -36,6 +36,7 @@ async def assert_still_completes(api: Api, mfa_token: str, authenticator: pyotp.
 
 
 class TestMfaTokenAsSomethingElse:
+    @pytest.mark.requirement("ASVS-2.3.1", "ASVS-9.2.2", "RFC8725-3.12")
     @pytest.mark.parametrize("route", BEARER_ROUTES)
     async def test_it_is_no_bearer_token(self, api: Api, route: str) -> None:
         user = await mfa_user(api, confirm_offset=-STEP)
@@ -70,6 +71,7 @@ class TestMfaTokenAsSomethingElse:
 
 
 class TestOtherTokensAsMfaToken:
+    @pytest.mark.requirement("RFC8725-3.12")
     async def test_an_access_or_refresh_token_is_no_mfa_token(self, api: Api) -> None:
         user = await mfa_user(api, confirm_offset=-STEP)
         mfa_token = await challenge(api, user.email)  # a live challenge of this account

@@ -131,6 +131,18 @@ CASES: list[tuple[str, str, dict[str, Any], str]] = [
     [case[1:] for case in CASES],
     ids=[case[0] for case in CASES],
 )
+@pytest.mark.requirement(
+    "ASVS-10.5.1",
+    "ASVS-10.5.4",
+    "ASVS-16.3.3",
+    "ASVS-16.3.4",
+    "ASVS-6.8.2",
+    "ASVS-9.1.1",
+    "ASVS-9.2.3",
+    "RFC8725-3.8",
+    "RFC8725-3.9",
+    "RFC9700-2.1.1",
+)
 async def test_tampered_id_token_is_refused(
     app: Api,
     oidc_provider: OidcProvider,
@@ -163,6 +175,7 @@ async def test_tampered_id_token_is_refused(
     assert logged in caplog.text, caplog.text
 
 
+@pytest.mark.requirement("ASVS-10.5.4", "ASVS-6.8.2")
 async def test_untampered_re_signed_id_token_signs_in(
     app: Api, oidc_provider: OidcProvider
 ) -> None:
@@ -251,6 +264,7 @@ async def refused_all(client: OidcClient, tokens: list[str]) -> list[str]:
     return [str(result) for result in results]
 
 
+@pytest.mark.requirement("RFC8725-3.10")
 async def test_flood_of_unknown_kids_costs_at_most_one_jwks_request_per_interval(
     oidc_provider: OidcProvider,
 ) -> None:
@@ -306,6 +320,7 @@ def hs256_keyed_with(secret: bytes, payload: dict[str, Any], kid: str) -> str:
     return f"{signing_input}.{_b64(signature)}"
 
 
+@pytest.mark.requirement("ASVS-6.8.2", "ASVS-9.1.2", "RFC8725-3.1")
 async def test_alg_none_and_hs256_are_refused_without_a_key_lookup(
     oidc_provider: OidcProvider,
 ) -> None:

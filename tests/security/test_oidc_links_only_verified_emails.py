@@ -251,6 +251,7 @@ async def test_string_false_in_the_id_token_is_not_verified(
         assert await signed_in_user(api, response) == await user_id(api, email)
 
 
+@pytest.mark.requirement("ASVS-10.5.2")
 async def test_identity_is_matched_by_subject_not_by_a_later_address(
     app: Api, oidc_provider: OidcProvider
 ) -> None:

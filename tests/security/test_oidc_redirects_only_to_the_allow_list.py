@@ -126,6 +126,7 @@ def assert_redirect_refused(response: httpx.Response) -> None:
 
 
 class TestAuthorize:
+    @pytest.mark.requirement("ASVS-2.2.2", "RFC9700-4.11")
     @pytest.mark.parametrize("target", REFUSED)
     async def test_target_off_the_list_is_refused(
         self, app: Api, stored_states: Callable[[Api], int], target: str
@@ -188,6 +189,7 @@ class TestLinkIdentity:
             headers=bearer(access),
         )
 
+    @pytest.mark.requirement("RFC9700-4.11")
     async def test_targets_off_the_list_are_refused(
         self, app: Api, stored_states: Callable[[Api], int]
     ) -> None:

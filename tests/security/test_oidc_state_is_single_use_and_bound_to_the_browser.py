@@ -177,6 +177,7 @@ class TestStateMustBeGenuine:
         ],
         ids=["made-up", "empty", "last-character-changed", "case-changed", "doubled", "long"],
     )
+    @pytest.mark.requirement("ASVS-10.2.1", "RFC9700-4.7")
     async def test_wrong_state_is_refused(
         self, app: Api, oidc_provider: OidcProvider, forge: Callable[[str], str]
     ) -> None:
@@ -197,6 +198,7 @@ class TestStateMustBeGenuine:
 
 # --- single use ----------------------------------------------------------------------------
 class TestStateIsSingleUse:
+    @pytest.mark.requirement("ASVS-10.1.2", "ASVS-10.5.1", "ASVS-7.2.4", "RFC9700-4.7")
     async def test_replayed_callback_is_refused_even_in_the_same_browser(
         self, app: Api, oidc_provider: OidcProvider
     ) -> None:
@@ -229,6 +231,7 @@ class TestStateIsSingleUse:
 
 # --- bound to the browser (login CSRF) -------------------------------------------------------
 class TestStateIsBoundToTheBrowser:
+    @pytest.mark.requirement("ASVS-10.2.1", "RFC9700-4.7")
     async def test_callback_pushed_into_a_browser_without_a_sign_in_is_refused(
         self, app: Api, oidc_provider: OidcProvider
     ) -> None:
@@ -247,6 +250,7 @@ class TestStateIsBoundToTheBrowser:
             assert_state_refused(await victim.callback(pending.callback))
             await assert_not_signed_in(victim_client)
 
+    @pytest.mark.requirement("ASVS-10.1.2", "RFC9700-4.7")
     async def test_callback_pushed_into_a_browser_with_its_own_sign_in_is_refused(
         self, app: Api, oidc_provider: OidcProvider
     ) -> None:
@@ -300,6 +304,7 @@ class TestStateIsBoundToTheBrowser:
 
 
 # --- bound to the provider --------------------------------------------------------------
+@pytest.mark.requirement("ASVS-10.2.2", "ASVS-2.2.3", "RFC9700-4.4")
 async def test_state_of_one_provider_is_refused_at_another(
     make_api: Callable[..., Any], oidc_provider: OidcProvider
 ) -> None:
@@ -439,6 +444,9 @@ async def test_store_holds_neither_the_state_nor_the_browser_secret(
 
 
 # --- PKCE -------------------------------------------------------------------------------
+@pytest.mark.requirement(
+    "ASVS-10.2.1", "ASVS-16.3.4", "RFC7636-4.2", "RFC7636-4.5", "RFC9700-2.1.1"
+)
 async def test_code_delivered_with_another_sign_ins_state_is_refused_by_pkce(
     app: Api, oidc_provider: OidcProvider, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -476,6 +484,7 @@ async def test_code_delivered_with_another_sign_ins_state_is_refused_by_pkce(
 
 
 # --- RFC 9207: the provider names itself ---------------------------------------------------
+@pytest.mark.requirement("RFC9207-2.4-a", "RFC9207-2.4-b", "ASVS-10.2.2")
 @pytest.mark.parametrize("iss", ["https://evil.example", None], ids=["another", "missing"])
 async def test_a_callback_that_does_not_name_the_provider_is_refused_before_the_code_is_used(
     app: Api, oidc_provider: OidcProvider, iss: str | None

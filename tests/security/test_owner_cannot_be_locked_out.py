@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import PASSWORD, Api, assert_problem, unique_ip
 
@@ -26,6 +27,7 @@ async def login_from(api: Api, ip: str, email: str, password: str) -> httpx.Resp
     )
 
 
+@pytest.mark.requirement("ASVS-6.3.1")
 async def test_owner_on_a_known_ip_signs_in_while_the_address_budget_is_empty(
     make_api: Callable[..., Any],
 ) -> None:

@@ -11,6 +11,7 @@ step's code is free to sign in with.
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.conftest import PASSWORD, Api, assert_problem, link_token
 from tests.mfa import (
@@ -38,6 +39,7 @@ async def reset_password(api: Api, email: str) -> httpx.Response:
     )
 
 
+@pytest.mark.requirement("ASVS-6.4.3")
 async def test_after_a_reset_signing_in_still_asks_for_the_second_factor(api: Api) -> None:
     user = await mfa_user(api, confirm_offset=-STEP)
     email = user.email

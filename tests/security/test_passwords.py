@@ -18,6 +18,7 @@ from typing import Any
 
 import bcrypt
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from authapi.models import User
@@ -58,6 +59,7 @@ def assert_weak_password(response: httpx.Response, reason: str, password: str) -
 
 
 class TestEveryByteCounts:
+    @pytest.mark.requirement("ASVS-6.2.8", "NIST-63B-3.1.1.2-d")
     async def test_passwords_equal_in_their_first_72_bytes_are_different(self, api: Api) -> None:
         shared = ascii_password(72)
         original = shared + " the first ending of this pass"
@@ -69,6 +71,7 @@ class TestEveryByteCounts:
         assert (await api.login(email, shared)).status_code == 401
         assert (await api.login(email, original)).status_code == 200
 
+    @pytest.mark.requirement("ASVS-6.2.8", "NIST-63B-3.1.1.2-d")
     async def test_multibyte_passwords_equal_in_their_first_72_bytes_are_different(
         self, api: Api
     ) -> None:
@@ -121,6 +124,7 @@ class TestLengthRules:
             await api.register(unique_email(), password), "password_too_long", password
         )
 
+    @pytest.mark.requirement("ASVS-6.2.8", "ASVS-6.2.9", "NIST-63B-3.1.1.2-d")
     async def test_a_password_of_exactly_max_bytes_is_accepted_and_every_byte_counts(
         self, api: Api
     ) -> None:
@@ -137,6 +141,7 @@ class TestLengthRules:
             )
             assert (await api.register(unique_email(), ascii_password(256))).status_code == 202
 
+    @pytest.mark.requirement("ASVS-6.2.5", "ASVS-6.2.9", "NIST-63B-3.1.1.2-a")
     async def test_64_characters_of_any_unicode_are_accepted(self, api: Api) -> None:
         emoji = "".join(chr(0x1F600 + index) for index in range(64))  # 256 bytes
         cjk = "".join(chr(0x4E00 + 7 * index) for index in range(64))  # 192 bytes
@@ -145,12 +150,14 @@ class TestLengthRules:
             email = await api.create_user(password=password)
             assert (await api.login(email, password)).status_code == 200
 
+    @pytest.mark.requirement("ASVS-6.2.1", "NIST-63B-3.1.1.2-a")
     async def test_minimum_is_15_characters_by_default(self, api: Api) -> None:
         assert api.settings.password_min_length == 15
         short = "plain words abc"[:14]
         assert_weak_password(await api.register(unique_email(), short), "password_too_short", short)
         assert (await api.register(unique_email(), "plain words abc")).status_code == 202
 
+    @pytest.mark.requirement("ASVS-6.2.1", "NIST-63B-3.1.1.2-a")
     async def test_minimum_counts_characters_not_bytes(self, api: Api) -> None:
         # 14 characters but 28 bytes: still too short
         short = "".join(chr(0x0430 + index) for index in range(14))
@@ -166,11 +173,13 @@ class TestLengthRules:
 
 
 class TestPolicy:
+    @pytest.mark.requirement("ASVS-6.2.5", "NIST-63B-3.1.1.2-b")
     async def test_no_composition_rules_for_a_lowercase_passphrase(self, api: Api) -> None:
         password = "just some lowercase words"
         email = await api.create_user(password=password)
         assert (await api.login(email, password)).status_code == 200
 
+    @pytest.mark.requirement("NIST-63B-3.1.1.2-e")
     async def test_common_passwords_are_refused_with_the_reason(self, api: Api) -> None:
         # entries of at least 15 characters from zxcvbn's list; case does not help
         for password in ("1qaz2wsx3edc4rfv", "QwertyUiop12345", "passwordstandard"):
@@ -178,6 +187,7 @@ class TestPolicy:
             assert_weak_password(await api.register(email, password), "password_common", password)
             assert await stored_user(api, email) is None
 
+    @pytest.mark.requirement("NIST-63B-3.1.1.2-e")
     async def test_common_password_with_a_lower_minimum(self, make_api: Callable[..., Any]) -> None:
         async with make_api(password_min_length=8) as api:
             for password in ("password1", "PASSWORD1"):
@@ -185,6 +195,7 @@ class TestPolicy:
                     await api.register(unique_email(), password), "password_common", password
                 )
 
+    @pytest.mark.requirement("ASVS-2.2.3")
     async def test_password_containing_the_email_local_part_is_refused(self, api: Api) -> None:
         email = unique_email("ada")
         local = email.split("@")[0]
@@ -194,6 +205,7 @@ class TestPolicy:
             )
         assert await stored_user(api, email) is None
 
+    @pytest.mark.requirement("NIST-63B-3.1.1.2-e")
     async def test_repetitive_password_is_refused(self, api: Api) -> None:
         password = "abcabcabcabcabcabc"
         assert_weak_password(
@@ -202,6 +214,7 @@ class TestPolicy:
 
 
 class TestHashes:
+    @pytest.mark.requirement("NIST-63B-3.1.1.2-g")
     async def test_hash_is_bcrypt_at_the_configured_test_cost(self, api: Api) -> None:
         email = await api.create_user()
         hashed = await stored_hash(api, email)
@@ -210,6 +223,7 @@ class TestHashes:
         assert match.group(1) == "04"
         assert PASSWORD not in hashed
 
+    @pytest.mark.requirement("NIST-63B-3.1.1.2-g")
     async def test_hash_uses_a_configured_cost_of_10(self, make_api: Callable[..., Any]) -> None:
         async with make_api(bcrypt_rounds=10) as api:
             email = unique_email()
@@ -217,6 +231,7 @@ class TestHashes:
             hashed = await stored_hash(api, email)
             assert hashed.startswith("$2b$10$"), hashed
 
+    @pytest.mark.requirement("NIST-63B-3.1.1.2-g")
     async def test_login_rehashes_when_the_cost_changes(self, make_api: Callable[..., Any]) -> None:
         async with make_api() as api:
             email = await api.create_user()
@@ -246,6 +261,7 @@ class TestHashes:
                 # bcrypt accepts it as a hash (a fake string would raise ValueError)
                 assert bcrypt.checkpw(b"anything", dummy.encode()) is False
 
+    @pytest.mark.requirement("NIST-63B-3.1.1.2-g")
     async def test_no_two_users_share_a_hash_for_the_same_password(self, api: Api) -> None:
         first, second = await api.create_user(), await api.create_user()
         assert await stored_hash(api, first) != await stored_hash(api, second)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import PASSWORD, client_from, headers_of, link_token, unique_email, unique_ip
 from tests.conftest import assert_throttled as throttled
@@ -34,6 +35,7 @@ async def register(client: httpx.AsyncClient, email: str) -> httpx.Response:
 
 
 class TestRegisterPerIp:
+    @pytest.mark.requirement("ASVS-2.4.1")
     async def test_one_ip_cannot_register_more_than_its_budget(
         self, make_api: Callable[..., Any]
     ) -> None:
@@ -96,6 +98,7 @@ class TestIpv6Networks:
 
 
 class TestRefreshPerSession:
+    @pytest.mark.requirement("ASVS-2.4.1")
     async def test_one_session_cannot_refresh_more_than_its_budget(
         self, make_api: Callable[..., Any]
     ) -> None:

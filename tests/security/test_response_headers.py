@@ -60,6 +60,7 @@ class TestTokenResponses:
         assert by_cookie.status_code == 200, by_cookie.text
         assert_no_store(by_cookie)
 
+    @pytest.mark.requirement("RFC6749-5.1")
     async def test_oauth_token_endpoint_responses_are_no_store(self, api: Api) -> None:
         email = await api.create_user()
         granted = await api.client.post(
@@ -189,6 +190,7 @@ class TestBearerChallenges:
         assert response.json()["code"] == "not_authenticated"
         assert response.headers["www-authenticate"] == CHALLENGE
 
+    @pytest.mark.requirement("RFC6750-3-a")
     @pytest.mark.parametrize(("method", "path"), BEARER_ROUTES)
     async def test_bad_token_gets_an_invalid_token_challenge(
         self, api: Api, method: str, path: str
@@ -200,6 +202,7 @@ class TestBearerChallenges:
             challenge = response.headers["www-authenticate"]
             assert challenge.startswith(f'{CHALLENGE}, error="invalid_token"'), challenge
 
+    @pytest.mark.requirement("RFC6750-3-a")
     async def test_token_of_an_ended_session_gets_an_invalid_token_challenge(
         self, api: Api
     ) -> None:
@@ -216,6 +219,7 @@ class TestBearerChallenges:
 class TestTransportAndPages:
     """HSTS, a Content-Security-Policy on HTML, and HEAD (issue 12, item 19)."""
 
+    @pytest.mark.requirement("NIST-63B-5.1.1-a")
     async def test_hsts_when_the_public_url_is_https(self, make_api: Callable[..., Any]) -> None:
         async with make_api() as api:  # https://app.example.com
             for path in ("/healthz", "/docs", "/users/me", "/nowhere"):

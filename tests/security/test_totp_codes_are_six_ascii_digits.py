@@ -69,6 +69,7 @@ def malformed(case: str, valid: str) -> tuple[str, int, str]:
     return spelling, status, problem
 
 
+@pytest.mark.requirement("ASVS-2.2.1")
 @pytest.mark.parametrize("case", CASES, ids=CASES)
 async def test_sign_in_refuses_the_code_spelled_otherwise(api: Api, case: str) -> None:
     # confirmed with the previous step, so the current one is free for signing in

@@ -37,6 +37,7 @@ from tests.mfa import (
 
 
 class TestAtSignIn:
+    @pytest.mark.requirement("ASVS-6.5.1", "NIST-63B-3.1.4.2-b", "RFC6238-5.2-b")
     async def test_a_code_signs_in_once(self, api: Api) -> None:
         user = await mfa_user(api, confirm_offset=-STEP)
         first, second = [await challenge(api, user.email) for _ in range(2)]
@@ -48,6 +49,7 @@ class TestAtSignIn:
         assert_problem(await submit(api, second, code), 401, "invalid_mfa_code")
         assert (await api.me(signed_in.json()["access_token"])).status_code == 200
 
+    @pytest.mark.requirement("ASVS-2.3.4", "ASVS-6.5.1", "NIST-63B-3.1.4.2-b", "RFC6238-5.2-b")
     @pytest.mark.parametrize("parallel", [2, 10])
     async def test_one_code_sent_in_parallel_on_separate_challenges_signs_in_once(
         self, api: Api, parallel: int
@@ -69,6 +71,7 @@ class TestAtSignIn:
         loser = mfa_tokens[answers.index(next(r for r in answers if r.status_code != 200))]
         assert_problem(await submit(api, loser, code), 401, "invalid_mfa_code")
 
+    @pytest.mark.requirement("NIST-63B-3.1.4.2-b")
     async def test_an_older_step_is_refused_after_a_newer_one(self, api: Api) -> None:
         # enrolment used step -1; signing in with step +1 (clock drift allows it) leaves
         # the current step unused, yet older than the last one accepted
@@ -86,6 +89,7 @@ class TestAtSignIn:
 
 
 class TestAcrossEndpoints:
+    @pytest.mark.requirement("ASVS-6.5.1", "RFC6238-5.2-b")
     async def test_a_code_used_to_sign_in_cannot_manage_mfa(self, api: Api) -> None:
         user = await mfa_user(api, confirm_offset=-STEP)
         mfa_token = await challenge(api, user.email)
@@ -116,6 +120,7 @@ class TestAcrossEndpoints:
 
 
 class TestAtConfirmation:
+    @pytest.mark.requirement("NIST-63B-3.1.4.2-b")
     async def test_the_step_that_confirmed_cannot_sign_in(self, api: Api) -> None:
         tokens = await api.signed_in()
         authenticator = await start_setup(api, tokens.access)

@@ -245,6 +245,7 @@ class TestRotate:
 
 
 class TestExpiry:
+    @pytest.mark.requirement("ASVS-7.3.1", "RFC9700-4.14.2")
     async def test_sliding_expiry_is_now_plus_ttl(self, store: TokenStore) -> None:
         session_id, current, created = await started(store, ttl=600, lifetime=24 * HOUR)
         result = await rotate(
@@ -252,12 +253,14 @@ class TestExpiry:
         )
         assert result.expires_at == pytest.approx(created + 300 + 600, abs=0.002)
 
+    @pytest.mark.requirement("ASVS-7.3.2")
     async def test_sliding_expiry_is_capped_by_the_absolute_expiry(self, store: TokenStore) -> None:
         session_id, current, created = await started(store, ttl=600, lifetime=900)
         result = await rotate(store, session_id, current, token_hash("n"), now=created + 500)
         assert result.outcome is Outcome.ROTATED
         assert result.expires_at == pytest.approx(created + 900, abs=0.002)
 
+    @pytest.mark.requirement("ASVS-7.3.2", "NIST-63B-2.1.3")
     async def test_rotation_past_the_absolute_expiry_ends_the_session(
         self, store: TokenStore
     ) -> None:
@@ -266,6 +269,7 @@ class TestExpiry:
         assert result.outcome is Outcome.UNKNOWN
         assert await store.is_active(session_id) is False
 
+    @pytest.mark.requirement("ASVS-7.3.1", "NIST-63B-2.1.3", "RFC9700-4.14.2")
     async def test_expired_records_are_gone(self, subject: StoreUnderTest) -> None:
         store = subject.store
         session_id, current, created = await started(store, ttl=0.2)

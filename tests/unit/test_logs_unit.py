@@ -84,6 +84,7 @@ class TestRedact:
             f"postgresql+asyncpg://authapi:{SECRET}@db/authapi",
         ],
     )
+    @pytest.mark.requirement("ASVS-16.2.5")
     def test_removes_the_secret(self, text: str) -> None:
         redacted = redact(text)
         assert SECRET not in redacted
@@ -183,6 +184,7 @@ def failure() -> Any:
 
 
 class TestJsonFormat:
+    @pytest.mark.requirement("ASVS-16.2.1", "ASVS-16.2.2", "ASVS-16.2.4")
     def test_shape(self, request_id: str) -> None:
         line = JsonFormatter().format(record(extra={"user": "u1", "attempts": 2}))
         entry = json.loads(line)
@@ -212,6 +214,7 @@ class TestJsonFormat:
         entry = json.loads(JsonFormatter().format(record(extra={"request_id": "carried"})))
         assert entry["request_id"] == "carried"
 
+    @pytest.mark.requirement("ASVS-16.2.5")
     def test_redacts_message_extras_and_exception(self) -> None:
         line = JsonFormatter().format(
             record(
@@ -268,6 +271,7 @@ class TestNoForgedLines:
     """A request cannot write a log record of its own (issue 12, item 9): `%0a` in a
     path, or any other line break, stays inside the line that logged it."""
 
+    @pytest.mark.requirement("ASVS-16.4.1")
     @pytest.mark.parametrize("breaker", BREAKERS, ids=repr)
     def test_control_characters_cannot_forge_a_console_line(self, breaker: str) -> None:
         text = ConsoleFormatter().format(
@@ -276,6 +280,7 @@ class TestNoForgedLines:
         assert text.splitlines() == [text], text
         assert breaker not in text
 
+    @pytest.mark.requirement("ASVS-16.4.1")
     @pytest.mark.parametrize("breaker", BREAKERS, ids=repr)
     def test_control_characters_cannot_forge_a_json_line(self, breaker: str) -> None:
         line = JsonFormatter().format(
@@ -286,6 +291,7 @@ class TestNoForgedLines:
         assert entry["message"] == f"GET /x{breaker}{FORGED}"  # escaped, not lost
         assert entry["route"] == f"/x{breaker}"
 
+    @pytest.mark.requirement("ASVS-16.4.1")
     def test_a_traceback_cannot_forge_a_line_either(self) -> None:
         try:
             raise ValueError(f"bad input{FORGED}")
@@ -358,6 +364,7 @@ logging.getLogger("authapi.anything").info("canary %s", {SECRET!r})
 """
 
 
+@pytest.mark.requirement("ASVS-16.2.3", "ASVS-16.2.4")
 def test_logging_config_sends_everything_through_one_formatter() -> None:
     """uvicorn's loggers and warnings come out as JSON; uvicorn's access logger is mute."""
     result = subprocess.run(
@@ -410,6 +417,7 @@ logging.getLogger("authapi.anything").debug("authapi's own debug line")
 """
 
 
+@pytest.mark.requirement("ASVS-16.2.5")
 def test_no_library_logs_what_it_carries_at_debug() -> None:
     """aiosqlite logs every statement with its parameters at DEBUG (issue 12, item 13)."""
     result = subprocess.run(

@@ -31,6 +31,7 @@ class TestHashing:
         assert await hasher.verify("correct horse battery staple", hashed) is True
         assert await hasher.verify("correct horse battery stapler", hashed) is False
 
+    @pytest.mark.requirement("ASVS-6.2.8", "NIST-63B-3.1.1.2-d")
     async def test_passwords_equal_in_their_first_72_bytes_are_different(
         self, hasher: PasswordHasher
     ) -> None:
@@ -106,6 +107,7 @@ class TestPolicy:
     def test_short_password(self) -> None:
         assert reason(self.policy, "fourteen chars") == "password_too_short"
 
+    @pytest.mark.requirement("NIST-63B-3.1.1.2-a")
     def test_length_counts_characters_not_bytes(self) -> None:
         accented = "àáâãäåæçèéêëìíî"  # 15 characters, 30 bytes
         self.policy.check(accented, email=EMAIL)
@@ -116,6 +118,7 @@ class TestPolicy:
         assert reason(self.policy, ideographs) == "password_too_long"  # 258 bytes
         self.policy.check(ideographs[:85], email=EMAIL)  # 255 bytes: within the limit
 
+    @pytest.mark.requirement("NIST-63B-3.1.1.2-e")
     def test_common_password(self) -> None:
         assert reason(self.policy, "1qaz2wsx3edc4rfv") == "password_common"
         assert reason(PasswordPolicy(min_length=8, max_bytes=256), "Password") == (
@@ -139,9 +142,11 @@ class TestPolicy:
             "ü" * 10 + "ß" * 10 + " whatever",
         ],
     )
+    @pytest.mark.requirement("ASVS-6.2.5", "NIST-63B-3.1.1.2-b")
     def test_long_passphrases_need_no_composition_rules(self, password: str) -> None:
         self.policy.check(password, email=EMAIL)
 
+    @pytest.mark.requirement("ASVS-6.2.9")
     def test_64_unicode_characters_are_allowed_by_default_limits(self) -> None:
         emoji = "".join(chr(0x1F600 + i) for i in range(64))  # 64 characters, 256 bytes
         PasswordPolicy(min_length=15, max_bytes=1024).check(emoji, email=EMAIL)

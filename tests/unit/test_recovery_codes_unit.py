@@ -16,6 +16,7 @@ SHOWN = "7kqm-2x9p-4hzt-b3wd"
 
 
 class TestNewCodes:
+    @pytest.mark.requirement("ASVS-6.5.4", "NIST-63B-3.1.2.1")
     def test_ten_distinct_codes_of_the_shown_format(self) -> None:
         codes = recovery_codes.new_codes()
         assert len(codes) == 10
@@ -23,6 +24,7 @@ class TestNewCodes:
         for code in codes:
             assert CODE_FORMAT.fullmatch(code), code
 
+    @pytest.mark.requirement("ASVS-6.5.4", "NIST-63B-3.1.2.1")
     def test_codes_use_only_crockford_base32(self) -> None:
         characters = set("".join(recovery_codes.new_codes(200)).replace("-", ""))
         assert characters <= set(recovery_codes.ALPHABET)
@@ -30,6 +32,7 @@ class TestNewCodes:
         # 3,200 random characters from 32: every one of them shows up
         assert characters == set(recovery_codes.ALPHABET)
 
+    @pytest.mark.requirement("ASVS-6.5.4", "NIST-63B-3.1.2.1")
     def test_codes_are_random(self) -> None:
         batches = [tuple(recovery_codes.new_codes()) for _ in range(50)]
         assert len({code for batch in batches for code in batch}) == 500

@@ -184,6 +184,7 @@ class TestEnvironment:
 
 
 class TestDefaults:
+    @pytest.mark.requirement("ASVS-7.3.1", "ASVS-7.3.2", "NIST-63B-2.1.3", "RFC6750-5.3-a")
     def test_documented_defaults(self) -> None:
         settings = Settings()
         assert settings.jwt_algorithm == "ES256"
@@ -244,6 +245,7 @@ class TestDefaults:
         )
         assert chosen.configuration_notices() == []
 
+    @pytest.mark.requirement("NIST-63B-5.1.1-a", "RFC6750-5.3-b")
     def test_cookie_is_secure_exactly_when_the_public_url_is_https(self) -> None:
         assert Settings(public_url="https://auth.example.com").effective_cookie_secure is True
         assert Settings(public_url="http://127.0.0.1:8000").effective_cookie_secure is False

@@ -42,11 +42,13 @@ class TestRefreshTokens:
         assert token.value.split(".")[0] == session_id
         assert token.hash == token_hash(token.value)
 
+    @pytest.mark.requirement("ASVS-7.2.2")
     def test_first_tokens_are_unique(self) -> None:
         tokens = RefreshTokens([KEY_1])
         session_id = str(uuid.uuid4())
         assert tokens.first(session_id).value != tokens.first(session_id).value
 
+    @pytest.mark.requirement("RFC6749-10.4")
     def test_tampered_mac_is_rejected(self) -> None:
         tokens = RefreshTokens([KEY_1])
         value = tokens.first(str(uuid.uuid4())).value
@@ -54,11 +56,13 @@ class TestRefreshTokens:
         assert tokens.parse(f"{session_id}.{secret}.{flip(mac, 0)}") is None
         assert tokens.parse(f"{session_id}.{secret}.") is None
 
+    @pytest.mark.requirement("RFC6749-10.4")
     def test_tampered_secret_is_rejected(self) -> None:
         tokens = RefreshTokens([KEY_1])
         session_id, secret, mac = tokens.first(str(uuid.uuid4())).value.split(".")
         assert tokens.parse(f"{session_id}.{flip(secret, 3)}.{mac}") is None
 
+    @pytest.mark.requirement("ASVS-2.2.3")
     def test_another_session_id_with_the_same_secret_and_mac_is_rejected(self) -> None:
         tokens = RefreshTokens([KEY_1])
         _, secret, mac = tokens.first(str(uuid.uuid4())).value.split(".")
@@ -155,6 +159,7 @@ def access_tokens(keyring: Keyring) -> AccessTokens:
 
 
 class TestAccessTokens:
+    @pytest.mark.requirement("ASVS-7.2.2", "RFC9068-2.1", "RFC9068-2.2")
     async def test_claims_and_header(self, access_tokens: AccessTokens, keyring: Keyring) -> None:
         before = int(time.time())
         issued = await access_tokens.issue(user_id="user-1", session_id="session-1")
@@ -179,6 +184,7 @@ class TestAccessTokens:
         assert issued.expires_in == 900
         assert issued.claims == claims
 
+    @pytest.mark.requirement("ASVS-7.2.2")
     async def test_each_token_has_its_own_jti(self, access_tokens: AccessTokens) -> None:
         first = await access_tokens.issue(user_id="u", session_id="s")
         second = await access_tokens.issue(user_id="u", session_id="s")
@@ -188,6 +194,7 @@ class TestAccessTokens:
         issued = await access_tokens.issue(user_id="user-1", session_id="session-1")
         assert await access_tokens.verify(issued.token) == issued.claims
 
+    @pytest.mark.requirement("RFC8725-3.11")
     async def test_token_of_another_type_is_rejected(
         self, access_tokens: AccessTokens, keyring: Keyring
     ) -> None:
@@ -225,6 +232,7 @@ class TestAccessTokens:
         [{"aud": "someone-else"}, {"iss": "https://evil.example.com"}, {"jti": None}],
         ids=["audience", "issuer", "no-jti"],
     )
+    @pytest.mark.requirement("RFC8725-3.9")
     async def test_wrong_claims_are_rejected(
         self, access_tokens: AccessTokens, keyring: Keyring, change: dict[str, Any]
     ) -> None:

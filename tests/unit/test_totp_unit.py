@@ -34,9 +34,11 @@ class TestRfc6238Vectors:
             (20000000000, "65353130"),
         ],
     )
+    @pytest.mark.requirement("RFC6238-4")
     def test_sha1_vector(self, unix_time: int, expected: str) -> None:
         assert totp.code_at(RFC_SECRET, unix_time // 30, digits=8) == expected
 
+    @pytest.mark.requirement("ASVS-6.5.5", "NIST-63B-3.1.4.1", "RFC6238-4")
     def test_time_step_is_thirty_seconds(self) -> None:
         assert totp.time_step(59) == 1
         assert totp.time_step(60) == 2
@@ -56,18 +58,21 @@ class TestMatchingSteps:
     def code(self, secret: str, offset_steps: int) -> str:
         return totp.code_at(secret, totp.time_step(NOW) + offset_steps)
 
+    @pytest.mark.requirement("RFC6238-5.2-a")
     @pytest.mark.parametrize("offset", [-1, 0, 1])
     def test_one_step_of_drift_either_way_is_accepted(self, secret: str, offset: int) -> None:
         assert totp.matching_steps(secret, self.code(secret, offset), now=NOW) == [
             totp.time_step(NOW) + offset
         ]
 
+    @pytest.mark.requirement("ASVS-6.5.5", "RFC6238-5.2-a")
     @pytest.mark.parametrize("offset", [-3, -2, 2, 3])
     def test_two_steps_or_more_away_is_refused(self, secret: str, offset: int) -> None:
         code = self.code(secret, offset)
         assert code not in {self.code(secret, near) for near in (-1, 0, 1)}
         assert totp.matching_steps(secret, code, now=NOW) == []
 
+    @pytest.mark.requirement("ASVS-6.5.5")
     def test_the_window_follows_the_clock(self, secret: str) -> None:
         code = self.code(secret, 0)
         assert totp.matching_steps(secret, code, now=NOW + 30) == [totp.time_step(NOW)]
@@ -139,11 +144,13 @@ class TestIsTotpCode:
 
 
 class TestNewSecret:
+    @pytest.mark.requirement("NIST-63B-3.1.4.1")
     def test_secret_is_32_base32_characters_of_160_bits(self) -> None:
         secret = totp.new_secret()
         assert re.fullmatch(r"[A-Z2-7]{32}", secret), secret
         assert len(base64.b32decode(secret)) == 20
 
+    @pytest.mark.requirement("RFC6238-3")
     def test_secrets_are_random(self) -> None:
         secrets = {totp.new_secret() for _ in range(200)}
         assert len(secrets) == 200
@@ -168,6 +175,7 @@ class TestProvisioningUri:
         assert query["secret"] == [secret]
         assert query["issuer"] == ["Example Co"]
 
+    @pytest.mark.requirement("RFC6238-4")
     def test_an_authenticator_app_reads_the_uri_back(self) -> None:
         secret = totp.new_secret()
         uri = totp.provisioning_uri(secret, account="ada@example.com", issuer="Example Co")

@@ -585,6 +585,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 async def _unavailable(request: Request, exc: Exception) -> Response:
-    # The exception text can carry a connection URL: log its type only.
-    log.error("backing service unavailable: %s", type(exc).__name__)
+    # The exception text can carry a connection URL: log its type only, with its module,
+    # which tells the services apart (sqlalchemy.exc.TimeoutError: the pool was exhausted;
+    # builtins.TimeoutError: a PostgreSQL connect; redis.exceptions.TimeoutError: Redis).
+    kind = type(exc)
+    log.error("backing service unavailable: %s.%s", kind.__module__, kind.__qualname__)
     return problem_response(ServiceUnavailable())

@@ -348,6 +348,22 @@ def mailbox(backend: str, base_settings: dict[str, Any], request: pytest.Fixture
     return Mailbox(smtp=request.getfixturevalue("smtp_server"))
 
 
+def awaiting(coroutine: Any) -> list[str]:
+    """Where a suspended coroutine waits, outermost first, down to what it awaits last
+    (`Task.get_stack` shows only the outermost frame)."""
+    chain = []
+    while coroutine is not None:
+        frame = getattr(coroutine, "cr_frame", None) or getattr(coroutine, "gi_frame", None)
+        if frame is None:
+            chain.append(type(coroutine).__name__)  # a future, or a C-level awaitable
+            break
+        chain.append(
+            f"{frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_code.co_name}:{frame.f_lineno}"
+        )
+        coroutine = getattr(coroutine, "cr_await", None) or getattr(coroutine, "gi_yieldfrom", None)
+    return chain
+
+
 @dataclass
 class Api:
     """An httpx client on a running app, plus the steps most tests need."""
@@ -387,10 +403,7 @@ class Api:
         task = resources.outbox_sender._task
         sender = "not started" if task is None else ("ended" if task.done() else "running")
         if task is not None and not task.done():
-            frames = task.get_stack(limit=30)
-            sender += " at " + " < ".join(
-                f"{frame.f_code.co_name}:{frame.f_lineno}" for frame in reversed(frames)
-            )
+            sender += " at " + " > ".join(awaiting(task.get_coro()))
         received = len(self.mail.smtp.collector.messages) if self.mail.smtp else "-"
         return (
             f"\n  at {datetime.now(UTC):%H:%M:%S.%f}: outbox rows for it {[tuple(r) for r in rows]}"

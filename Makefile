@@ -6,8 +6,10 @@ STAMP := $(VENV)/.installed
 OIDC_PROVIDER := tests/oidc_provider
 OIDC_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
 REQUIREMENTS_REPORT := .pytest-requirements.json
+CLIENT := clients/js
+CLIENT_STAMP := $(CLIENT)/node_modules/.installed
 
-.PHONY: run test lint typecheck pytest compliance bench openapi clean
+.PHONY: run test lint typecheck client-test pytest compliance bench openapi client clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "authapi needs Python 3.11 or newer")'
@@ -19,7 +21,7 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)  ## serve the embedded default at http://127.0.0.1:8000
 	$(BIN)/authapi serve
 
-test: lint typecheck pytest  ## everything CI checks
+test: lint typecheck client-test pytest  ## everything CI checks
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench alembic examples tools
@@ -33,6 +35,19 @@ $(OIDC_STAMP): $(OIDC_PROVIDER)/package-lock.json
 	npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund
 	touch $(OIDC_STAMP)
 
+# the JavaScript client (clients/js): its unit tests under Node's test runner, and that
+# the committed dist/ and api.d.ts are what its sources and openapi.json make
+$(CLIENT_STAMP): $(CLIENT)/package-lock.json
+	npm ci --prefix $(CLIENT) --no-audit --no-fund
+	touch $(CLIENT_STAMP)
+
+client-test: $(CLIENT_STAMP)
+	npm test --prefix $(CLIENT)
+
+client: $(CLIENT_STAMP)  ## rebuild clients/js (types from openapi.json, then dist/)
+	npm run generate --prefix $(CLIENT)
+	npm run build --prefix $(CLIENT)
+
 # the whole suite also checks the compliance matrix against what passed (tools/compliance.py)
 pytest: $(STAMP) $(OIDC_STAMP)
 	$(BIN)/python -m pytest --requirements-report=$(REQUIREMENTS_REPORT) $(PYTEST_ARGS)
@@ -45,8 +60,11 @@ compliance: $(STAMP)  ## regenerate docs/compliance.md (requirements.toml + test
 bench: $(STAMP)  ## measure against PostgreSQL + Redis (see bench/README)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-openapi: $(STAMP)  ## regenerate openapi.json from the app
+openapi: $(STAMP) $(CLIENT_STAMP)  ## regenerate openapi.json from the app (and the client's types)
 	$(BIN)/authapi openapi --output openapi.json
+	npm run generate --prefix $(CLIENT)
+	npm run build --prefix $(CLIENT)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(OIDC_PROVIDER)/node_modules
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(OIDC_PROVIDER)/node_modules \
+		$(CLIENT)/node_modules

@@ -1,0 +1,61 @@
+/**
+ * Typed errors: every refusal of the API arrives as problem+json (RFC 9457) with a
+ * stable `code`; an `AuthError` carries it, with the status and `Retry-After`.
+ */
+
+export class AuthError extends Error {
+  /** The API's stable code (`invalid_credentials`, `rate_limited`, …), or
+   * `network_error` when no answer came. */
+  readonly code: string;
+  /** The HTTP status, 0 when no answer came. */
+  readonly status: number;
+  /** Seconds to wait before trying again (from `Retry-After`), when the API said. */
+  readonly retryAfter: number | null;
+  /** The whole problem body: some carry more (`mfa_token` with `mfa_required`). */
+  readonly body: Record<string, unknown>;
+
+  constructor(
+    code: string,
+    status: number,
+    detail: string,
+    options: { retryAfter?: number | null; body?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
+    super(detail, { cause: options.cause });
+    this.name = 'AuthError';
+    this.code = code;
+    this.status = status;
+    this.retryAfter = options.retryAfter ?? null;
+    this.body = options.body ?? {};
+  }
+}
+
+/** Seconds from a `Retry-After` header (delta-seconds or an HTTP date), or null. */
+export function retryAfterSeconds(header: string | null, now: number = Date.now()): number | null {
+  if (header === null || header.trim() === '') return null;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds);
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? null : Math.max(0, (date - now) / 1000);
+}
+
+/** The `AuthError` an unsuccessful response stands for (`now`: for an HTTP-date `Retry-After`). */
+export async function errorFrom(response: Response, now: number = Date.now()): Promise<AuthError> {
+  let body: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = await response.clone().json();
+    if (parsed !== null && typeof parsed === 'object') body = parsed as Record<string, unknown>;
+  } catch {
+    // not JSON (a proxy's error page): the status says what there is to say
+  }
+  const code = typeof body.code === 'string' ? body.code : `http_${response.status}`;
+  const detail =
+    typeof body.detail === 'string'
+      ? body.detail
+      : typeof body.error_description === 'string'
+        ? body.error_description
+        : `${response.status} ${response.statusText}`.trim();
+  return new AuthError(code, response.status, detail, {
+    retryAfter: retryAfterSeconds(response.headers.get('Retry-After'), now),
+    body,
+  });
+}

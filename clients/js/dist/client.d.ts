@@ -1,0 +1,149 @@
+/**
+ * The session of one tab: the access token in memory, the refresh token only as
+ * the API's httpOnly cookie (sent with `X-Requested-With`, which the API asks of
+ * cookie-authenticated requests).
+ *
+ * - Refresh is single-flight within the tab (one promise) and across tabs (tabs.ts),
+ *   proactive (a timer before `exp`), and on demand (`fetch` retries once after a
+ *   401 `token_expired`).
+ * - A failed refresh is not a sign-out: 429 (after `Retry-After`), 5xx and network
+ *   errors are retried with backoff, then surface as an `AuthError` with the session
+ *   kept. Only a 401 ends the session, once, with one `signedOut` event.
+ * - Sign-out never waits for a refresh: it bumps the session's epoch, and a refresh
+ *   that comes back under an older epoch is thrown away.
+ */
+import { type Channel, type Clock, type Locks } from './tabs.js';
+export interface AuthClientOptions {
+    /** The API's base URL; '' (the default) is this page's origin. */
+    baseUrl?: string;
+    /** Refresh this many seconds before the access token expires (default 30). */
+    refreshMarginSeconds?: number;
+    /** The longest wait for another tab's refresh before refreshing anyway (default 5000 ms). */
+    lockTimeoutMs?: number;
+    /** A refresh request that has not answered after this long is tried again (default 15000 ms). */
+    requestTimeoutMs?: number;
+    /** Tries of one refresh through 429, 5xx and network errors (default 5). */
+    refreshAttempts?: number;
+    /** The first backoff after a 5xx or network error, doubled each time (default 500 ms). */
+    backoffMs?: number;
+    /** The name of the cross-tab lock and channel (default 'authapi'). */
+    name?: string;
+    fetch?: typeof fetch;
+    channel?: Channel | null;
+    locks?: Locks | null;
+    clock?: Clock;
+    location?: {
+        assign(url: string): void;
+    };
+}
+export type SignInResult = {
+    status: 'signedIn';
+} | {
+    status: 'mfaRequired';
+    mfaToken: string;
+    expiresIn: number | null;
+};
+export type ProviderReturn = {
+    status: 'signedIn';
+} | {
+    status: 'mfaRequired';
+    mfaToken: string;
+    expiresIn: number | null;
+} | {
+    status: 'linked';
+    provider: string;
+} | {
+    status: 'error';
+    code: string;
+} | {
+    status: 'none';
+};
+export type AuthEvent = {
+    type: 'signedIn';
+} | {
+    type: 'tokenRefreshed';
+}
+/** reason: 'signOut' (here), 'otherTab', or the API's code that ended the session */
+ | {
+    type: 'signedOut';
+    reason: string;
+};
+export declare class AuthClient {
+    private readonly baseUrl;
+    private readonly marginMs;
+    private readonly attempts;
+    private readonly requestTimeoutMs;
+    private readonly backoffMs;
+    private readonly fetchImpl;
+    private readonly clock;
+    private readonly location;
+    private readonly tabs;
+    private readonly listeners;
+    private token;
+    private expiresAt;
+    private serial;
+    private epoch;
+    private signedOutAt;
+    private inflight;
+    private inflightEpoch;
+    private timer;
+    constructor(options?: AuthClientOptions);
+    /** The current access token, if one is held (it may be about to expire). */
+    get accessToken(): string | null;
+    get isSignedIn(): boolean;
+    /** Listen for sign-in, refresh and sign-out; returns the function that stops it. */
+    on(listener: (event: AuthEvent) => void): () => void;
+    /** Stop timers and leave the channel (a page that goes away needs not call it). */
+    close(): void;
+    register(email: string, password: string): Promise<void>;
+    verifyEmail(token: string): Promise<void>;
+    resendVerification(email: string): Promise<void>;
+    forgotPassword(email: string): Promise<void>;
+    resetPassword(token: string, newPassword: string): Promise<void>;
+    /** Password sign-in; with two-factor authentication on, the result asks for a code. */
+    signIn(email: string, password: string): Promise<SignInResult>;
+    /** The second step: a code from the authenticator app, or a recovery code. */
+    completeMfa(mfaToken: string, code: string): Promise<void>;
+    /** Send the browser to a provider; it comes back to `redirectTo` (see `providerReturn`). */
+    startProviderSignIn(provider: string, redirectTo: string): void;
+    /**
+     * Read where a provider sign-in left the browser (`redirect_to` with `?error=`,
+     * `?linked=` or `#mfa_token=`); on success the refresh cookie is set, so this
+     * refreshes. Remove the fragment from the address bar afterwards.
+     */
+    providerReturn(url: string | URL): Promise<ProviderReturn>;
+    /** On page load: a session from the refresh cookie, if the browser holds one. */
+    restore(): Promise<boolean>;
+    /** End this session, in every tab. Never waits for a refresh in flight. */
+    signOut(): Promise<void>;
+    /** End every session of the account (every device), then this one. */
+    signOutEverywhere(): Promise<void>;
+    /** A live access token, refreshed first when it is about to expire; null if signed out. */
+    getAccessToken(): Promise<string | null>;
+    /**
+     * `fetch` with `Authorization: Bearer`, retried once after a 401 `token_expired`.
+     * A retried request is sent again as given: use a replayable body (not a stream).
+     */
+    fetch(input: string | URL, init?: RequestInit): Promise<Response>;
+    /**
+     * Rotate the refresh cookie for a new access token: once per tab at a time, and
+     * once across tabs as far as the browser allows. Rejects with an `AuthError` when
+     * the session ended (401) or the API stayed unreachable (the session is kept).
+     */
+    refresh(): Promise<void>;
+    private isFresh;
+    /** POST /auth/refresh until it answers (or the epoch changes: null). */
+    private rotate;
+    /** `sentAt`: when the request was sent; a tab that signed out later ignores the result. */
+    private adopt;
+    private take;
+    private end;
+    private fromOtherTab;
+    /** A refresh before `exp`, with jitter so that tabs do not all wake at once. */
+    private schedule;
+    private cancelTimer;
+    private sleep;
+    private emit;
+    private post;
+    private tokens;
+}

@@ -85,6 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
         pages.router,
     ):
         app.include_router(router)
+    pages.mount_static(app)
     _document_problems(app)
     return app
 

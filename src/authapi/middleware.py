@@ -4,7 +4,8 @@ answer to an unexpected error, the body size limit, and the cross-site notice.
 `Cache-Control: no-store` unless a route chose its own (JWKS and metadata are
 cacheable): almost everything this service says is about a user or carries a
 token. nosniff, no referrer, no framing; HSTS when the public URL is https. An
-HTML page (the API docs) gets a Content-Security-Policy that allows scripts and
+HTML page without a policy of its own (the API docs; the account pages bring a
+stricter one) gets a Content-Security-Policy that allows scripts and
 styles from this origin only, plus, by their SHA-256, the inline scripts of that
 very page, so nothing injected into it could run. `SecurityHeaders` wraps CORS
 and the size limit, so CORS answers and early 413s carry the headers too.
@@ -82,7 +83,8 @@ class SecurityHeaders:
                 headers.setdefault("Cache-Control", "no-store")
                 if self.https:
                     headers.setdefault("Strict-Transport-Security", HSTS)
-                if headers.get("content-type", "").startswith("text/html"):
+                html = headers.get("content-type", "").startswith("text/html")
+                if html and "content-security-policy" not in headers:  # else the route chose
                     page_start = message
                     return
             elif page_start is not None and message["type"] == "http.response.body":

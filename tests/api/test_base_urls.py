@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
-
 from tests.conftest import PASSWORD, Api, bearer, body_of, unique_email
 from tests.oidc import OidcProvider
 
@@ -84,19 +82,3 @@ async def test_every_url_starts_at_the_base_it_belongs_to(
         assert any(url.startswith(f"{app_base}/verify-email?token=") for url in urls), urls
         assert any(url.startswith(f"{app_base}/reset-password?token=") for url in urls), urls
         assert all(url == app_base or url.startswith(f"{app_base}/") for url in urls), urls
-
-
-@pytest.mark.parametrize(
-    ("page", "endpoint"),
-    [("verify-email", "/auth/verify-email"), ("reset-password", "/auth/reset-password")],
-)
-async def test_an_emailed_link_on_the_default_opens_a_page_that_says_what_to_post(
-    api: Api, page: str, endpoint: str
-) -> None:
-    token = "a-token-that-must-stay-in-the-address-bar"
-    response = await api.client.get(f"/account/{page}", params={"token": token})
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/html")
-    assert f"POST {api.settings.public_url}{endpoint}" in response.text
-    assert token not in response.text  # never written into the page
-    assert "script-src 'self'" in response.headers["content-security-policy"]

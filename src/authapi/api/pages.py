@@ -1,73 +1,78 @@
-"""The built-in pages that emailed links open when AUTHAPI_APP_URL is unset.
+"""The built-in account pages (`/account/…`), where emailed links open while
+AUTHAPI_APP_URL is unset: sign-in (with the second-factor step), sign-up,
+verify-email, forgot and reset password, and the account.
 
-For now each page says what to post where; the pages built on the JavaScript
-client (clients/js) replace them. The token stays in the address bar: a page
-never writes it into its HTML, so nothing in it can be injected.
+Static files, no build step at run time: the pages and their one module
+(`authapi/account/`) and the JavaScript client's committed build
+(`clients/js/dist`, shipped in the wheel as `authapi/account/client`). Their
+Content-Security-Policy is stricter than the API docs' (no inline script or
+style at all). A page never spends the token of its link by being opened: the
+user confirms, then the page posts it.
 """
 
 from __future__ import annotations
 
-from html import escape
+from pathlib import Path
 
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, FastAPI, HTTPException
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
-from authapi.api.deps import SettingsDep
 from authapi.settings import BUILT_IN_PAGES_PATH
+
+ACCOUNT_DIR = Path(__file__).resolve().parents[1] / "account"
+PAGES = ("sign-in", "sign-up", "verify-email", "forgot-password", "reset-password")
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 
 router = APIRouter(prefix=BUILT_IN_PAGES_PATH, include_in_schema=False)
 
-_PAGE = """<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>{title}</title></head>
-<body>
-<h1>{title}</h1>
-{body}
-</body>
-</html>
-"""
+
+def client_dir() -> Path:
+    """The client's build: inside an installed wheel, else the checkout's clients/js/dist."""
+    packaged = ACCOUNT_DIR / "client"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "clients" / "js" / "dist"
 
 
-def _page(title: str, body: str) -> HTMLResponse:
-    return HTMLResponse(_PAGE.format(title=escape(title), body=body))
-
-
-def _post_instruction(api: str, path: str, fields: str) -> str:
-    return (
-        "<p>This address carries a one-time <code>token</code> (after <code>?token=</code>). "
-        "The account pages are not built yet; to finish, send it to the API:</p>\n"
-        f"<pre>POST {escape(api)}{escape(path)}\nContent-Type: application/json\n\n"
-        f"{escape(fields)}</pre>"
-    )
-
-
-@router.get("/verify-email")
-async def verify_email_page(settings: SettingsDep) -> HTMLResponse:
-    return _page(
-        "Confirm your email address",
-        _post_instruction(settings.public_url, "/auth/verify-email", '{"token": "…"}'),
-    )
-
-
-@router.get("/reset-password")
-async def reset_password_page(settings: SettingsDep) -> HTMLResponse:
-    rule = f"at least {settings.password_min_length} characters"
-    return _page(
-        "Choose a new password",
-        _post_instruction(
-            settings.public_url,
-            "/auth/reset-password",
-            f'{{"token": "…", "new_password": "{rule}"}}',
-        ),
+def _page(name: str) -> FileResponse:
+    return FileResponse(
+        ACCOUNT_DIR / "pages" / f"{name}.html",
+        media_type="text/html; charset=utf-8",
+        headers={"Content-Security-Policy": PAGE_POLICY},
     )
 
 
 @router.get("")
+async def account_root() -> RedirectResponse:
+    # the pages' relative links and scripts resolve from the folder, /account/
+    return RedirectResponse(f"{BUILT_IN_PAGES_PATH}/", status_code=308)
+
+
 @router.get("/")
-async def account_page(settings: SettingsDep) -> HTMLResponse:
-    return _page(
-        "Your account",
-        f"<p>Sign in with <code>POST {escape(settings.public_url)}/auth/login</code>; "
-        f'the API is described at <a href="{escape(settings.public_url)}/docs">/docs</a>.</p>',
+async def account_page() -> FileResponse:
+    return _page("account")
+
+
+@router.get("/{name}")
+async def page(name: str) -> FileResponse:
+    if name not in PAGES:
+        raise HTTPException(status_code=404)
+    return _page(name)
+
+
+def mount_static(app: FastAPI) -> None:
+    """The pages' own assets and the client they import."""
+    app.mount(
+        f"{BUILT_IN_PAGES_PATH}/assets",
+        StaticFiles(directory=ACCOUNT_DIR / "assets"),
+        name="account-assets",
+    )
+    app.mount(
+        f"{BUILT_IN_PAGES_PATH}/client",
+        StaticFiles(directory=client_dir(), check_dir=False),
+        name="account-client",
     )

@@ -506,3 +506,30 @@ async def test_a_callback_that_does_not_name_the_provider_is_refused_before_the_
     assert response.headers["location"] == f"{REDIRECT}?error=provider_error"
     await assert_not_signed_in(app.client)
     assert oidc_provider.request_counts().get("/token", 0) == tokens_before, "the code was used"
+
+
+@pytest.mark.requirement("RFC9700-4.2")
+async def test_the_callback_answer_keeps_the_code_out_of_referers(
+    app: Api, oidc_provider: OidcProvider
+) -> None:
+    """The browser arrives at the callback with the code in the URL; the answer tells it
+    never to send that URL on as a Referer."""
+    browser = OidcBrowser(app.client)
+    pending = await pending_sign_in(browser, oidc_provider)
+    response = await browser.callback(pending.callback)
+    assert response.status_code == 302, response.text
+    assert response.headers["referrer-policy"] == "no-referrer"
+
+
+@pytest.mark.requirement("ASVS-10.5.3")
+async def test_a_discovery_document_naming_another_issuer_is_refused(
+    make_api: Callable[..., Any], oidc_provider: OidcProvider
+) -> None:
+    """The configured issuer differs from the one the provider's document names (here by a
+    final "/"): no sign-in starts, and the answer says the provider is unavailable."""
+    setting = {**oidc_provider.provider_setting("local"), "issuer": f"{oidc_provider.issuer}/"}
+    async with make_api(oidc_providers=[setting], allowed_redirects=[REDIRECT]) as api:
+        response = await api.client.get(
+            "/auth/oauth/local/authorize", params={"redirect_to": REDIRECT}, follow_redirects=False
+        )
+    assert_problem(response, 503, "provider_unavailable")

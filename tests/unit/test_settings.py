@@ -347,3 +347,11 @@ class TestOpenIdProviders:
     def test_state_lives_at_most_ten_minutes(self) -> None:
         assert Settings().oidc_state_ttl_seconds == 600
         assert "AUTHAPI_OIDC_STATE_TTL_SECONDS" in error_line(oidc_state_ttl_seconds=601)
+
+
+@pytest.mark.requirement("NIST-63B-4.2.1.2-b")
+def test_reset_links_live_an_hour_by_default_and_a_day_at_most() -> None:
+    assert Settings().reset_token_ttl_seconds == 3600
+    assert Settings(reset_token_ttl_seconds=24 * 3600).reset_token_ttl_seconds == 24 * 3600
+    with pytest.raises(ValidationError):
+        Settings(reset_token_ttl_seconds=24 * 3600 + 1)

@@ -3,6 +3,7 @@ claims and header of access tokens."""
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from authapi import tokens as tokens_module
 from authapi.errors import AccessTokenExpired, InvalidAccessToken
 from authapi.keys import KeyMaterial, Keyring, configured_key
 from authapi.settings import Settings
@@ -263,3 +265,21 @@ class TestAccessTokens:
         )
         with pytest.raises(InvalidAccessToken):
             await access_tokens.verify(token)
+
+
+@pytest.mark.requirement("ASVS-7.2.3", "RFC6749-10.10", "NIST-63B-5.1-a")
+def test_a_session_secret_is_256_bits_from_the_csprng(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refresh token minted at sign-in carries 32 bytes from `secrets` (its successors
+    are keyed derivations of it), sealed by a MAC."""
+    drawn: list[bytes] = []
+    real = tokens_module.secrets.token_bytes
+
+    def spy(count: int) -> bytes:
+        drawn.append(real(count))
+        return drawn[-1]
+
+    monkeypatch.setattr(tokens_module.secrets, "token_bytes", spy)
+    token = RefreshTokens([b"k" * 32]).first(str(uuid.uuid4()))
+    _session, secret, _mac = token.value.split(".")
+    assert [len(sample) for sample in drawn] == [32]
+    assert base64.urlsafe_b64decode(secret + "=" * (-len(secret) % 4)) == drawn[0]

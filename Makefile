@@ -36,7 +36,7 @@ $(OIDC_STAMP): $(OIDC_PROVIDER)/package-lock.json
 	touch $(OIDC_STAMP)
 
 # the JavaScript client (clients/js): its unit tests under Node's test runner, and that
-# the committed dist/ and api.d.ts are what its sources and openapi.json make
+# the committed dist/ and src/api.ts are what its sources and openapi.json make
 $(CLIENT_STAMP): $(CLIENT)/package-lock.json
 	npm ci --prefix $(CLIENT) --no-audit --no-fund
 	touch $(CLIENT_STAMP)
@@ -60,10 +60,9 @@ compliance: $(STAMP)  ## regenerate docs/compliance.md (requirements.toml + test
 bench: $(STAMP)  ## measure against PostgreSQL + Redis (see bench/README)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-openapi: $(STAMP) $(CLIENT_STAMP)  ## regenerate openapi.json from the app (and the client's types)
+openapi: $(STAMP)  ## regenerate openapi.json from the app (and the client's types)
 	$(BIN)/authapi openapi --output openapi.json
-	npm run generate --prefix $(CLIENT)
-	npm run build --prefix $(CLIENT)
+	$(MAKE) client
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(OIDC_PROVIDER)/node_modules \

@@ -1,4 +1,3 @@
-// Generated from openapi.json by `npm run generate`: do not edit.
 export interface paths {
     "/auth/register": {
         parameters: {

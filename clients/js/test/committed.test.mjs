@@ -1,4 +1,4 @@
-// The committed dist/ and src/api.d.ts are what the sources and openapi.json make:
+// The committed dist/ and src/api.ts are what the sources and openapi.json make:
 // pages and the wheel ship dist/ without a build step, so a stale one would ship.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -11,7 +11,7 @@ import { generatedTypes, TYPES_FILE } from '../scripts/types.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-test('src/api.d.ts is generated from the committed openapi.json', async () => {
+test('src/api.ts is generated from the committed openapi.json', async () => {
   assert.equal(
     readFileSync(TYPES_FILE, 'utf8'),
     await generatedTypes(),
@@ -28,7 +28,7 @@ test('dist/ is the build of src/', () => {
       { stdio: 'pipe' },
     );
     const built = readdirSync(out).sort();
-    const committed = readdirSync(join(ROOT, 'dist')).filter((name) => name !== 'api.d.ts');
+    const committed = readdirSync(join(ROOT, 'dist'));
     assert.deepEqual(committed.sort(), built);
     for (const name of built) {
       assert.equal(
@@ -37,7 +37,6 @@ test('dist/ is the build of src/', () => {
         `dist/${name} is stale: run \`npm run build\` in clients/js`,
       );
     }
-    assert.equal(readFileSync(join(ROOT, 'dist/api.d.ts'), 'utf8'), readFileSync(TYPES_FILE, 'utf8'));
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -2,8 +2,9 @@
 AUTHAPI_APP_URL is unset: sign-in (with the second-factor step), sign-up,
 verify-email, forgot and reset password, and the account.
 
-Static files, no build step at run time: the pages and their one module
-(`authapi/account/`) and the JavaScript client's committed build
+Static files, no build step at run time: the pages (`authapi/account/pages/<name>.html`,
+each the content of `layout.html`, titled by its `<h1>`, put together once per process),
+their one module (`authapi/account/assets/`) and the JavaScript client's committed build
 (`clients/js/dist`, shipped in the wheel as `authapi/account/client`). Their
 Content-Security-Policy is stricter than the API docs' (no inline script or
 style at all). A page never spends the token of its link by being opened: the
@@ -12,20 +13,25 @@ user confirms, then the page posts it.
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from pathlib import Path
+from string import Template
 
 from fastapi import APIRouter, FastAPI, HTTPException
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from authapi.settings import BUILT_IN_PAGES_PATH
 
 ACCOUNT_DIR = Path(__file__).resolve().parents[1] / "account"
-PAGES = ("sign-in", "sign-up", "verify-email", "forgot-password", "reset-password")
+# every pages/<name>.html is /account/<name>, except the account itself, at /account/
+PAGES = frozenset(path.stem for path in (ACCOUNT_DIR / "pages").glob("*.html")) - {"account"}
 PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+_HEADING = re.compile(r"<h1>(.*?)</h1>")
 
 router = APIRouter(prefix=BUILT_IN_PAGES_PATH, include_in_schema=False)
 
@@ -38,12 +44,18 @@ def client_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "clients" / "js" / "dist"
 
 
-def _page(name: str) -> FileResponse:
-    return FileResponse(
-        ACCOUNT_DIR / "pages" / f"{name}.html",
-        media_type="text/html; charset=utf-8",
-        headers={"Content-Security-Policy": PAGE_POLICY},
-    )
+@cache
+def render(name: str) -> str:
+    """A page: its content in the shared frame, titled by its heading (read once)."""
+    content = (ACCOUNT_DIR / "pages" / f"{name}.html").read_text(encoding="utf-8")
+    heading = _HEADING.search(content)
+    assert heading is not None, f"pages/{name}.html has no <h1>"
+    frame = Template((ACCOUNT_DIR / "layout.html").read_text(encoding="utf-8"))
+    return frame.substitute(title=heading.group(1), page=name, content=content)
+
+
+def _page(name: str) -> HTMLResponse:
+    return HTMLResponse(render(name), headers={"Content-Security-Policy": PAGE_POLICY})
 
 
 @router.get("")
@@ -53,12 +65,12 @@ async def account_root() -> RedirectResponse:
 
 
 @router.get("/")
-async def account_page() -> FileResponse:
+async def account_page() -> HTMLResponse:
     return _page("account")
 
 
 @router.get("/{name}")
-async def page(name: str) -> FileResponse:
+async def page(name: str) -> HTMLResponse:
     if name not in PAGES:
         raise HTTPException(status_code=404)
     return _page(name)

@@ -503,6 +503,19 @@ def assert_same_response(first: httpx.Response, second: httpx.Response) -> None:
     assert headers_of(first) == headers_of(second)
 
 
+def recorded(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> list[Any]:
+    """Wrap `owner.name` for the test: calls go through, each result is appended to the list."""
+    results: list[Any] = []
+    real = getattr(owner, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        results.append(real(*args, **kwargs))
+        return results[-1]
+
+    monkeypatch.setattr(owner, name, wrapper)
+    return results
+
+
 def unique_ip() -> str:
     """A client IP of its own, in a /64 of its own (budgets count an IPv6 client by its
     /64) of the documentation range: throttle counters persist in Redis."""

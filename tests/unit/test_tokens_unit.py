@@ -19,6 +19,7 @@ from authapi.errors import AccessTokenExpired, InvalidAccessToken
 from authapi.keys import KeyMaterial, Keyring, configured_key
 from authapi.settings import Settings
 from authapi.tokens import AccessTokens, RefreshTokens, token_hash
+from tests.conftest import recorded
 
 KEY_1 = b"1" * 32
 KEY_2 = b"2" * 32
@@ -271,14 +272,7 @@ class TestAccessTokens:
 def test_a_session_secret_is_256_bits_from_the_csprng(monkeypatch: pytest.MonkeyPatch) -> None:
     """The refresh token minted at sign-in carries 32 bytes from `secrets` (its successors
     are keyed derivations of it), sealed by a MAC."""
-    drawn: list[bytes] = []
-    real = tokens_module.secrets.token_bytes
-
-    def spy(count: int) -> bytes:
-        drawn.append(real(count))
-        return drawn[-1]
-
-    monkeypatch.setattr(tokens_module.secrets, "token_bytes", spy)
+    drawn = recorded(monkeypatch, tokens_module.secrets, "token_bytes")
     token = RefreshTokens([b"k" * 32]).first(str(uuid.uuid4()))
     _session, secret, _mac = token.value.split(".")
     assert [len(sample) for sample in drawn] == [32]

@@ -12,6 +12,7 @@ import pyotp
 import pytest
 
 from authapi import recovery_codes, totp
+from tests.conftest import recorded
 
 # RFC 6238 Appendix B: the SHA-1 seed is the ASCII string "12345678901234567890"
 RFC_SECRET = base64.b32encode(b"12345678901234567890").decode("ascii")
@@ -214,25 +215,11 @@ class TestQrCode:
 def test_seeds_and_recovery_codes_come_from_the_csprng(monkeypatch: pytest.MonkeyPatch) -> None:
     """A TOTP seed is 160 bits from `secrets`; each recovery code's 16 characters are drawn
     with `secrets.choice` from a 32-letter alphabet (80 bits)."""
-    seeds: list[bytes] = []
-    real_bytes = totp.secrets.token_bytes
-
-    def spy_bytes(count: int) -> bytes:
-        seeds.append(real_bytes(count))
-        return seeds[-1]
-
-    monkeypatch.setattr(totp.secrets, "token_bytes", spy_bytes)
+    seeds = recorded(monkeypatch, totp.secrets, "token_bytes")
     assert base64.b32decode(totp.new_secret()) == seeds[0]
     assert len(seeds[0]) * 8 == 160
 
-    drawn: list[str] = []
-    real_choice = recovery_codes.secrets.choice
-
-    def spy_choice(alphabet: str) -> str:
-        drawn.append(real_choice(alphabet))
-        return drawn[-1]
-
-    monkeypatch.setattr(recovery_codes.secrets, "choice", spy_choice)
+    drawn = recorded(monkeypatch, recovery_codes.secrets, "choice")
     (code,) = recovery_codes.new_codes(1)
     assert code.replace("-", "") == "".join(drawn)
     assert len(set(recovery_codes.ALPHABET)) ** len(drawn) >= 2**80

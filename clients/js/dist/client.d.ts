@@ -36,20 +36,16 @@ export interface AuthClientOptions {
         assign(url: string): void;
     };
 }
-export type SignInResult = {
-    status: 'signedIn';
-} | {
+/** A sign-in that now needs the second factor: complete it with `completeMfa`. */
+export type MfaStep = {
     status: 'mfaRequired';
     mfaToken: string;
     expiresIn: number | null;
 };
-export type ProviderReturn = {
+export type SignInResult = {
     status: 'signedIn';
-} | {
-    status: 'mfaRequired';
-    mfaToken: string;
-    expiresIn: number | null;
-} | {
+} | MfaStep;
+export type ProviderReturn = SignInResult | {
     status: 'linked';
     provider: string;
 } | {

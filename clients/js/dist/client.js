@@ -300,10 +300,9 @@ export class AuthClient {
     }
     /** `sentAt`: when the request was sent; a tab that signed out later ignores the result. */
     adopt(tokens, event, sentAt) {
-        const issuedAt = sentAt;
         const expiresAt = this.clock.now() + tokens.expires_in * 1000;
         this.take(tokens.access_token, expiresAt, event);
-        this.tabs.post({ type: 'tokens', accessToken: tokens.access_token, expiresAt, issuedAt });
+        this.tabs.post({ type: 'tokens', accessToken: tokens.access_token, expiresAt, issuedAt: sentAt });
     }
     take(token, expiresAt, event) {
         const wasSignedIn = this.token !== null;

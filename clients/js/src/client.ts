@@ -42,13 +42,13 @@ export interface AuthClientOptions {
   location?: { assign(url: string): void };
 }
 
-export type SignInResult =
-  | { status: 'signedIn' }
-  | { status: 'mfaRequired'; mfaToken: string; expiresIn: number | null };
+/** A sign-in that now needs the second factor: complete it with `completeMfa`. */
+export type MfaStep = { status: 'mfaRequired'; mfaToken: string; expiresIn: number | null };
+
+export type SignInResult = { status: 'signedIn' } | MfaStep;
 
 export type ProviderReturn =
-  | { status: 'signedIn' }
-  | { status: 'mfaRequired'; mfaToken: string; expiresIn: number | null }
+  | SignInResult
   | { status: 'linked'; provider: string }
   | { status: 'error'; code: string }
   | { status: 'none' };
@@ -357,10 +357,9 @@ export class AuthClient {
 
   /** `sentAt`: when the request was sent; a tab that signed out later ignores the result. */
   private adopt(tokens: TokenResponse, event: 'signedIn' | 'tokenRefreshed', sentAt: number): void {
-    const issuedAt = sentAt;
     const expiresAt = this.clock.now() + tokens.expires_in * 1000;
     this.take(tokens.access_token, expiresAt, event);
-    this.tabs.post({ type: 'tokens', accessToken: tokens.access_token, expiresAt, issuedAt });
+    this.tabs.post({ type: 'tokens', accessToken: tokens.access_token, expiresAt, issuedAt: sentAt });
   }
 
   private take(token: string, expiresAt: number, event: 'signedIn' | 'tokenRefreshed'): void {
@@ -446,7 +445,7 @@ export class AuthClient {
   }
 }
 
-function mfaStep(token: unknown, expiresIn: unknown): SignInResult & ProviderReturn {
+function mfaStep(token: unknown, expiresIn: unknown): MfaStep {
   if (typeof token !== 'string' || token === '') {
     throw new AuthError('mfa_required', 403, 'A second factor is due, but no mfa_token came.');
   }

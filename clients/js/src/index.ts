@@ -12,6 +12,7 @@ export {
   AuthClient,
   type AuthClientOptions,
   type AuthEvent,
+  type MfaStep,
   type ProviderReturn,
   type SignInResult,
 } from './client.js';

@@ -179,7 +179,7 @@ class Resources:
                 throttle=throttle,
                 refresh_budget=refresh_budget(settings),
                 identity_providers=providers,
-                redirects=RedirectAllowList(settings.allowed_redirects),
+                redirects=RedirectAllowList(settings.redirect_targets),
             )
 
 

@@ -291,6 +291,15 @@ class IdentityList(BaseModel):
     identities: list[IdentityOut]
 
 
+class ProviderOut(BaseModel):
+    name: str = Field(description="The `{provider}` of `/auth/oauth/{provider}/authorize`.")
+    display_name: str = Field(description="What a sign-in button says, e.g. `Google`.")
+
+
+class ProviderList(BaseModel):
+    providers: list[ProviderOut]
+
+
 class AuthorizationUrl(BaseModel):
     authorization_url: str = Field(
         description="Send the browser here (a top-level navigation) to finish linking."

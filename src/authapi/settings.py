@@ -368,11 +368,6 @@ class Settings(BaseSettings):
         names = [provider.name for provider in self.identity_providers]
         if len(names) != len(set(names)):
             raise ValueError("AUTHAPI_OIDC_PROVIDERS: each provider needs its own name")
-        if names and not self.allowed_redirects:
-            raise ValueError(
-                "AUTHAPI_ALLOWED_REDIRECTS is required with an OpenID provider: "
-                "the addresses a sign-in may return to"
-            )
         if self.refresh_token_ttl_seconds > self.session_lifetime_seconds:
             raise ValueError(
                 "AUTHAPI_REFRESH_TOKEN_TTL_SECONDS exceeds AUTHAPI_SESSION_LIFETIME_SECONDS"
@@ -419,6 +414,12 @@ class Settings(BaseSettings):
     def effective_app_url(self) -> str:
         """Where emailed links open: AUTHAPI_APP_URL, or the built-in pages."""
         return self.app_url or f"{self.public_url}{BUILT_IN_PAGES_PATH}"
+
+    @property
+    def redirect_targets(self) -> list[str]:
+        """Where a provider sign-in may send the browser back: AUTHAPI_ALLOWED_REDIRECTS (the
+        first is the default), then the built-in pages, which are this service's own."""
+        return [*self.allowed_redirects, f"{self.public_url}{BUILT_IN_PAGES_PATH}/"]
 
     @property
     def effective_cookie_secure(self) -> bool:

@@ -300,6 +300,38 @@ class TestAuthorize:
             assert_throttled(refused, window_seconds=60)
             assert OAUTH_COOKIE not in set_cookies(refused)
 
+    async def test_the_providers_are_listed_for_sign_in_buttons(
+        self, oidc_app: Callable[..., Any], oidc_provider: OidcProvider
+    ) -> None:
+        second = {**oidc_provider.provider_setting("local2"), "display_name": "Work account"}
+        providers = [oidc_provider.provider_setting("local"), second]
+        async with oidc_app(oidc_providers=providers) as api:
+            response = await api.client.get("/auth/oauth/providers")  # no credentials needed
+        assert response.status_code == 200, response.text
+        assert response.json() == {
+            "providers": [
+                {"name": "local", "display_name": "Local"},
+                {"name": "local2", "display_name": "Work account"},
+            ]
+        }
+        assert "client_id" not in response.text
+        assert "issuer" not in response.text
+
+    async def test_no_provider_lists_none(self, api: Api) -> None:
+        response = await api.client.get("/auth/oauth/providers")
+        assert response.status_code == 200, response.text
+        assert response.json() == {"providers": []}
+
+    async def test_without_allowed_redirects_the_built_in_pages_are_the_default(
+        self, oidc_app: Callable[..., Any], oidc_provider: OidcProvider
+    ) -> None:
+        sub = provider_user(oidc_provider, unique_email("pages"))
+        async with oidc_app(allowed_redirects=[]) as api:
+            browser = OidcBrowser(api.client)
+            assert_signed_in(await browser.sign_in(sub=sub), f"{PUBLIC_URL}/account/")
+            elsewhere = await browser.authorize(redirect_to=REDIRECT)
+        assert_problem(elsewhere, 400, "redirect_not_allowed")
+
     async def test_unknown_provider_is_404(self, app: Api) -> None:
         response = await OidcBrowser(app.client).authorize("nope")
         assert_problem(response, 404, "unknown_provider")

@@ -1,11 +1,13 @@
 """Where a provider sign-in may send the browser back to: only AUTHAPI_ALLOWED_REDIRECTS
 (SPEC security property: "redirect targets only from an allow-list").
 
-The apps here allow tests.oidc.REDIRECT (https://app.example.com/signed-in, exact) and
-REDIRECT_TREE (https://app.example.com/app/, a tree). Anything else given as `redirect_to`,
-to GET /auth/oauth/{provider}/authorize or POST /users/me/identities, is refused up front:
-400 problem+json `redirect_not_allowed`, no Location, no authapi_oauth cookie, and no
-sign-in state stored, so an open redirect can never be completed later either.
+The apps here allow tests.oidc.REDIRECT (https://app.example.com/signed-in, exact),
+REDIRECT_TREE (https://app.example.com/app/, a tree) and the built-in pages
+(https://app.example.com/account/, this service's own, always allowed). Anything else
+given as `redirect_to`, to GET /auth/oauth/{provider}/authorize or
+POST /users/me/identities, is refused up front: 400 problem+json `redirect_not_allowed`,
+no Location, no authapi_oauth cookie, and no sign-in state stored, so an open redirect
+can never be completed later either.
 The unit tests of the parser are in tests/unit/test_redirects_unit.py.
 """
 
@@ -55,6 +57,8 @@ REFUSED = [
     "https://app.example.com/appx/",
     "https://app.example.com/",
     "https://app.example.com",
+    "https://app.example.com/account",
+    "https://app.example.com/accountx/",
     "https://app.example.com/ap\tp/x",
     "https://app.example.com/app/\nx",
     "https://app.exa\nmple.com/app/",
@@ -83,6 +87,8 @@ ALLOWED = [
     "https://APP.EXAMPLE.COM/signed-in",
     "HTTPS://app.example.com/app/",
     "https://app.example.com:443/signed-in",
+    "https://app.example.com/account/",
+    "https://app.example.com/account/sign-in",
 ]
 
 

@@ -300,8 +300,17 @@ class TestOpenIdProviders:
         line = error_line(google_client_id="1234", allowed_redirects=[self.REDIRECTS])
         assert "AUTHAPI_GOOGLE_CLIENT_SECRET" in line
 
-    def test_a_provider_needs_allowed_redirects(self) -> None:
-        assert "AUTHAPI_ALLOWED_REDIRECTS" in error_line(oidc_providers=[self.PROVIDER])
+    def test_without_allowed_redirects_a_provider_returns_to_the_built_in_pages(self) -> None:
+        settings = Settings(public_url="https://auth.example.com", oidc_providers=[self.PROVIDER])
+        assert settings.redirect_targets == ["https://auth.example.com/account/"]
+
+    def test_the_built_in_pages_come_after_the_allowed_redirects(self) -> None:
+        settings = Settings(
+            public_url="https://auth.example.com",
+            oidc_providers=[self.PROVIDER],
+            allowed_redirects=[self.REDIRECTS],
+        )
+        assert settings.redirect_targets == [self.REDIRECTS, "https://auth.example.com/account/"]
 
     def test_names_are_unique(self) -> None:
         line = error_line(

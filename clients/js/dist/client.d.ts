@@ -12,7 +12,10 @@
  * - Sign-out never waits for a refresh: it bumps the session's epoch, and a refresh
  *   that comes back under an older epoch is thrown away.
  */
+import type { components } from './api.js';
 import { type Channel, type Clock, type Locks } from './tabs.js';
+/** A provider one can sign in with: `startProviderSignIn(name, …)`, a button saying `display_name`. */
+export type Provider = components['schemas']['ProviderOut'];
 export interface AuthClientOptions {
     /** The API's base URL; '' (the default) is this page's origin. */
     baseUrl?: string;
@@ -96,6 +99,8 @@ export declare class AuthClient {
     resendVerification(email: string): Promise<void>;
     forgotPassword(email: string): Promise<void>;
     resetPassword(token: string, newPassword: string): Promise<void>;
+    /** The providers to offer as sign-in buttons (public; no session needed). */
+    providers(): Promise<Provider[]>;
     /** Password sign-in; with two-factor authentication on, the result asks for a code. */
     signIn(email: string, password: string): Promise<SignInResult>;
     /** The second step: a code from the authenticator app, or a recovery code. */
@@ -121,6 +126,12 @@ export declare class AuthClient {
      * A retried request is sent again as given: use a replayable body (not a stream).
      */
     fetch(input: string | URL, init?: RequestInit): Promise<Response>;
+    /**
+     * An API call with the session's token (through `fetch` above): `body` is sent as
+     * JSON, and the answer's JSON is returned (undefined for 204). A refusal rejects
+     * with its `AuthError`.
+     */
+    call<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
     /**
      * Rotate the refresh cookie for a new access token: once per tab at a time, and
      * once across tabs as far as the browser allows. Rejects with an `AuthError` when

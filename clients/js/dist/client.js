@@ -104,6 +104,13 @@ export class AuthClient {
     async resetPassword(token, newPassword) {
         await this.post('/auth/reset-password', { token, new_password: newPassword });
     }
+    /** The providers to offer as sign-in buttons (public; no session needed). */
+    async providers() {
+        const response = await this.fetchImpl(`${this.baseUrl}/auth/oauth/providers`);
+        if (!response.ok)
+            throw await errorFrom(response);
+        return (await response.json()).providers;
+    }
     // --- signing in and out -----------------------------------------------------------
     /** Password sign-in; with two-factor authentication on, the result asks for a code. */
     async signIn(email, password) {
@@ -216,6 +223,24 @@ export class AuthClient {
         if (this.token === sent)
             await this.refresh(); // unless another refresh replaced it already
         return send(this.token);
+    }
+    /**
+     * An API call with the session's token (through `fetch` above): `body` is sent as
+     * JSON, and the answer's JSON is returned (undefined for 204). A refusal rejects
+     * with its `AuthError`.
+     */
+    async call(method, path, body) {
+        const init = { method, credentials: 'include' };
+        if (body !== undefined) {
+            init.headers = { 'Content-Type': 'application/json' };
+            init.body = JSON.stringify(body);
+        }
+        const response = await this.fetch(`${this.baseUrl}${path}`, init);
+        if (!response.ok)
+            throw await errorFrom(response);
+        if (response.status === 204)
+            return undefined;
+        return (await response.json());
     }
     /**
      * Rotate the refresh cookie for a new access token: once per tab at a time, and

@@ -306,6 +306,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/oauth/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The providers one can sign in with
+         * @description Public: what a sign-in page shows as buttons, in the configured order.
+         */
+        get: operations["list_providers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/oauth/{provider}/authorize": {
         parameters: {
             query?: never;
@@ -1059,6 +1079,24 @@ export interface components {
              * @example The email or password is incorrect.
              */
             detail: string;
+        };
+        /** ProviderList */
+        ProviderList: {
+            /** Providers */
+            providers: components["schemas"]["ProviderOut"][];
+        };
+        /** ProviderOut */
+        ProviderOut: {
+            /**
+             * Name
+             * @description The `{provider}` of `/auth/oauth/{provider}/authorize`.
+             */
+            name: string;
+            /**
+             * Display Name
+             * @description What a sign-in button says, e.g. `Google`.
+             */
+            display_name: string;
         };
         /** Readiness */
         Readiness: {
@@ -2324,6 +2362,26 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_providers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderList"];
                 };
             };
         };

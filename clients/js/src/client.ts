@@ -18,6 +18,8 @@ import { AuthError, errorFrom } from './errors.js';
 import { type Channel, type Clock, type Locks, type TabMessage, Tabs } from './tabs.js';
 
 type TokenResponse = components['schemas']['TokenResponse'];
+/** A provider one can sign in with: `startProviderSignIn(name, …)`, a button saying `display_name`. */
+export type Provider = components['schemas']['ProviderOut'];
 
 export interface AuthClientOptions {
   /** The API's base URL; '' (the default) is this page's origin. */
@@ -168,6 +170,13 @@ export class AuthClient {
     await this.post('/auth/reset-password', { token, new_password: newPassword });
   }
 
+  /** The providers to offer as sign-in buttons (public; no session needed). */
+  async providers(): Promise<Provider[]> {
+    const response = await this.fetchImpl(`${this.baseUrl}/auth/oauth/providers`);
+    if (!response.ok) throw await errorFrom(response);
+    return ((await response.json()) as { providers: Provider[] }).providers;
+  }
+
   // --- signing in and out -----------------------------------------------------------
   /** Password sign-in; with two-factor authentication on, the result asks for a code. */
   async signIn(email: string, password: string): Promise<SignInResult> {
@@ -275,6 +284,23 @@ export class AuthClient {
     if (first.status !== 401 || (await errorFrom(first)).code !== 'token_expired') return first;
     if (this.token === sent) await this.refresh(); // unless another refresh replaced it already
     return send(this.token);
+  }
+
+  /**
+   * An API call with the session's token (through `fetch` above): `body` is sent as
+   * JSON, and the answer's JSON is returned (undefined for 204). A refusal rejects
+   * with its `AuthError`.
+   */
+  async call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+    const init: RequestInit = { method, credentials: 'include' };
+    if (body !== undefined) {
+      init.headers = { 'Content-Type': 'application/json' };
+      init.body = JSON.stringify(body);
+    }
+    const response = await this.fetch(`${this.baseUrl}${path}`, init);
+    if (!response.ok) throw await errorFrom(response);
+    if (response.status === 204) return undefined as T;
+    return (await response.json()) as T;
   }
 
   /**

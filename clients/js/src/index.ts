@@ -13,6 +13,7 @@ export {
   type AuthClientOptions,
   type AuthEvent,
   type MfaStep,
+  type Provider,
   type ProviderReturn,
   type SignInResult,
 } from './client.js';

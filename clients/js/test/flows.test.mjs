@@ -14,6 +14,7 @@ import {
   eventsOf,
   fakeFetch,
   flush,
+  json,
   makeClient,
   problem,
   settled,
@@ -359,5 +360,50 @@ describe('account requests', { timeout: 10_000 }, () => {
     await client.resetPassword('RESET', 'new-pw');
     assert.deepEqual(fetch.to('/auth/reset-password')[0].body, { token: 'RESET', new_password: 'new-pw' });
     assert.equal(client.isSignedIn, false);
+  });
+
+  test('providers lists the sign-in buttons without credentials or a session', async () => {
+    const listed = [{ name: 'google', display_name: 'Google' }];
+    const fetch = fakeFetch({ '/auth/oauth/providers': [json(200, { providers: listed })] });
+    const client = makeClient({ fetch, clock: new ManualClock() });
+    assert.deepEqual(await client.providers(), listed);
+    const [call] = fetch.calls;
+    assert.equal(call.method, 'GET');
+    assert.equal(call.headers.authorization, undefined);
+  });
+});
+
+describe('call', { timeout: 10_000 }, () => {
+  test('sends JSON with the bearer token and returns the JSON answer, or undefined for 204', async () => {
+    const fetch = fakeFetch({
+      '/auth/login': [tokenResponse('AT1', 900)],
+      '/users/me/password': [new Response(null, { status: 204 })],
+      '/auth/sessions': [json(200, { sessions: [] })],
+    });
+    const client = makeClient({ fetch, clock: new ManualClock() });
+    await client.signIn('ada@example.com', 'pw');
+    const body = { current_password: 'a', new_password: 'b' };
+    assert.equal(await client.call('POST', '/users/me/password', body), undefined);
+    const [changed] = fetch.to('/users/me/password');
+    assert.equal(changed.method, 'POST');
+    assert.equal(changed.headers.authorization, 'Bearer AT1');
+    assert.equal(changed.headers['content-type'], 'application/json');
+    assert.deepEqual(changed.body, body);
+    assert.deepEqual(await client.call('GET', '/auth/sessions'), { sessions: [] });
+    assert.equal(fetch.to('/auth/sessions')[0].hasBody, false);
+  });
+
+  test('a refusal rejects with its AuthError and keeps the session', async () => {
+    const fetch = fakeFetch({
+      '/auth/login': [tokenResponse('AT1', 900)],
+      '/users/me/password': [problem(401, 'invalid_credentials')],
+    });
+    const client = makeClient({ fetch, clock: new ManualClock() });
+    await client.signIn('ada@example.com', 'pw');
+    await assert.rejects(client.call('POST', '/users/me/password', {}), {
+      code: 'invalid_credentials',
+      status: 401,
+    });
+    assert.equal(client.isSignedIn, true);
   });
 });

@@ -29,6 +29,7 @@ from authapi.errors import (
     problems,
 )
 from authapi.redirects import with_outcome
+from authapi.schemas import ProviderList, ProviderOut
 from authapi.services.oidc_signin import Finished
 
 router = APIRouter(prefix="/auth/oauth", tags=["sign-in with a provider"])
@@ -37,6 +38,22 @@ ProviderName = Annotated[
     str, Path(max_length=32, description="A configured provider, e.g. `google`.")
 ]
 QueryValue = Annotated[str | None, Query(max_length=2048)]
+
+
+@router.get(
+    "/providers",
+    operation_id="list_providers",
+    response_model=ProviderList,
+    summary="The providers one can sign in with",
+)
+async def providers(settings: SettingsDep) -> ProviderList:
+    """Public: what a sign-in page shows as buttons, in the configured order."""
+    return ProviderList(
+        providers=[
+            ProviderOut(name=provider.name, display_name=provider.label)
+            for provider in settings.identity_providers
+        ]
+    )
 
 
 @router.get(

@@ -8,8 +8,11 @@ OIDC_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
 REQUIREMENTS_REPORT := .pytest-requirements.json
 CLIENT := clients/js
 CLIENT_STAMP := $(CLIENT)/node_modules/.installed
+SPA := examples/spa
+SPA_STAMP := $(SPA)/node_modules/.installed
 
-.PHONY: run test lint typecheck client-test pytest compliance bench openapi client clean
+.PHONY: run test lint typecheck client-test pytest browser screenshots compliance bench openapi \
+	client clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "authapi needs Python 3.11 or newer")'
@@ -48,10 +51,29 @@ client: $(CLIENT_STAMP)  ## rebuild clients/js (types from openapi.json, then di
 	npm run generate --prefix $(CLIENT)
 	npm run build --prefix $(CLIENT)
 
+# the example SPA on Vite (tests/live/test_example_spa.py runs its dev server)
+$(SPA_STAMP): $(SPA)/package-lock.json $(CLIENT_STAMP)
+	npm ci --prefix $(SPA) --no-audit --no-fund
+	touch $(SPA_STAMP)
+
+# Debian's Chromium for the browser tests (tests/browser): Playwright drives it, and never
+# downloads a browser of its own. Installed as root (CI); anyone else is told how.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+				apt-get install -y -q --no-install-recommends chromium fonts-liberation; \
+		else \
+			echo "make browser: run 'sudo apt-get install chromium' for the browser tests"; \
+		fi; }
+
 # the whole suite also checks the compliance matrix against what passed (tools/compliance.py)
-pytest: $(STAMP) $(OIDC_STAMP)
+pytest: $(STAMP) $(OIDC_STAMP) $(SPA_STAMP) browser
 	$(BIN)/python -m pytest --requirements-report=$(REQUIREMENTS_REPORT) $(PYTEST_ARGS)
 	$(if $(PYTEST_ARGS),,$(BIN)/python tools/compliance.py check $(REQUIREMENTS_REPORT))
+
+screenshots: $(STAMP) browser  ## each built-in page at desktop and phone width, in build/screenshots
+	$(BIN)/python tools/screenshots.py build/screenshots
 
 compliance: $(STAMP)  ## regenerate docs/compliance.md (requirements.toml + test markers)
 	$(BIN)/python -m pytest --collect-only -q --requirements-report=$(REQUIREMENTS_REPORT) >/dev/null
@@ -66,4 +88,4 @@ openapi: $(STAMP)  ## regenerate openapi.json from the app (and the client's typ
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(OIDC_PROVIDER)/node_modules \
-		$(CLIENT)/node_modules
+		$(CLIENT)/node_modules $(SPA)/node_modules build

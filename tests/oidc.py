@@ -77,9 +77,9 @@ def oidc_settings(provider: OidcProvider, *names: str, **overrides: Any) -> dict
     }
 
 
-def callback_url(name: str) -> str:
+def callback_url(name: str, public_url: str = PUBLIC_URL) -> str:
     """The app's redirect_uri for the provider called `name`."""
-    return f"{PUBLIC_URL}/auth/oauth/{name}/callback"
+    return f"{public_url}/auth/oauth/{name}/callback"
 
 
 def rsa_private_jwk(kid: str) -> dict[str, Any]:
@@ -178,9 +178,13 @@ def _stop(process: subprocess.Popen[str]) -> None:
 
 @contextmanager
 def start_provider(
-    *, conform_id_token_claims: bool = True, issuer_trailing_slash: bool = False
+    *,
+    conform_id_token_claims: bool = True,
+    issuer_trailing_slash: bool = False,
+    app_urls: tuple[str, ...] = (PUBLIC_URL,),
 ) -> Iterator[OidcProvider]:
-    """Run the provider until the block ends.
+    """Run the provider until the block ends; its clients accept the callbacks of the apps
+    at `app_urls` (public URLs).
 
     conform_id_token_claims=False puts the scope claims (email, email_verified, name) into
     the id_token as well, as Google does; by default the id_token has `sub` and the rest
@@ -200,7 +204,7 @@ def start_provider(
         )
     provider_key = rsa_private_jwk(f"test-{secrets.token_hex(4)}")
     secret, other_secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-    redirect_uris = [callback_url(name) for name in PROVIDER_NAMES]
+    redirect_uris = [callback_url(name, app) for app in app_urls for name in PROVIDER_NAMES]
     clients = [
         {"client_id": MAIN_CLIENT_ID, "client_secret": secret, "redirect_uris": redirect_uris},
         {

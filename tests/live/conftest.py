@@ -105,10 +105,16 @@ class LiveServer:
 
 
 def start_server(
-    env: dict[str, str], *, cwd: Path, name: str = "server", args: tuple[str, ...] = ()
+    env: dict[str, str],
+    *,
+    cwd: Path,
+    name: str = "server",
+    args: tuple[str, ...] = (),
+    port: int | None = None,
 ) -> LiveServer:
-    """Start `authapi serve` on a free port and wait (bounded) until /healthz answers."""
-    port = free_port()
+    """Start `authapi serve` on `port` (default: a free one) and wait (bounded) until
+    /healthz answers."""
+    port = port or free_port()
     log_path = cwd / f"{name}-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -139,9 +145,14 @@ class ServerPool:
     servers: list[LiveServer] = field(default_factory=list)
 
     def start(
-        self, env: dict[str, str], *, name: str = "server", args: tuple[str, ...] = ()
+        self,
+        env: dict[str, str],
+        *,
+        name: str = "server",
+        args: tuple[str, ...] = (),
+        port: int | None = None,
     ) -> LiveServer:
-        server = start_server(env, cwd=self.directory, name=name, args=args)
+        server = start_server(env, cwd=self.directory, name=name, args=args, port=port)
         self.servers.append(server)
         return server
 

@@ -1,37 +1,13 @@
-// The built-in account pages: one module for all of them, on the JavaScript client.
+// The built-in account pages: one entry module for all of them, on the JavaScript client.
 // A page's token (from an emailed link) is posted only when the user asks: link
 // scanners open every link in a mail, and opening must not spend it.
 import { AuthClient } from '../client/index.js';
+import { accountPage } from './account.js';
+import { element, failed, onSubmit, providerProblem, say } from './ui.js';
 
 // the API serves these pages one level below its own base
 const auth = new AuthClient({ baseUrl: new URL('..', window.location.href).href });
-const status = document.getElementById('status');
 const token = new URLSearchParams(window.location.search).get('token');
-
-function say(text, kind = 'info') {
-  status.textContent = text;
-  status.dataset.kind = kind;
-}
-
-function failed(error) {
-  say(error && error.message ? error.message : 'Something went wrong; try again.', 'error');
-}
-
-/** Run `action` when `form` is submitted, with its button disabled meanwhile. */
-function onSubmit(form, action) {
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const button = form.querySelector('button');
-    button.disabled = true;
-    try {
-      await action(new FormData(form));
-    } catch (error) {
-      failed(error);
-    } finally {
-      button.disabled = false;
-    }
-  });
-}
 
 function needsToken() {
   if (token) return true;
@@ -40,75 +16,75 @@ function needsToken() {
   return false;
 }
 
+async function providerButtons(returnTo) {
+  const providers = await auth.providers();
+  document.getElementById('providers').replaceChildren(
+    ...providers.map((provider) => {
+      const button = element('button', `Sign in with ${provider.display_name}`, { type: 'button' });
+      button.addEventListener('click', () => auth.startProviderSignIn(provider.name, returnTo));
+      return button;
+    }),
+  );
+}
+
 const pages = {
-  'sign-in'() {
+  async 'sign-in'() {
     const signIn = document.getElementById('sign-in');
     const mfa = document.getElementById('mfa');
     let mfaToken = null;
+    function askForCode(step) {
+      mfaToken = step.mfaToken;
+      signIn.hidden = true;
+      document.getElementById('providers').hidden = true;
+      mfa.hidden = false;
+      say('Enter the code from your authenticator app.');
+      document.getElementById('code').focus();
+    }
     onSubmit(signIn, async (data) => {
       const result = await auth.signIn(data.get('email'), data.get('password'));
-      if (result.status === 'mfaRequired') {
-        mfaToken = result.mfaToken;
-        signIn.hidden = true;
-        mfa.hidden = false;
-        say('Enter the code from your authenticator app.');
-        document.getElementById('code').focus();
-        return;
-      }
-      window.location.assign('./');
+      if (result.status === 'mfaRequired') askForCode(result);
+      else window.location.assign('./');
     });
     onSubmit(mfa, async (data) => {
       await auth.completeMfa(mfaToken, String(data.get('code')).trim());
       window.location.assign('./');
     });
+    const here = window.location.href.split(/[?#]/)[0];
+    providerButtons(here).catch(failed);
+    // back from a provider (?error=, #mfa_token=), or already signed in (the cookie)
+    const returned = await auth.providerReturn(window.location.href);
+    if (window.location.search || window.location.hash) window.history.replaceState(null, '', here);
+    if (returned.status === 'signedIn') window.location.assign('./');
+    else if (returned.status === 'mfaRequired') askForCode(returned);
+    else if (returned.status === 'error') say(providerProblem(returned.code), 'error');
   },
   'sign-up'() {
     onSubmit(document.getElementById('sign-up'), async (data) => {
       await auth.register(data.get('email'), data.get('password'));
-      say('Check your email: we sent a link to confirm the address.', 'success');
+      return 'Check your email: we sent a link to confirm the address.';
     });
   },
   'verify-email'() {
     if (!needsToken()) return;
     onSubmit(document.getElementById('verify-email'), async () => {
       await auth.verifyEmail(token);
-      say('Your address is confirmed. You can sign in now.', 'success');
+      return 'Your address is confirmed. You can sign in now.';
     });
   },
   'forgot-password'() {
     onSubmit(document.getElementById('forgot-password'), async (data) => {
       await auth.forgotPassword(data.get('email'));
-      say('If this address has an account, we sent it a link to choose a new password.', 'success');
+      return 'If this address has an account, we sent it a link to choose a new password.';
     });
   },
   'reset-password'() {
     if (!needsToken()) return;
     onSubmit(document.getElementById('reset-password'), async (data) => {
       await auth.resetPassword(token, data.get('new-password'));
-      say('Your password is changed, and every session was signed out. Sign in again.', 'success');
+      return 'Your password is changed, and every session was signed out. Sign in again.';
     });
   },
-  async account() {
-    auth.on((event) => {
-      if (event.type === 'signedOut') window.location.assign('sign-in');
-    });
-    if (!(await auth.restore())) {
-      window.location.assign('sign-in');
-      return;
-    }
-    const response = await auth.fetch(new URL('../users/me', window.location.href));
-    if (!response.ok) {
-      say('Your account could not be read; try again.', 'error');
-      return;
-    }
-    const me = await response.json();
-    document.getElementById('who').textContent = me.email;
-    document.getElementById('profile').hidden = false;
-    document.getElementById('sign-out').addEventListener('click', () => auth.signOut());
-    document
-      .getElementById('sign-out-everywhere')
-      .addEventListener('click', () => auth.signOutEverywhere().catch(failed));
-  },
+  account: () => accountPage(auth),
 };
 
 const page = pages[document.body.dataset.page];

@@ -1,0 +1,71 @@
+// What every page does with its forms: say what happened in words, in the status
+// line of the form's own section (or the page's), and keep a form from being sent twice.
+
+const pageStatus = () => document.getElementById('status');
+
+/** The status line that speaks for `element`: its section's, else the page's. */
+export function statusFor(element) {
+  return element?.closest('section')?.querySelector('.status') ?? pageStatus();
+}
+
+export function say(text, kind = 'info', where = null) {
+  const status = where ?? pageStatus();
+  status.textContent = text;
+  status.dataset.kind = kind;
+}
+
+export function failed(error, where = null) {
+  say(error && error.message ? error.message : 'Something went wrong; try again.', 'error', where);
+}
+
+/**
+ * Run `action(data, form)` when `form` is submitted, with its button disabled
+ * meanwhile; a failure is said in the form's status line. `action` may return
+ * a sentence to say as the success.
+ */
+export function onSubmit(form, action) {
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const button = form.querySelector('button');
+    const status = statusFor(form);
+    button.disabled = true;
+    try {
+      const done = await action(new FormData(form), form);
+      if (typeof done === 'string') say(done, 'success', status);
+    } catch (error) {
+      failed(error, status);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+/** A new element with text (never HTML: what the API returns is shown as text). */
+export function element(tag, text = '', attributes = {}) {
+  const node = document.createElement(tag);
+  node.textContent = text;
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  return node;
+}
+
+export function when(isoTime) {
+  return isoTime ? new Date(isoTime).toLocaleString() : '';
+}
+
+// what a provider sign-in's `?error=<code>` means, in words
+const PROVIDER_PROBLEMS = {
+  access_denied: 'The sign-in at the provider was cancelled.',
+  provider_error: 'The provider could not sign you in; try again.',
+  invalid_id_token: "The provider's answer could not be trusted; try again.",
+  email_not_verified: 'The provider has not confirmed your email address.',
+  account_exists:
+    'An account with this email address exists. Sign in with its password, then link the provider from your account page.',
+  account_disabled: 'This account is disabled.',
+  sign_in_interrupted: 'The account changed during the sign-in; start again.',
+  identity_in_use: 'That provider account is already linked to another account.',
+  not_signed_in: 'Sign in first, then link the provider.',
+};
+
+export function providerProblem(code) {
+  return PROVIDER_PROBLEMS[code] ?? `The provider sign-in did not finish (${code}).`;
+}

@@ -240,7 +240,18 @@ async def test_sign_in_with_a_provider_from_the_sign_in_page(
 
 
 # --- password fields -----------------------------------------------------------------------
-PASSWORD_PAGES = ["sign-in", "sign-up", "reset-password?token=t", ""]
+SIGNED_OUT_PAGES = ["sign-in", "sign-up", "reset-password?token=t"]
+
+
+async def assert_password_fields_masked_and_named(tab: Tab) -> None:
+    fields = tab.page.locator("input[name*=password]")
+    await expect(fields.first).to_be_attached()
+    for field in await fields.all():
+        # masked, and named for password managers: which password this is
+        assert await field.get_attribute("type") == "password"
+        assert await field.get_attribute("autocomplete") in ("current-password", "new-password")
+        label = tab.page.locator(f"label[for='{await field.get_attribute('id')}']")
+        await expect(label).to_have_count(1)
 
 
 @pytest.mark.requirement("ASVS-6.2.6", "ASVS-6.2.7")
@@ -249,23 +260,13 @@ async def test_password_fields_are_masked_and_take_paste_and_password_managers(
 ) -> None:
     context = await browsing.context(permissions=["clipboard-read", "clipboard-write"])
     tab = await browsing.tab(context)
-    address = await registered_user(tab, site)
-    await sign_in(tab, site, address)
-    await on_account_page(tab, site, address)
-    for name in PASSWORD_PAGES:
+    for name in SIGNED_OUT_PAGES:  # (signed in, the sign-in page moves on to the account)
         await tab.page.goto(site.page(name))
-        fields = tab.page.locator("input[name*=password]")
-        await expect(fields.first).to_be_attached()
-        for field in await fields.all():
-            # masked, and named for password managers: which password this is
-            assert await field.get_attribute("type") == "password"
-            assert await field.get_attribute("autocomplete") in ("current-password", "new-password")
-            assert await field.get_attribute("id")
-            label = tab.page.locator(f"label[for='{await field.get_attribute('id')}']")
-            await expect(label).to_have_count(1)
+        await assert_password_fields_masked_and_named(tab)
+    address = await registered_user(tab, site)
+
     # a password pasted from the clipboard (a password manager's copy) arrives whole
-    await tab.page.get_by_role("button", name="Sign out", exact=True).click()
-    await tab.page.wait_for_url(site.page("sign-in"))
+    await tab.page.goto(site.page("sign-in"))
     await tab.page.evaluate("text => navigator.clipboard.writeText(text)", PASSWORD)
     await tab.page.get_by_label("Email").fill(address)
     await tab.page.get_by_label("Password").focus()
@@ -273,3 +274,4 @@ async def test_password_fields_are_masked_and_take_paste_and_password_managers(
     await expect(tab.page.get_by_label("Password")).to_have_value(PASSWORD)
     await tab.page.get_by_role("button", name="Sign in", exact=True).click()
     await on_account_page(tab, site, address)
+    await assert_password_fields_masked_and_named(tab)

@@ -23,7 +23,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -181,10 +181,20 @@ def free_port() -> int:
 class _Collector:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        # when each recipient was last announced (RCPT TO), for a late mail's diagnosis:
+        # announced but not collected means the server is still reading the message
+        self.announced: dict[str, float] = {}
         # by the To header, parsed once: the run collects thousands of messages, and
         # re-reading every header on each poll of `wait_for` would stall the event loop
         # that the app under test (and its mail sender) runs on
         self.by_recipient: dict[str, list[EmailMessage]] = {}
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        envelope.rcpt_tos.append(address)
+        self.announced[address] = time.monotonic()
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -199,10 +209,30 @@ class SmtpServer:
     host: str
     port: int
     collector: _Collector
+    controller: Controller | None = None  # the run's server; None for a test's own
 
     @property
     def url(self) -> str:
         return f"smtp://{self.host}:{self.port}"
+
+    def diagnose(self, address: str) -> str:
+        """What the server knows of `address`, and whether its event loop answers."""
+        announced = self.collector.announced.get(address)
+        seen = (
+            f"RCPT TO {time.monotonic() - announced:.2f}s ago"
+            if announced is not None
+            else "no RCPT TO"
+        )
+        if self.controller is None:
+            return f"; the SMTP server saw {seen}"
+        answered = Future[float]()
+        asked = time.monotonic()
+        self.controller.loop.call_soon_threadsafe(lambda: answered.set_result(time.monotonic()))
+        try:
+            latency = f"{answered.result(timeout=3) - asked:.3f}s"
+        except TimeoutError:
+            latency = "no answer within 3 s"
+        return f"; the SMTP server saw {seen}, and its event loop answered in {latency}"
 
 
 @pytest.fixture(scope="session")
@@ -212,7 +242,7 @@ def smtp_server() -> Iterator[SmtpServer]:
     controller = Controller(collector, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield SmtpServer(host="127.0.0.1", port=port, collector=collector)
+        yield SmtpServer(host="127.0.0.1", port=port, collector=collector, controller=controller)
     finally:
         controller.stop()
 
@@ -259,6 +289,8 @@ class Mailbox:
                 return matching[count - 1]
             if time.monotonic() > deadline:
                 state = await self.explain(address) if self.explain else ""
+                if self.smtp is not None:
+                    state += self.smtp.diagnose(address)
                 raise AssertionError(
                     f"no email #{count} to {address} (subject {subject!r}) within "
                     f"{wait_seconds}s{state}"

@@ -90,6 +90,21 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+# db.info key: this request's writes stay although it ends in an error (see keep_on_error)
+_KEEP_ON_ERROR = "authapi.keep_on_error"
+
+
+def keep_on_error(db: AsyncSession) -> None:
+    """Keep what this request wrote so far even if it ends in an error: the record of a
+    failed attempt (a wrong password or code, a challenge opened) must survive the 401
+    or 403 that follows. The request's transaction honours it where it ends (get_db)."""
+    db.info[_KEEP_ON_ERROR] = True
+
+
+def keeps_on_error(db: AsyncSession) -> bool:
+    return bool(db.info.get(_KEEP_ON_ERROR))
+
+
 async def check_database(engine: AsyncEngine) -> None:
     """Raise if the database cannot answer a trivial query."""
     async with engine.connect() as connection:

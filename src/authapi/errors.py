@@ -7,9 +7,12 @@ builds an error body by hand, and no error body ever echoes the input.
     AuthError                       500 internal_error
     ├── MalformedRequest            400 malformed_request
     ├── InvalidEmailToken           400 invalid_token
+    ├── RedirectNotAllowed          400 redirect_not_allowed
+    ├── InvalidOAuthState           400 invalid_oauth_state
     ├── NotAuthenticated            401 not_authenticated      (bearer routes)
     ├── InvalidAccessToken          401 invalid_token          (bearer routes)
     │   └── AccessTokenExpired      401 token_expired          (bearer routes)
+    ├── ReauthenticationRequired    401 reauthentication_required
     ├── InvalidCredentials          401 invalid_credentials
     ├── InvalidRefreshToken         401 invalid_refresh_token
     │   └── RefreshTokenReused      401 refresh_token_reused
@@ -17,10 +20,14 @@ builds an error body by hand, and no error body ever echoes the input.
     ├── InvalidMfaCode              401 invalid_mfa_code
     ├── EmailNotVerified            403 email_not_verified
     ├── MfaRequired                 403 mfa_required           (carries the mfa_token)
+    ├── AccountDisabled             403 account_disabled
     ├── CsrfFailed                  403 csrf_failed
     ├── NotFound                    404 not_found
-    │   └── SessionNotFound         404 session_not_found
+    │   ├── SessionNotFound         404 session_not_found
+    │   ├── UnknownProvider         404 unknown_provider
+    │   └── IdentityNotFound        404 identity_not_found
     ├── MethodNotAllowed            405 method_not_allowed
+    ├── LastSignInMethod            409 last_sign_in_method
     ├── EmailTaken                  409 email_taken
     ├── MfaAlreadyEnabled           409 mfa_already_enabled
     ├── MfaNotEnabled               409 mfa_not_enabled
@@ -31,6 +38,9 @@ builds an error body by hand, and no error body ever echoes the input.
     │   └── WeakPassword            422 weak_password
     ├── RateLimited                 429 rate_limited           (Retry-After)
     └── ServiceUnavailable          503 service_unavailable
+        └── ProviderUnavailable     503 provider_unavailable
+
+(tests/unit/test_error_tree.py draws this tree from the classes and compares.)
 
 `/auth/token` and `/auth/revoke` speak RFC 6749 §5.2 instead: `OAuthError`
 carries the OAuth `error` and renders `{error, error_description, code}`.
@@ -403,6 +413,22 @@ class MfaChallengeProblem(Problem, MfaChallengeFields):
 
 # errors whose body carries more than the Problem fields
 _MODELS: dict[type[AuthError], type[Problem]] = {MfaRequired: MfaChallengeProblem}
+
+
+# What any route may answer because of what it takes, declared once for every router:
+# a bearer token (missing, invalid or expired; the store unreachable), or a body
+# (unparseable, invalid, too large; the database unreachable).
+BEARER_ERRORS: tuple[type[AuthError], ...] = (
+    NotAuthenticated,
+    InvalidAccessToken,
+    ServiceUnavailable,
+)
+BODY_ERRORS: tuple[type[AuthError], ...] = (
+    MalformedRequest,
+    ValidationFailed,
+    PayloadTooLarge,
+    ServiceUnavailable,
+)
 
 
 def problems(*errors: type[AuthError]) -> dict[int | str, dict[str, Any]]:

@@ -8,8 +8,9 @@ Anything wrong here (unreachable database, undecryptable keys) raises
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -63,93 +64,41 @@ class Resources:
     identity_providers: dict[str, OidcClient]
     redirects: RedirectAllowList
 
+    async def readiness(self, seconds: float) -> dict[str, str]:
+        """Whether the database and the token store answer now, each within `seconds`:
+        {"database": "ok" | "unavailable", "token_store": …}."""
+        return {
+            "database": await _answers(check_database(self.engine), seconds),
+            "token_store": await _answers(self.store.ping(), seconds),
+        }
+
     @classmethod
     @asynccontextmanager
     async def open(cls, settings: Settings, *, serving: bool = True) -> AsyncIterator[Resources]:
         """Open everything; `serving=False` (the CLI's start-up check) only checks:
-        no warnings printed twice, no mail sender started."""
+        no warnings printed twice, no mail sender started.
+
+        Raises: StartupError (one line: what is unreachable or misconfigured)."""
         if serving:
             for warning in settings.dev_warnings():
                 log.warning("DEVELOPMENT SETTING: %s", warning)
             for notice in settings.configuration_notices():
                 log.warning("CONFIGURATION: %s", notice)
         async with AsyncExitStack() as stack:
-            engine = make_engine(settings.effective_database_url)
-            stack.push_async_callback(engine.dispose)
-            try:
-                await check_database(engine)
-            except Exception as exc:
-                where = describe_database(settings.effective_database_url)
-                raise StartupError(
-                    f"database unreachable ({where}): {type(exc).__name__}: {_first_line(exc)}"
-                ) from None
-
-            store = _open_store(settings)
-            stack.push_async_callback(store.close)
-            try:
-                await store.ping()
-            except Exception as exc:
-                raise StartupError(
-                    f"Redis unreachable: {type(exc).__name__}: {_first_line(exc)}"
-                ) from None
-
+            engine = await _database(settings, stack)
+            store = await _token_store(settings, stack)
             sessionmaker = make_sessionmaker(engine)
             encryptor = Encryptor(load_encryption_keys(settings))
-            keys = KeyRepository(sessionmaker, encryptor, settings)
-            keyring = Keyring(
-                algorithm=settings.jwt_algorithm,
-                load=keys.load,
-                reload_seconds=settings.keys_reload_seconds,
-            )
-            try:
-                await keys.ensure_signing_key()
-                await keyring.reload()
-            except KeyConfigError as exc:
-                raise StartupError(str(exc)) from None
-
-            hasher = PasswordHasher(rounds=settings.bcrypt_rounds, workers=settings.hash_workers)
-            stack.callback(hasher.close)
-            await hasher.start()
-
+            keys, keyring = await _signing_keys(settings, sessionmaker, encryptor)
+            hasher = await _password_hasher(settings, stack)
             throttle, throttle_pool = open_throttle(settings)
             if throttle_pool is not None:
                 stack.push_async_callback(throttle_pool.aclose)
-
-            providers: dict[str, OidcClient] = {}
-            if settings.identity_providers:
-                http = httpx.AsyncClient(
-                    timeout=settings.oidc_http_timeout_seconds,
-                    follow_redirects=False,
-                    headers={"User-Agent": f"authapi/{__version__}"},
-                )
-                stack.push_async_callback(http.aclose)
-                providers = {
-                    provider.name: OidcClient(
-                        provider,
-                        http,
-                        cache_seconds=settings.oidc_cache_seconds,
-                        leeway_seconds=settings.clock_leeway_seconds,
-                        max_age_seconds=settings.oidc_state_ttl_seconds,
-                    )
-                    for provider in settings.identity_providers
-                }
-
             background = Background()
             stack.push_async_callback(background.close)
-            sender = OutboxSender(
-                sessionmaker,
-                _mailer(settings),
-                encryptor,
-                sender_address=settings.email_from,
-                poll_seconds=settings.outbox_poll_seconds,
-                retry_seconds=settings.outbox_retry_seconds,
-            )
+            sender = _mail_sender(settings, sessionmaker, encryptor)
             if serving:
-                sender.start()
-                stack.push_async_callback(sender.stop)
-                retention = RetentionLoop(sessionmaker, settings)
-                retention.start()
-                stack.push_async_callback(retention.stop)
+                _run_in_background(settings, sessionmaker, sender, stack)
 
             yield cls(
                 settings=settings,
@@ -178,9 +127,105 @@ class Resources:
                 background=background,
                 throttle=throttle,
                 refresh_budget=refresh_budget(settings),
-                identity_providers=providers,
+                identity_providers=_identity_providers(settings, stack),
                 redirects=RedirectAllowList(settings.redirect_targets),
             )
+
+
+# --- the parts, each closed by the stack when the service stops -----------------------
+async def _database(settings: Settings, stack: AsyncExitStack) -> AsyncEngine:
+    engine = make_engine(settings.effective_database_url)
+    stack.push_async_callback(engine.dispose)
+    try:
+        await check_database(engine)
+    except Exception as exc:
+        where = describe_database(settings.effective_database_url)
+        raise StartupError(
+            f"database unreachable ({where}): {type(exc).__name__}: {_first_line(exc)}"
+        ) from None
+    return engine
+
+
+async def _token_store(settings: Settings, stack: AsyncExitStack) -> TokenStore:
+    store = _open_store(settings)
+    stack.push_async_callback(store.close)
+    try:
+        await store.ping()
+    except Exception as exc:
+        raise StartupError(f"Redis unreachable: {type(exc).__name__}: {_first_line(exc)}") from None
+    return store
+
+
+async def _signing_keys(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], encryptor: Encryptor
+) -> tuple[KeyRepository, Keyring]:
+    keys = KeyRepository(sessionmaker, encryptor, settings)
+    keyring = Keyring(
+        algorithm=settings.jwt_algorithm,
+        load=keys.load,
+        reload_seconds=settings.keys_reload_seconds,
+    )
+    try:
+        await keys.ensure_signing_key()
+        await keyring.reload()
+    except KeyConfigError as exc:
+        raise StartupError(str(exc)) from None
+    return keys, keyring
+
+
+async def _password_hasher(settings: Settings, stack: AsyncExitStack) -> PasswordHasher:
+    hasher = PasswordHasher(rounds=settings.bcrypt_rounds, workers=settings.hash_workers)
+    stack.callback(hasher.close)
+    await hasher.start()
+    return hasher
+
+
+def _identity_providers(settings: Settings, stack: AsyncExitStack) -> dict[str, OidcClient]:
+    if not settings.identity_providers:
+        return {}
+    http = httpx.AsyncClient(
+        timeout=settings.oidc_http_timeout_seconds,
+        follow_redirects=False,
+        headers={"User-Agent": f"authapi/{__version__}"},
+    )
+    stack.push_async_callback(http.aclose)
+    return {
+        provider.name: OidcClient(
+            provider,
+            http,
+            cache_seconds=settings.oidc_cache_seconds,
+            leeway_seconds=settings.clock_leeway_seconds,
+            max_age_seconds=settings.oidc_state_ttl_seconds,
+        )
+        for provider in settings.identity_providers
+    }
+
+
+def _mail_sender(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], encryptor: Encryptor
+) -> OutboxSender:
+    return OutboxSender(
+        sessionmaker,
+        _mailer(settings),
+        encryptor,
+        sender_address=settings.email_from,
+        poll_seconds=settings.outbox_poll_seconds,
+        retry_seconds=settings.outbox_retry_seconds,
+    )
+
+
+def _run_in_background(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    sender: OutboxSender,
+    stack: AsyncExitStack,
+) -> None:
+    """The loops of a serving process: the mail sender and the retention pruner."""
+    sender.start()
+    stack.push_async_callback(sender.stop)
+    retention = RetentionLoop(sessionmaker, settings)
+    retention.start()
+    stack.push_async_callback(retention.stop)
 
 
 def _open_store(settings: Settings) -> TokenStore:
@@ -198,3 +243,11 @@ def _mailer(settings: Settings) -> Mailer:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else ""
+
+
+async def _answers(probe: Awaitable[None], seconds: float) -> str:
+    try:
+        await asyncio.wait_for(probe, seconds)
+    except Exception:
+        return "unavailable"
+    return "ok"

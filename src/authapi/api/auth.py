@@ -8,14 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import JSONResponse
 
-from authapi.api.cookies import (
-    NO_STORE,
-    RefreshToEnd,
-    RefreshToRotate,
-    clear_refresh_cookie,
-    missing_cookie_detail,
-    token_response,
-)
+from authapi.api.cookies import NO_STORE, missing_cookie_detail
+from authapi.api.delivery import RefreshToEnd, RefreshToRotate, take_away, token_response
 from authapi.api.deps import (
     FORM_BODY_REQUIRED,
     FORM_ENCODED_HINT,
@@ -31,19 +25,18 @@ from authapi.api.deps import (
     introspection_client,
 )
 from authapi.errors import (
+    BEARER_ERRORS,
+    BODY_ERRORS,
     AccountDisabled,
     CsrfFailed,
     EmailNotVerified,
     EmailTaken,
-    InvalidAccessToken,
     InvalidCredentials,
     InvalidEmailToken,
     InvalidMfaCode,
     InvalidMfaToken,
     InvalidRefreshToken,
-    MalformedRequest,
     MfaRequired,
-    NotAuthenticated,
     OAuthError,
     PayloadTooLarge,
     RateLimited,
@@ -72,12 +65,10 @@ from authapi.schemas import (
     reject_control_characters,
 )
 from authapi.services.introspection import Introspection
-from authapi.services.signin import sign_in_with_password, sign_in_with_second_factor
+from authapi.services.signin import second_factor_passed, sign_in_with_password
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
-BODY_ERRORS = (MalformedRequest, ValidationFailed, PayloadTooLarge, ServiceUnavailable)
-BEARER_ERRORS = (NotAuthenticated, InvalidAccessToken)
 REGISTER_ACCEPTED = (
     "If this address can be registered, we have sent an email to it. "
     "Follow the link in it to confirm the address."
@@ -227,9 +218,7 @@ async def login_mfa(
     authenticator app (or a recovery code). A wrong code spends one of the challenge's
     attempts (401 `invalid_mfa_code`); when they are used up, or the challenge has
     expired, the answer is 401 `invalid_mfa_token` and the sign-in starts again."""
-    tokens = await sign_in_with_second_factor(
-        mfa, sessions, mfa_token=body.mfa_token, code=body.code
-    )
+    tokens = await second_factor_passed(mfa, sessions, mfa_token=body.mfa_token, code=body.code)
     return token_response(tokens, delivery=body.refresh_token_delivery, settings=settings)
 
 
@@ -323,9 +312,7 @@ async def refresh(
     if presented.token is None:
         raise InvalidRefreshToken(missing_cookie_detail(request, settings))
     tokens = await refresher.refresh(presented.token)
-    return token_response(
-        tokens, delivery="cookie" if presented.from_cookie else "body", settings=settings
-    )
+    return token_response(tokens, delivery=presented.delivery, settings=settings)
 
 
 @router.post(
@@ -345,7 +332,7 @@ async def logout(
         refresh_token=presented.token, access_session_id=principal.session_id if principal else None
     )
     response = Response(status_code=204, headers=NO_STORE)
-    clear_refresh_cookie(response, settings)
+    take_away(response, settings)
     return response
 
 
@@ -354,7 +341,7 @@ async def logout(
     operation_id="logout_everywhere",
     status_code=204,
     response_class=Response,
-    responses=problems(*BEARER_ERRORS, ServiceUnavailable),
+    responses=problems(*BEARER_ERRORS),
     summary="End every session of this account",
 )
 async def logout_all(
@@ -362,7 +349,7 @@ async def logout_all(
 ) -> Response:
     await sessions.end_all(principal.user_id)
     response = Response(status_code=204, headers=NO_STORE)
-    clear_refresh_cookie(response, settings)
+    take_away(response, settings)
     return response
 
 
@@ -370,7 +357,7 @@ async def logout_all(
     "/sessions",
     operation_id="list_sessions",
     response_model=SessionList,
-    responses=problems(*BEARER_ERRORS, ServiceUnavailable),
+    responses=problems(*BEARER_ERRORS),
     summary="List this account's active sessions",
 )
 async def list_sessions(principal: CurrentPrincipal, sessions: Sessions) -> SessionList:

@@ -1,4 +1,6 @@
-"""The refresh cookie, the CSRF rule for requests it authenticates, and token responses.
+"""The cookies: the refresh cookie, the CSRF rule for requests it authenticates, and the
+OpenID sign-in cookie. Which routes use the refresh cookie, and when the token goes in
+the body instead, is authapi.api.delivery's.
 
 Cookie: HttpOnly; Secure (unless turned off for plain-http development);
 SameSite=Strict; Path=/auth, so it only travels to the endpoints that use it.
@@ -18,16 +20,10 @@ neither: a cross-site page cannot know the token.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Annotated
 
-from fastapi import Depends, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import Request, Response
 
-from authapi.api.deps import SettingsDep
 from authapi.errors import CsrfFailed
-from authapi.schemas import Delivery, LogoutRequest, RefreshRequest, TokenResponse
-from authapi.services.sessions import IssuedTokens
 from authapi.settings import Settings
 
 COOKIE_PATH = "/auth"
@@ -55,38 +51,6 @@ def missing_cookie_detail(request: Request, settings: Settings) -> str:
             "site, or proxy the API through the app's server."
         )
     return 'Send the refresh cookie or {"refresh_token": …}.'
-
-
-@dataclass(frozen=True)
-class PresentedRefresh:
-    token: str | None
-    from_cookie: bool
-
-
-def _presented(request: Request, settings: Settings, body_token: str | None) -> PresentedRefresh:
-    if body_token is not None:
-        return PresentedRefresh(token=body_token, from_cookie=False)
-    cookie = request.cookies.get(settings.refresh_cookie_name)
-    if cookie is None:
-        return PresentedRefresh(token=None, from_cookie=False)
-    check_csrf(request, settings)
-    return PresentedRefresh(token=cookie, from_cookie=True)
-
-
-async def refresh_for_refresh(
-    request: Request, settings: SettingsDep, body: RefreshRequest | None = None
-) -> PresentedRefresh:
-    return _presented(request, settings, body.refresh_token if body else None)
-
-
-async def refresh_for_logout(
-    request: Request, settings: SettingsDep, body: LogoutRequest | None = None
-) -> PresentedRefresh:
-    return _presented(request, settings, body.refresh_token if body else None)
-
-
-RefreshToRotate = Annotated[PresentedRefresh, Depends(refresh_for_refresh)]
-RefreshToEnd = Annotated[PresentedRefresh, Depends(refresh_for_logout)]
 
 
 def set_refresh_cookie(
@@ -133,15 +97,3 @@ def clear_oauth_cookie(response: Response, settings: Settings) -> None:
         httponly=True,
         samesite="lax",
     )
-
-
-def token_response(tokens: IssuedTokens, *, delivery: Delivery, settings: Settings) -> JSONResponse:
-    body = TokenResponse(
-        access_token=tokens.access.token,
-        expires_in=tokens.access.expires_in,
-        refresh_token=tokens.refresh.value if delivery == "body" else None,
-    )
-    response = JSONResponse(body.model_dump(exclude_none=True), headers=NO_STORE)
-    if delivery == "cookie":
-        set_refresh_cookie(response, settings, tokens.refresh.value, tokens.refresh_expires_at)
-    return response

@@ -20,12 +20,14 @@ from fastapi.security.http import HTTPBase
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.clientip import ClientInfo, client_info
+from authapi.db import keeps_on_error
 from authapi.errors import AuthError, InvalidAccessToken, NotAuthenticated, OAuthError
 from authapi.resources import Resources
 from authapi.services.accounts import AccountService
 from authapi.services.mfa import MfaService
 from authapi.services.oidc_signin import OidcSignIn
 from authapi.services.sessions import Refresher, SessionService
+from authapi.services.wiring import TransactionServices
 from authapi.settings import Settings
 from authapi.tokens import AccessClaims
 
@@ -56,8 +58,15 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 async def get_db(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
+    """The request's one transaction: committed when the route answers, rolled back when
+    it fails, unless a service asked to keep what it recorded (`keep_on_error`)."""
     async with resources.sessionmaker() as db:
-        yield db
+        try:
+            yield db
+        except Exception:
+            if keeps_on_error(db):
+                await db.commit()
+            raise
         await db.commit()
 
 
@@ -76,20 +85,30 @@ async def get_client(request: Request, settings: SettingsDep) -> ClientInfo:
 Client = Annotated[ClientInfo, Depends(get_client)]
 
 
-async def get_accounts(db: DbSession, resources: ResourcesDep, client: Client) -> AccountService:
-    return AccountService(db, resources, client)
+async def get_services(
+    db: DbSession, resources: ResourcesDep, client: Client
+) -> TransactionServices:
+    """The request's services, over its transaction (built once per request)."""
+    return TransactionServices(db, resources, client)
 
 
-async def get_sessions(db: DbSession, resources: ResourcesDep, client: Client) -> SessionService:
-    return SessionService(db, resources, client)
+RequestServices = Annotated[TransactionServices, Depends(get_services)]
 
 
-async def get_mfa(db: DbSession, resources: ResourcesDep, client: Client) -> MfaService:
-    return MfaService(db, resources, client)
+async def get_accounts(services: RequestServices) -> AccountService:
+    return services.accounts
 
 
-async def get_oidc(db: DbSession, resources: ResourcesDep, client: Client) -> OidcSignIn:
-    return OidcSignIn(db, resources, client)
+async def get_sessions(services: RequestServices) -> SessionService:
+    return services.sessions
+
+
+async def get_mfa(services: RequestServices) -> MfaService:
+    return services.mfa
+
+
+async def get_oidc(services: RequestServices) -> OidcSignIn:
+    return services.oidc
 
 
 async def get_refresher(resources: ResourcesDep, client: Client) -> Refresher:

@@ -10,19 +10,15 @@ from fastapi import APIRouter, Response
 from authapi.api.cookies import NO_STORE
 from authapi.api.deps import CurrentPrincipal, Mfa
 from authapi.errors import (
-    InvalidAccessToken,
+    BEARER_ERRORS,
+    BODY_ERRORS,
     InvalidCredentials,
     InvalidMfaCode,
-    MalformedRequest,
     MfaAlreadyEnabled,
     MfaNotEnabled,
     MfaSetupRequired,
-    NotAuthenticated,
-    PayloadTooLarge,
     RateLimited,
     ReauthenticationRequired,
-    ServiceUnavailable,
-    ValidationFailed,
     problems,
 )
 from authapi.schemas import (
@@ -36,9 +32,6 @@ from authapi.schemas import (
 )
 
 router = APIRouter(prefix="/auth/mfa", tags=["two-factor authentication"])
-
-BEARER_ERRORS = (NotAuthenticated, InvalidAccessToken, ServiceUnavailable)
-BODY_ERRORS = (MalformedRequest, ValidationFailed, PayloadTooLarge)
 
 
 @router.get(

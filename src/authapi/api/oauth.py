@@ -16,8 +16,8 @@ from authapi.api.cookies import (
     OAUTH_COOKIE,
     clear_oauth_cookie,
     set_oauth_cookie,
-    set_refresh_cookie,
 )
+from authapi.api.delivery import give
 from authapi.api.deps import OidcSignIns, SettingsDep
 from authapi.errors import (
     InvalidOAuthState,
@@ -129,8 +129,7 @@ async def callback(
     response = RedirectResponse(_destination(finished), status_code=302, headers=NO_STORE)
     clear_oauth_cookie(response, settings)
     if finished.tokens is not None:
-        tokens = finished.tokens
-        set_refresh_cookie(response, settings, tokens.refresh.value, tokens.refresh_expires_at)
+        give(response, finished.tokens, settings)
     return response
 
 

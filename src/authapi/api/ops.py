@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Awaitable
 from typing import Annotated
 
 from fastapi import APIRouter, Header
@@ -12,7 +11,6 @@ from fastapi.responses import JSONResponse, Response
 
 from authapi import metrics
 from authapi.api.deps import ResourcesDep
-from authapi.db import check_database
 from authapi.errors import PROBLEM_JSON, NotAuthenticated, ServiceUnavailable, problem_response
 from authapi.schemas import Health, Readiness, Unready
 
@@ -45,10 +43,7 @@ async def healthz() -> Health:
     summary="Readiness: the database and the token store answer",
 )
 async def readyz(resources: ResourcesDep) -> Response:
-    checks = {
-        "database": await _check(check_database(resources.engine)),
-        "token_store": await _check(resources.store.ping()),
-    }
+    checks = await resources.readiness(CHECK_TIMEOUT_SECONDS)
     failed = [name for name, result in checks.items() if result != "ok"]
     if not failed:
         return JSONResponse(Readiness(status="ok", checks=checks).model_dump())
@@ -78,11 +73,3 @@ async def metrics_endpoint(
         gauges["authapi_database_up"] = ("Whether the database answered this scrape.", 1.0)
     body, content_type = metrics.exposition(metrics.ScrapeTimeGauges(gauges))
     return Response(body, media_type=content_type)
-
-
-async def _check(probe: Awaitable[None]) -> str:
-    try:
-        await asyncio.wait_for(probe, CHECK_TIMEOUT_SECONDS)
-    except Exception:
-        return "unavailable"
-    return "ok"

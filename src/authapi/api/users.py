@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
-from authapi.api.cookies import NO_STORE, clear_refresh_cookie, set_oauth_cookie
+from authapi.api.cookies import NO_STORE, set_oauth_cookie
+from authapi.api.delivery import take_away
 from authapi.api.deps import (
     Accounts,
     CurrentPrincipal,
@@ -18,18 +19,15 @@ from authapi.api.deps import (
     SettingsDep,
 )
 from authapi.errors import (
+    BEARER_ERRORS,
+    BODY_ERRORS,
     IdentityNotFound,
-    InvalidAccessToken,
     InvalidCredentials,
     LastSignInMethod,
-    MalformedRequest,
-    NotAuthenticated,
-    PayloadTooLarge,
     ProviderUnavailable,
     RateLimited,
     ReauthenticationRequired,
     RedirectNotAllowed,
-    ServiceUnavailable,
     UnknownProvider,
     ValidationFailed,
     WeakPassword,
@@ -55,8 +53,6 @@ router = APIRouter(prefix="/users", tags=["users"])
 
 MAX_EVENT_ID = 2**63 - 1
 
-BEARER_ERRORS = (NotAuthenticated, InvalidAccessToken, ServiceUnavailable)
-BODY_ERRORS = (MalformedRequest, ValidationFailed, PayloadTooLarge)
 EMAIL_CHANGE_ACCEPTED = (
     "We have sent a link to the new address; the change takes effect when it is used. "
     "Your current address has been told too."
@@ -148,7 +144,7 @@ async def delete_account(
         principal.user_id, password=body.password, session_id=principal.session_id
     )
     response = Response(status_code=204)
-    clear_refresh_cookie(response, settings)
+    take_away(response, settings)
     return response
 
 

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from authapi.clientip import ClientInfo
-from authapi.db import upsert
+from authapi.db import keep_on_error, upsert
 from authapi.errors import (
     AccountDisabled,
     EmailNotVerified,
@@ -143,11 +143,19 @@ async def insert_user_if_absent(
 
 
 class AccountService:
-    def __init__(self, db: AsyncSession, resources: Resources, client: ClientInfo) -> None:
+    def __init__(
+        self,
+        db: AsyncSession,
+        resources: Resources,
+        client: ClientInfo,
+        *,
+        sessions: SessionService,
+    ) -> None:
         self._db = db
         self._res = resources
         self._settings = resources.settings
         self._client = client
+        self._sessions = sessions
 
     async def _by_email(self, email: str) -> User | None:
         return await user_by_email(self._db, email)
@@ -255,9 +263,11 @@ class AccountService:
         address: the lookup and its writes would otherwise show in the timing.
         """
 
+        from authapi.services.wiring import TransactionServices  # it builds this class
+
         async def run() -> None:
             async with self._res.sessionmaker.begin() as db:
-                await work(AccountService(db, self._res, self._client))
+                await work(TransactionServices(db, self._res, self._client).accounts)
 
         self._res.background.spawn(run(), name=name)
 
@@ -328,7 +338,7 @@ class AccountService:
         user.password_hash = await self._res.hasher.hash(new_password)
         if user.email_verified_at is None:
             user.email_verified_at = utcnow()  # the link just proved the mailbox
-        await self._sessions().end_all(user.id, reason=EventType.PASSWORD_RESET)
+        await self._sessions.end_all(user.id, reason=EventType.PASSWORD_RESET)
         await record(self._db, EventType.PASSWORD_RESET, client=self._client, user_id=user.id)
         self._res.outbox.add(self._db, notifications.password_was_reset(user.email))
 
@@ -345,7 +355,7 @@ class AccountService:
         self._res.policy.check(new, email=user.email)
         user.password_hash = await self._res.hasher.hash(new)
         # ending the sessions also voids links sent earlier: a reset link must not undo this
-        await self._sessions().end_all(user.id, reason=EventType.PASSWORD_CHANGED, keep=session_id)
+        await self._sessions.end_all(user.id, reason=EventType.PASSWORD_CHANGED, keep=session_id)
         await record(self._db, EventType.PASSWORD_CHANGED, client=self._client, user_id=user.id)
         self._res.outbox.add(self._db, notifications.password_changed(user.email))
 
@@ -406,7 +416,7 @@ class AccountService:
         user = await self.confirmed(
             user_id, password=password, session_id=session_id, purpose="delete_account"
         )
-        await self._sessions().end_all(user.id, reason=EventType.ACCOUNT_DELETED)
+        await self._sessions.end_all(user.id, reason=EventType.ACCOUNT_DELETED)
         # the row goes, so the event keeps the id in its details (its user_id becomes NULL)
         await record(
             self._db,
@@ -493,9 +503,6 @@ class AccountService:
     def _pair(self, email: str) -> str:
         return f"{email} {self._client.network}"
 
-    def _sessions(self) -> SessionService:
-        return SessionService(self._db, self._res, self._client)
-
     async def authenticate(self, email: str, password: str) -> User:
         """Check an email and password.
 
@@ -546,12 +553,12 @@ class AccountService:
             )
 
     async def _failed(self, event: EventType, user: User | None, **details: Any) -> None:
-        """Record a failed check, committed now: the error that follows rolls the request
-        back, and the owner should see the attempt in their security events."""
+        """Record a failed check, kept although the request ends in the error that follows:
+        the owner should see the attempt in their security events."""
         await record(
             self._db, event, client=self._client, user_id=user.id if user else None, **details
         )
-        await self._db.commit()
+        keep_on_error(self._db)
 
 
 def _known_pair(pair: str) -> str:

@@ -59,6 +59,7 @@ class AdminService:
     def __init__(self, db: AsyncSession, resources: Resources) -> None:
         self._db = db
         self._res = resources
+        self._sessions = SessionService(db, resources, OPERATOR)
 
     async def find(self, email: str) -> User:
         """Raises: UserNotFound."""
@@ -143,9 +144,7 @@ class AdminService:
         """
         user = await self.find(email)
         await remove_factors(self._db, user.id)
-        ended = await SessionService(self._db, self._res, OPERATOR).end_all(
-            user.id, reason=EventType.MFA_RESET
-        )
+        ended = await self._sessions.end_all(user.id, reason=EventType.MFA_RESET)
         await record(self._db, EventType.MFA_RESET, client=OPERATOR, user_id=user.id, count=ended)
         self._res.outbox.add(self._db, notifications.mfa_reset(user.email))
         return ended
@@ -158,9 +157,7 @@ class AdminService:
         return await self._end_sessions(await self.find(email))
 
     async def _end_sessions(self, user: User) -> int:
-        ended = await SessionService(self._db, self._res, OPERATOR).end_all(
-            user.id, reason=EventType.SESSIONS_REVOKED
-        )
+        ended = await self._sessions.end_all(user.id, reason=EventType.SESSIONS_REVOKED)
         await record(
             self._db, EventType.SESSIONS_REVOKED, client=OPERATOR, user_id=user.id, count=ended
         )

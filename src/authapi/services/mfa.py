@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi import metrics, recovery_codes, totp
 from authapi.clientip import ClientInfo
-from authapi.db import upsert
+from authapi.db import keep_on_error, upsert
 from authapi.encryption import DecryptionFailed
 from authapi.errors import (
     AccountDisabled,
@@ -103,11 +103,21 @@ async def remove_factors(db: AsyncSession, user_id: uuid.UUID) -> None:
 
 
 class MfaService:
-    def __init__(self, db: AsyncSession, resources: Resources, client: ClientInfo) -> None:
+    def __init__(
+        self,
+        db: AsyncSession,
+        resources: Resources,
+        client: ClientInfo,
+        *,
+        accounts: AccountService,
+        sessions: SessionService,
+    ) -> None:
         self._db = db
         self._res = resources
         self._settings = resources.settings
         self._client = client
+        self._accounts = accounts
+        self._sessions = sessions
 
     # --- state ---------------------------------------------------------------
     async def is_enabled(self, user_id: uuid.UUID) -> bool:
@@ -142,7 +152,7 @@ class MfaService:
                 `AccountService.confirmed`.
             MfaAlreadyEnabled: TOTP is on; it must be turned off before enrolling again.
         """
-        user = await self._accounts().confirmed(
+        user = await self._accounts.confirmed(
             user_id, password=password, session_id=session_id, purpose="totp_setup"
         )
         secret = totp.new_secret()
@@ -184,7 +194,7 @@ class MfaService:
             await self._record_failure(user_id, purpose="confirm")
             raise InvalidMfaCode()
         codes = await self._replace_recovery_codes(user_id)
-        await self._sessions().end_all(user_id, reason=EventType.MFA_ENABLED, keep=session_id)
+        await self._sessions.end_all(user_id, reason=EventType.MFA_ENABLED, keep=session_id)
         await record(self._db, EventType.MFA_ENABLED, client=self._client, user_id=user_id)
         user = await existing_user(self._db, user_id)
         self._res.outbox.add(self._db, notifications.mfa_enabled(user.email))
@@ -200,14 +210,14 @@ class MfaService:
             MfaNotEnabled: TOTP is not on.
             RateLimited, InvalidMfaCode: see `confirm`.
         """
-        user = await self._accounts().confirmed(
+        user = await self._accounts.confirmed(
             user_id, password=password, session_id=session_id, purpose="mfa_disable"
         )
         if not await self.is_enabled(user_id):
             raise MfaNotEnabled()
         await self._verify_code(user_id, code, purpose="disable", session_id=session_id)
         await remove_factors(self._db, user_id)
-        await self._sessions().end_all(user_id, reason=EventType.MFA_DISABLED, keep=session_id)
+        await self._sessions.end_all(user_id, reason=EventType.MFA_DISABLED, keep=session_id)
         await record(self._db, EventType.MFA_DISABLED, client=self._client, user_id=user_id)
         self._res.outbox.add(self._db, notifications.mfa_disabled(user.email))
 
@@ -254,8 +264,8 @@ class MfaService:
         await record(
             self._db, EventType.MFA_CHALLENGED, client=self._client, user_id=user.id, method=method
         )
-        # the 403 rolls the request back: keep what the first step wrote (event, rehash)
-        await self._db.commit()
+        # the 403 that follows must not undo what the first step wrote (event, rehash)
+        keep_on_error(self._db)
         metrics.LOGINS.labels(method, "mfa_required").inc()
         return MfaRequired(mfa_token=mfa_token, expires_in=ttl)
 
@@ -386,11 +396,11 @@ class MfaService:
         return True
 
     async def _record_failure(self, user_id: uuid.UUID, *, purpose: str) -> None:
-        """Record a wrong code, committed now: the error that follows rolls the request back."""
+        """Record a wrong code, kept although the request ends in the error that follows."""
         await record(
             self._db, EventType.MFA_FAILED, client=self._client, user_id=user_id, purpose=purpose
         )
-        await self._db.commit()
+        keep_on_error(self._db)
 
     async def _replace_recovery_codes(self, user_id: uuid.UUID) -> list[str]:
         codes = recovery_codes.new_codes()
@@ -427,9 +437,3 @@ class MfaService:
             log.error("a TOTP secret belongs to another account; refusing it")
             raise AuthError()
         return secret
-
-    def _sessions(self) -> SessionService:
-        return SessionService(self._db, self._res, self._client)
-
-    def _accounts(self) -> AccountService:
-        return AccountService(self._db, self._res, self._client)

@@ -61,6 +61,7 @@ from authapi.services.accounts import AccountService, insert_user_if_absent, use
 from authapi.services.events import EventType, record
 from authapi.services.mfa import MfaService
 from authapi.services.sessions import IssuedTokens, SessionService
+from authapi.services.signin import first_factor_passed, provider_factor
 from authapi.tokens import token_hash
 
 log = logging.getLogger("authapi.oidc")
@@ -121,7 +122,7 @@ class _Refused(Exception):
 
 def _method(provider: OidcClient) -> str:
     """How a session signed in through `provider` is labelled (events, metrics, MFA)."""
-    return f"oidc:{provider.name}"
+    return provider_factor(provider.name).label
 
 
 def _state_key(state: str, browser_secret: str) -> str:
@@ -135,11 +136,23 @@ def _code_challenge(verifier: str) -> str:
 
 
 class OidcSignIn:
-    def __init__(self, db: AsyncSession, resources: Resources, client: ClientInfo) -> None:
+    def __init__(
+        self,
+        db: AsyncSession,
+        resources: Resources,
+        client: ClientInfo,
+        *,
+        accounts: AccountService,
+        mfa: MfaService,
+        sessions: SessionService,
+    ) -> None:
         self._db = db
         self._res = resources
         self._settings = resources.settings
         self._client = client
+        self._accounts = accounts
+        self._mfa = mfa
+        self._sessions = sessions
 
     def _provider(self, name: str) -> OidcClient:
         """Raises: UnknownProvider."""
@@ -206,7 +219,7 @@ class OidcSignIn:
         Raises: InvalidCredentials, ReauthenticationRequired (see
         `AccountService.confirmed`), and what `begin` raises.
         """
-        await AccountService(self._db, self._res, self._client).confirmed(
+        await self._accounts.confirmed(
             user_id, password=password, session_id=session_id, purpose="link_identity"
         )
         return await self.begin(
@@ -307,15 +320,15 @@ class OidcSignIn:
             user = await self._account_for(provider, identity)
         if user.disabled_at is not None:
             raise _Refused(Failure.ACCOUNT_DISABLED, user_id=user.id)
-        method = _method(provider)
-        mfa = MfaService(self._db, self._res, self._client)
         try:
-            if await mfa.is_enabled(user.id):
-                return Finished(
-                    redirect_to=stored.redirect_to, mfa=await mfa.challenge(user, method=method)
-                )
-            sessions = SessionService(self._db, self._res, self._client)
-            tokens = await sessions.start(user, method=method)
+            tokens = await first_factor_passed(
+                user,
+                provider_factor(provider.name),
+                mfa=self._mfa,
+                sessions=self._sessions,
+            )
+        except MfaRequired as challenge:
+            return Finished(redirect_to=stored.redirect_to, mfa=challenge)
         except AccountDisabled:
             raise _Refused(Failure.ACCOUNT_DISABLED, user_id=user.id) from None
         except InvalidCredentials:

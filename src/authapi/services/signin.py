@@ -1,13 +1,77 @@
-"""Sign-in: the password step, shared by `/auth/login` and the OAuth password grant,
-and the second-factor step of `/auth/login/mfa`."""
+"""Sign-in, one seam for every way in: a first factor passed, then either a session or
+a second-factor challenge.
+
+    password ─────────┐
+    provider ─────────┼─> first_factor_passed ─┬─> MfaRequired (a challenge)
+    (passkey, later) ─┘                        └─> session
+    challenge + totp | recovery_code ─> second_factor_passed ─> session
+
+A method is labelled the same everywhere (security events' `method`, the
+`authapi_logins_total` metric, the challenge that remembers what was passed):
+`password`, `oidc:<provider>`, and a first factor plus the second, as
+`password+totp` or `oidc:google+recovery_code`.
+"""
 
 from __future__ import annotations
 
+import enum
+from dataclasses import dataclass
+
 from authapi import metrics
 from authapi.errors import AuthError
+from authapi.models import User
 from authapi.services.accounts import AccountService
 from authapi.services.mfa import MfaService
 from authapi.services.sessions import IssuedTokens, SessionService
+
+
+class SignInMethod(enum.StrEnum):
+    PASSWORD = "password"  # noqa: S105 (a method name)
+    PROVIDER = "oidc"
+    PASSKEY = "passkey"
+    TOTP = "totp"
+    RECOVERY_CODE = "recovery_code"
+
+
+@dataclass(frozen=True)
+class FirstFactor:
+    """How a sign-in proved who it is before any second factor."""
+
+    method: SignInMethod
+    provider: str | None = None  # the provider's name, for PROVIDER
+
+    @property
+    def label(self) -> str:
+        if self.method is SignInMethod.PROVIDER:
+            return f"{self.method.value}:{self.provider}"
+        return self.method.value
+
+    @property
+    def is_second_factor_too(self) -> bool:
+        """A user-verified passkey is phishing-resistant and multi-factor by itself."""
+        return self.method is SignInMethod.PASSKEY
+
+
+PASSWORD = FirstFactor(SignInMethod.PASSWORD)
+
+
+def provider_factor(name: str) -> FirstFactor:
+    return FirstFactor(SignInMethod.PROVIDER, provider=name)
+
+
+async def first_factor_passed(
+    user: User, factor: FirstFactor, *, mfa: MfaService, sessions: SessionService
+) -> IssuedTokens:
+    """The session of a user who passed `factor`, unless their account asks for a second
+    factor that `factor` is not.
+
+    Raises:
+        MfaRequired: the second step is due; it carries the challenge.
+        InvalidCredentials, AccountDisabled: the account changed since `factor` passed.
+    """
+    if not factor.is_second_factor_too and await mfa.is_enabled(user.id):
+        raise await mfa.challenge(user, method=factor.label)
+    return await sessions.start(user, method=factor.label)
 
 
 async def sign_in_with_password(
@@ -23,16 +87,14 @@ async def sign_in_with_password(
     try:
         user = await accounts.authenticate(email, password)
     except AuthError as exc:
-        metrics.LOGINS.labels("password", exc.code).inc()
+        metrics.LOGINS.labels(PASSWORD.label, exc.code).inc()
         raise
-    if await mfa.is_enabled(user.id):
-        raise await mfa.challenge(user, method="password")
-    return await sessions.start(user, method="password")
+    return await first_factor_passed(user, PASSWORD, mfa=mfa, sessions=sessions)
 
 
-async def sign_in_with_second_factor(
+async def second_factor_passed(
     mfa: MfaService, sessions: SessionService, *, mfa_token: str, code: str
 ) -> IssuedTokens:
-    """Raises: InvalidMfaToken, InvalidMfaCode, RateLimited."""
+    """Raises: InvalidMfaToken, InvalidMfaCode, AccountDisabled, RateLimited."""
     passed = await mfa.complete(mfa_token, code)
     return await sessions.start(passed.user, method=passed.method)

@@ -239,7 +239,9 @@ class SmtpServer:
 def smtp_server() -> Iterator[SmtpServer]:
     collector = _Collector()
     port = free_port()
-    controller = Controller(collector, hostname="127.0.0.1", port=port)
+    # server_hostname: else every connection asks socket.getfqdn(), a blocking lookup on
+    # the server's event loop
+    controller = Controller(collector, hostname="127.0.0.1", port=port, server_hostname="smtp.test")
     controller.start()
     try:
         yield SmtpServer(host="127.0.0.1", port=port, collector=collector, controller=controller)

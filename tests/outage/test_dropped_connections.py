@@ -37,6 +37,7 @@ from tests.outage.conftest import PrivateRedis, outage_api
 LOAD_SECONDS = 3.0
 CLIENTS = 8
 FAULTS_AT = (1.0, 2.0)  # seconds into the load
+FAULT_GAP_SECONDS = 0.5  # a fault struck late still leaves the clients this long to reconnect
 SETTLE_SECONDS = 1.0  # after a fault, answers must be clean again within this
 
 
@@ -67,7 +68,10 @@ class Load:
 
     async def strike(self, fault: Callable[[], Awaitable[None]]) -> None:
         for moment in FAULTS_AT:
-            await asyncio.sleep(max(0.0, self.started + moment - time.monotonic()))
+            due = self.started + moment
+            if self.faults:  # a slow first fault must not make the second strike at once
+                due = max(due, self.started + self.faults[-1] + FAULT_GAP_SECONDS)
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
             await fault()
             self.faults.append(time.monotonic() - self.started)
 

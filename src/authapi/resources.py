@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from functools import cached_property
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -42,6 +43,16 @@ class StartupError(Exception):
     """A problem that stops the service from starting; its message is one line."""
 
 
+@dataclass(frozen=True)
+class TokenKit:
+    """What issuing, rotating and checking tokens takes: access tokens (signed JWTs), the
+    refresh-token format, and the store that keeps the sessions' state."""
+
+    access: AccessTokens
+    refresh: RefreshTokens
+    store: TokenStore
+
+
 @dataclass
 class Resources:
     settings: Settings
@@ -63,6 +74,10 @@ class Resources:
     refresh_budget: RefreshBudget
     identity_providers: dict[str, OidcClient]
     redirects: RedirectAllowList
+
+    @cached_property
+    def tokens(self) -> TokenKit:
+        return TokenKit(access=self.access_tokens, refresh=self.refresh_tokens, store=self.store)
 
     async def readiness(self, seconds: float) -> dict[str, str]:
         """Whether the database and the token store answer now, each within `seconds`:

@@ -64,7 +64,7 @@ from authapi.schemas import (
     normalize_email,
     reject_control_characters,
 )
-from authapi.services.introspection import Introspection
+from authapi.services import wiring
 from authapi.services.signin import second_factor_passed, sign_in_with_password
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -410,7 +410,7 @@ async def introspect(
 ) -> JSONResponse:
     """`{"active": false}` for anything that is not live now (expired, revoked, rotated,
     unknown, malformed); otherwise the token's claims. Revocation shows at once."""
-    introspection = Introspection(resources)
+    introspection = wiring.introspection(resources)
     introspection.authenticate(authorization)  # before anything about the request is said
     await form_encoded(request)
     # FastAPI reads `token=` (empty) as None: only an absent parameter is a bad request

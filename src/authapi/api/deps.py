@@ -27,7 +27,7 @@ from authapi.services.accounts import AccountService
 from authapi.services.mfa import MfaService
 from authapi.services.oidc_signin import OidcSignIn
 from authapi.services.sessions import Refresher, SessionService
-from authapi.services.wiring import TransactionServices
+from authapi.services.wiring import TransactionServices, refresher
 from authapi.settings import Settings
 from authapi.tokens import AccessClaims
 
@@ -112,7 +112,7 @@ async def get_oidc(services: RequestServices) -> OidcSignIn:
 
 
 async def get_refresher(resources: ResourcesDep, client: Client) -> Refresher:
-    return Refresher(resources, client)
+    return refresher(resources, client)
 
 
 Accounts = Annotated[AccountService, Depends(get_accounts)]

@@ -43,11 +43,15 @@ from authapi.errors import (
     ValidationFailed,
 )
 from authapi.models import TotpCredential, User, UserSession, utcnow
-from authapi.resources import Resources
+from authapi.outbox import Outbox
+from authapi.passwords import PasswordHasher, PasswordPolicy
+from authapi.ratelimit import Throttle
 from authapi.services import credentials, email_tokens, notifications
 from authapi.services.email_tokens import Purpose
 from authapi.services.events import EventType, record
 from authapi.services.sessions import SessionService
+from authapi.settings import Settings
+from authapi.store import TokenStore
 
 # how long an (address, IP) pair that signed in skips the address-wide sign-in budget
 KNOWN_SIGN_IN_TTL_SECONDS = 30 * 24 * 3600
@@ -142,20 +146,35 @@ async def insert_user_if_absent(
     return user_id
 
 
+# runs work on the accounts of a transaction of its own, after the response (named)
+AfterResponse = Callable[[Callable[["AccountService"], Awaitable[None]], str], None]
+
+
 class AccountService:
     def __init__(
         self,
         db: AsyncSession,
-        resources: Resources,
         client: ClientInfo,
         *,
+        settings: Settings,
+        store: TokenStore,
+        throttle: Throttle,
+        hasher: PasswordHasher,
+        policy: PasswordPolicy,
+        outbox: Outbox,
         sessions: SessionService,
+        after_response: AfterResponse,
     ) -> None:
         self._db = db
-        self._res = resources
-        self._settings = resources.settings
         self._client = client
+        self._settings = settings
+        self._store = store
+        self._throttle = throttle
+        self._hasher = hasher
+        self._policy = policy
+        self._outbox = outbox
         self._sessions = sessions
+        self._later = after_response
 
     async def _by_email(self, email: str) -> User | None:
         return await user_by_email(self._db, email)
@@ -168,11 +187,11 @@ class AccountService:
                 (counted whether or not it has an account: every branch sends one).
             WeakPassword: the password breaks the policy (same for every address).
         """
-        await self._res.throttle.spend("register:ip", self._client.network)
-        await self._res.throttle.spend("email:address", email)
-        self._res.policy.check(password, email=email)
+        await self._throttle.spend("register:ip", self._client.network)
+        await self._throttle.spend("email:address", email)
+        self._policy.check(password, email=email)
         # every branch pays for this one hash, so timing says nothing about the address
-        password_hash = await self._res.hasher.hash(password)
+        password_hash = await self._hasher.hash(password)
         user_id = await insert_user_if_absent(self._db, email, password_hash=password_hash)
         if user_id is not None:
             await record(self._db, EventType.USER_REGISTERED, client=self._client, user_id=user_id)
@@ -189,7 +208,7 @@ class AccountService:
             await credentials.bump(self._db, user.id)
             await self._send_password_choice(user.id, email)
         else:
-            self._res.outbox.add(
+            self._outbox.add(
                 self._db,
                 notifications.already_registered(email, app_url=self._settings.effective_app_url),
             )
@@ -202,7 +221,7 @@ class AccountService:
         url = notifications.link(
             self._settings.effective_app_url, notifications.VERIFY_EMAIL_PATH, token
         )
-        self._res.outbox.add(
+        self._outbox.add(
             self._db, notifications.verification(email, url=url, valid_hours=max(1, ttl // 3600))
         )
 
@@ -215,7 +234,7 @@ class AccountService:
         url = notifications.link(
             self._settings.effective_app_url, notifications.RESET_PASSWORD_PATH, token
         )
-        self._res.outbox.add(
+        self._outbox.add(
             self._db, notifications.finish_registration(email, url=url, valid_minutes=ttl // 60)
         )
 
@@ -252,7 +271,7 @@ class AccountService:
         except IntegrityError:  # taken between the check and the write
             raise EmailTaken() from None
         await record(self._db, EventType.EMAIL_CHANGED, client=self._client, user_id=user.id)
-        self._res.outbox.add(self._db, notifications.email_changed(old_email, new_email=new_email))
+        self._outbox.add(self._db, notifications.email_changed(old_email, new_email=new_email))
 
     def _after_response(
         self, work: Callable[[AccountService], Awaitable[None]], *, name: str
@@ -262,19 +281,12 @@ class AccountService:
         For requests that must answer the same, in the same time, whatever the
         address: the lookup and its writes would otherwise show in the timing.
         """
-
-        from authapi.services.wiring import TransactionServices  # it builds this class
-
-        async def run() -> None:
-            async with self._res.sessionmaker.begin() as db:
-                await work(TransactionServices(db, self._res, self._client).accounts)
-
-        self._res.background.spawn(run(), name=name)
+        self._later(work, name)
 
     async def _spend_email_budget(self, email: str) -> None:
         """Raises: RateLimited (counted per address and per IP, known or not)."""
-        await self._res.throttle.spend("email:ip", self._client.network)
-        await self._res.throttle.spend("email:address", email)
+        await self._throttle.spend("email:ip", self._client.network)
+        await self._throttle.spend("email:address", email)
 
     async def resend_verification(self, email: str) -> None:
         """Send a new link if the address has an unverified account; silent otherwise.
@@ -314,7 +326,7 @@ class AccountService:
         url = notifications.link(
             self._settings.effective_app_url, notifications.RESET_PASSWORD_PATH, token
         )
-        self._res.outbox.add(
+        self._outbox.add(
             self._db, notifications.password_reset_link(email, url=url, valid_minutes=ttl // 60)
         )
         await record(
@@ -334,13 +346,13 @@ class AccountService:
         user = await self._db.get(User, redeemed.user_id)
         if user is None:
             raise InvalidEmailToken()
-        self._res.policy.check(new_password, email=user.email)
-        user.password_hash = await self._res.hasher.hash(new_password)
+        self._policy.check(new_password, email=user.email)
+        user.password_hash = await self._hasher.hash(new_password)
         if user.email_verified_at is None:
             user.email_verified_at = utcnow()  # the link just proved the mailbox
         await self._sessions.end_all(user.id, reason=EventType.PASSWORD_RESET)
         await record(self._db, EventType.PASSWORD_RESET, client=self._client, user_id=user.id)
-        self._res.outbox.add(self._db, notifications.password_was_reset(user.email))
+        self._outbox.add(self._db, notifications.password_was_reset(user.email))
 
     async def change_password(
         self, user_id: uuid.UUID, *, current: str, new: str, session_id: str
@@ -352,12 +364,12 @@ class AccountService:
             WeakPassword: the new password breaks the policy.
         """
         user = await self.with_password(user_id, current, purpose="change_password")
-        self._res.policy.check(new, email=user.email)
-        user.password_hash = await self._res.hasher.hash(new)
+        self._policy.check(new, email=user.email)
+        user.password_hash = await self._hasher.hash(new)
         # ending the sessions also voids links sent earlier: a reset link must not undo this
         await self._sessions.end_all(user.id, reason=EventType.PASSWORD_CHANGED, keep=session_id)
         await record(self._db, EventType.PASSWORD_CHANGED, client=self._client, user_id=user.id)
-        self._res.outbox.add(self._db, notifications.password_changed(user.email))
+        self._outbox.add(self._db, notifications.password_changed(user.email))
 
     async def request_email_change(
         self, user_id: uuid.UUID, *, password: str | None, new_email: str, session_id: str
@@ -379,7 +391,7 @@ class AccountService:
         if new_email == user.email:
             raise ValidationFailed("That is already the address of your account.")
         if await self._by_email(new_email) is not None:
-            self._res.outbox.add(self._db, notifications.email_change_refused(new_email))
+            self._outbox.add(self._db, notifications.email_change_refused(new_email))
         else:
             ttl = self._settings.verification_token_ttl_seconds
             token = await email_tokens.issue(
@@ -392,13 +404,13 @@ class AccountService:
             url = notifications.link(
                 self._settings.effective_app_url, notifications.VERIFY_EMAIL_PATH, token
             )
-            self._res.outbox.add(
+            self._outbox.add(
                 self._db,
                 notifications.email_change_confirmation(
                     new_email, url=url, valid_hours=max(1, ttl // 3600)
                 ),
             )
-        self._res.outbox.add(
+        self._outbox.add(
             self._db, notifications.email_change_requested(user.email, new_email=new_email)
         )
         await record(
@@ -425,7 +437,7 @@ class AccountService:
             user_id=user.id,
             account=str(user.id),
         )
-        self._res.outbox.add(self._db, notifications.account_deleted(user.email))
+        self._outbox.add(self._db, notifications.account_deleted(user.email))
         await self._db.delete(user)
 
     async def confirmed(
@@ -435,8 +447,9 @@ class AccountService:
         (`purpose` names it in the failure event).
 
         With a password on the account, by the password (see `with_password`). Without
-        one (an account made through a provider), by a recent sign-in: the session
-        asking began less than REAUTHENTICATION_SECONDS ago (RFC 9470's max_age).
+        one (an account made through a provider), by a recent sign-in, whichever way it
+        was made: the session asking began less than REAUTHENTICATION_SECONDS ago
+        (RFC 9470's max_age).
 
         Raises:
             NotAuthenticated: the account no longer exists.
@@ -475,7 +488,7 @@ class AccountService:
             raise InvalidCredentials("Send your current password.")
         # the same budgets as signing in: a stolen access token is no way to guess faster
         await self._spend_account_budgets(user.email)
-        if not await self._res.hasher.verify(password, user.password_hash):
+        if not await self._hasher.verify(password, user.password_hash):
             await self._failed(EventType.PASSWORD_CHECK_FAILED, user, purpose=purpose)
             raise InvalidCredentials("The current password is incorrect.")
         await self._forgive_account_budgets(user.email)
@@ -487,18 +500,18 @@ class AccountService:
             RateLimited: the budget of the address, or of the address from this IP, is empty.
         """
         pair = self._pair(email)
-        await self._res.throttle.spend("login:account_ip", pair)
+        await self._throttle.spend("login:account_ip", pair)
         # The owner's usual IPs skip the address-wide budget, so guessing from many
         # other IPs cannot lock the owner out; their own per-IP budget still applies.
-        if not await self._res.store.remembers(_known_pair(pair)):
-            await self._res.throttle.spend("login:account", email)
+        if not await self._store.remembers(_known_pair(pair)):
+            await self._throttle.spend("login:account", email)
 
     async def _forgive_account_budgets(self, email: str) -> None:
         """The owner is here: the address's budgets count consecutive failures only."""
         pair = self._pair(email)
-        await self._res.throttle.forgive("login:account", email)
-        await self._res.throttle.forgive("login:account_ip", pair)
-        await self._res.store.remember(_known_pair(pair), ttl_seconds=KNOWN_SIGN_IN_TTL_SECONDS)
+        await self._throttle.forgive("login:account", email)
+        await self._throttle.forgive("login:account_ip", pair)
+        await self._store.remember(_known_pair(pair), ttl_seconds=KNOWN_SIGN_IN_TTL_SECONDS)
 
     def _pair(self, email: str) -> str:
         return f"{email} {self._client.network}"
@@ -513,11 +526,11 @@ class AccountService:
             EmailNotVerified: right password, unverified email (when verification is required).
             AccountDisabled: right password, but an operator disabled the account.
         """
-        await self._res.throttle.spend("login:ip", self._client.network)
+        await self._throttle.spend("login:ip", self._client.network)
         await self._spend_account_budgets(email)
         user = await self._by_email(email)
         # unknown email: verify against the dummy hash anyway so the timing matches
-        valid = await self._res.hasher.verify(password, user.password_hash if user else None)
+        valid = await self._hasher.verify(password, user.password_hash if user else None)
         if user is None or not valid:
             await self._failed(
                 EventType.LOGIN_FAILED, user, method="password", reason="invalid_credentials"
@@ -532,14 +545,14 @@ class AccountService:
         if self._settings.require_verified_email and not user.email_verified:
             raise EmailNotVerified()
         assert user.password_hash is not None
-        if self._res.hasher.needs_rehash(user.password_hash):
+        if self._hasher.needs_rehash(user.password_hash):
             await self._rehash(user, password)
         return user
 
     async def _rehash(self, user: User, password: str) -> None:
         """Store the password at the configured cost, unless it changed since it was read
         (a reset racing this sign-in must not be undone by the old password's new hash)."""
-        old_hash, new_hash = user.password_hash, await self._res.hasher.hash(password)
+        old_hash, new_hash = user.password_hash, await self._hasher.hash(password)
         rehashed = await self._db.scalar(
             update(User)
             .where(User.id == user.id, User.password_hash == old_hash)

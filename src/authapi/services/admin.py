@@ -58,8 +58,14 @@ class UserDetails:
 class AdminService:
     def __init__(self, db: AsyncSession, resources: Resources) -> None:
         self._db = db
-        self._res = resources
-        self._sessions = SessionService(db, resources, OPERATOR)
+        self._outbox = resources.outbox
+        self._sessions = SessionService(
+            db,
+            OPERATOR,
+            settings=resources.settings,
+            tokens=resources.tokens,
+            outbox=resources.outbox,
+        )
 
     async def find(self, email: str) -> User:
         """Raises: UserNotFound."""
@@ -146,7 +152,7 @@ class AdminService:
         await remove_factors(self._db, user.id)
         ended = await self._sessions.end_all(user.id, reason=EventType.MFA_RESET)
         await record(self._db, EventType.MFA_RESET, client=OPERATOR, user_id=user.id, count=ended)
-        self._res.outbox.add(self._db, notifications.mfa_reset(user.email))
+        self._outbox.add(self._db, notifications.mfa_reset(user.email))
         return ended
 
     async def revoke_sessions(self, email: str) -> int:

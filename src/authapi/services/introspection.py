@@ -22,7 +22,8 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from authapi.errors import AuthError, OAuthError
-from authapi.resources import Resources
+from authapi.resources import TokenKit
+from authapi.settings import Settings
 from authapi.tokens import token_hash
 
 INACTIVE: dict[str, Any] = {"active": False}
@@ -32,9 +33,9 @@ _DUMMY_SECRET = "x" * 32
 
 
 class Introspection:
-    def __init__(self, resources: Resources) -> None:
-        self._res = resources
-        self._settings = resources.settings
+    def __init__(self, *, settings: Settings, tokens: TokenKit) -> None:
+        self._settings = settings
+        self._tokens = tokens
 
     def authenticate(self, authorization: str | None) -> str:
         """The calling client's id.
@@ -67,13 +68,13 @@ class Introspection:
         """
         if not token or len(token) > MAX_TOKEN_CHARS:
             return INACTIVE
-        refresh = self._res.refresh_tokens.parse(token)
+        refresh = self._tokens.refresh.parse(token)
         if refresh is not None:
             return await self._refresh_token(refresh.session_id, token)
         return await self._access_token(token)
 
     async def _refresh_token(self, session_id: str, token: str) -> dict[str, Any]:
-        live = await self._res.store.describe(session_id)
+        live = await self._tokens.store.describe(session_id)
         if live is None or not hmac.compare_digest(live.current_hash, token_hash(token)):
             return INACTIVE
         return {
@@ -90,10 +91,10 @@ class Introspection:
 
     async def _access_token(self, token: str) -> dict[str, Any]:
         try:
-            claims = await self._res.access_tokens.verify(token)
+            claims = await self._tokens.access.verify(token)
         except AuthError:
             return INACTIVE
-        if not await self._res.store.is_active(claims["sid"]):
+        if not await self._tokens.store.is_active(claims["sid"]):
             return INACTIVE
         return {
             "active": True,

@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authapi import metrics, recovery_codes, totp
 from authapi.clientip import ClientInfo
 from authapi.db import keep_on_error, upsert
-from authapi.encryption import DecryptionFailed
+from authapi.encryption import DecryptionFailed, Encryptor
 from authapi.errors import (
     AccountDisabled,
     AuthError,
@@ -53,11 +53,14 @@ from authapi.errors import (
     MfaSetupRequired,
 )
 from authapi.models import RecoveryCode, TotpCredential, User, utcnow
-from authapi.resources import Resources
+from authapi.outbox import Outbox
+from authapi.ratelimit import Throttle
 from authapi.services import credentials, notifications
 from authapi.services.accounts import AccountService, existing_user
 from authapi.services.events import EventType, record
 from authapi.services.sessions import SessionService
+from authapi.settings import Settings
+from authapi.store import TokenStore
 from authapi.tokens import token_hash
 
 log = logging.getLogger("authapi.mfa")
@@ -106,16 +109,23 @@ class MfaService:
     def __init__(
         self,
         db: AsyncSession,
-        resources: Resources,
         client: ClientInfo,
         *,
+        settings: Settings,
+        store: TokenStore,
+        throttle: Throttle,
+        encryptor: Encryptor,
+        outbox: Outbox,
         accounts: AccountService,
         sessions: SessionService,
     ) -> None:
         self._db = db
-        self._res = resources
-        self._settings = resources.settings
         self._client = client
+        self._settings = settings
+        self._store = store
+        self._throttle = throttle
+        self._encryptor = encryptor
+        self._outbox = outbox
         self._accounts = accounts
         self._sessions = sessions
 
@@ -197,7 +207,7 @@ class MfaService:
         await self._sessions.end_all(user_id, reason=EventType.MFA_ENABLED, keep=session_id)
         await record(self._db, EventType.MFA_ENABLED, client=self._client, user_id=user_id)
         user = await existing_user(self._db, user_id)
-        self._res.outbox.add(self._db, notifications.mfa_enabled(user.email))
+        self._outbox.add(self._db, notifications.mfa_enabled(user.email))
         return codes
 
     async def disable(
@@ -219,7 +229,7 @@ class MfaService:
         await remove_factors(self._db, user_id)
         await self._sessions.end_all(user_id, reason=EventType.MFA_DISABLED, keep=session_id)
         await record(self._db, EventType.MFA_DISABLED, client=self._client, user_id=user_id)
-        self._res.outbox.add(self._db, notifications.mfa_disabled(user.email))
+        self._outbox.add(self._db, notifications.mfa_disabled(user.email))
 
     async def regenerate_recovery_codes(
         self, user_id: uuid.UUID, code: str, *, session_id: str
@@ -238,7 +248,7 @@ class MfaService:
             self._db, EventType.RECOVERY_CODES_REGENERATED, client=self._client, user_id=user_id
         )
         user = await existing_user(self._db, user_id)
-        self._res.outbox.add(self._db, notifications.recovery_codes_regenerated(user.email))
+        self._outbox.add(self._db, notifications.recovery_codes_regenerated(user.email))
         return codes
 
     # --- sign-in ---------------------------------------------------------------
@@ -252,7 +262,7 @@ class MfaService:
         challenge_id = uuid.uuid4().hex
         mfa_token = f"{challenge_id}.{secrets.token_urlsafe(32)}"
         ttl = self._settings.mfa_challenge_ttl_seconds
-        await self._res.store.open_challenge(
+        await self._store.open_challenge(
             challenge_id,
             token_hash=token_hash(mfa_token),
             user_id=str(user.id),
@@ -281,9 +291,7 @@ class MfaService:
         challenge_id = mfa_token.partition(".")[0]
         if _CHALLENGE_ID.match(challenge_id) is None:
             raise InvalidMfaToken()
-        challenge = await self._res.store.try_challenge(
-            challenge_id, token_hash=token_hash(mfa_token)
-        )
+        challenge = await self._store.try_challenge(challenge_id, token_hash=token_hash(mfa_token))
         if challenge is None:
             raise InvalidMfaToken()
         user = await self._db.get(User, uuid.UUID(challenge.user_id))
@@ -298,7 +306,7 @@ class MfaService:
         except InvalidCredentials:
             raise InvalidMfaToken() from None
         factor = await self._verify_code(user.id, code, purpose=SIGN_IN)
-        if not await self._res.store.close_challenge(challenge_id):
+        if not await self._store.close_challenge(challenge_id):
             # a parallel request completed it first; rolling back returns the code we spent
             raise InvalidMfaToken()
         return PassedChallenge(user=user, method=f"{challenge.method}+{factor.value}")
@@ -336,9 +344,9 @@ class MfaService:
         """Sign-in codes spend the account's budget; codes sent with an access token spend
         that session's own, so a stolen token cannot empty the owner's sign-in budget."""
         if session_id is None:
-            await self._res.throttle.spend("mfa:user", str(user_id))
+            await self._throttle.spend("mfa:user", str(user_id))
         else:
-            await self._res.throttle.spend("mfa:session", session_id)
+            await self._throttle.spend("mfa:session", session_id)
 
     async def _accept_totp(
         self, credential: TotpCredential, code: str, *, confirming: bool
@@ -390,7 +398,7 @@ class MfaService:
         )
         if purpose == SIGN_IN:  # turning MFA off and new codes send notices of their own
             user = await existing_user(self._db, user_id)
-            self._res.outbox.add(
+            self._outbox.add(
                 self._db, notifications.recovery_code_used(user.email, remaining=remaining)
             )
         return True
@@ -422,11 +430,11 @@ class MfaService:
     # --- secrets at rest ---------------------------------------------------------
     def _seal(self, user_id: uuid.UUID, secret: str) -> str:
         # the user id inside the ciphertext: a secret copied to another row does not open there
-        return self._res.encryptor.encrypt(f"{user_id}:{secret}".encode("ascii"))
+        return self._encryptor.encrypt(f"{user_id}:{secret}".encode("ascii"))
 
     def _unseal(self, credential: TotpCredential) -> str:
         try:
-            plaintext = self._res.encryptor.decrypt(credential.secret).decode("ascii")
+            plaintext = self._encryptor.decrypt(credential.secret).decode("ascii")
         except DecryptionFailed:
             log.error(
                 "a TOTP secret cannot be decrypted: is a key missing from AUTHAPI_ENCRYPTION_KEYS?"

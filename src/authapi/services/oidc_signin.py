@@ -54,7 +54,9 @@ from authapi.errors import (
 from authapi.models import Identity, User, utcnow
 from authapi.oidc import ExternalIdentity, InvalidIdToken, OidcClient, ProviderRefused
 from authapi.oidc import ProviderUnavailable as ProviderDown
-from authapi.resources import Resources
+from authapi.outbox import Outbox
+from authapi.ratelimit import Throttle
+from authapi.redirects import RedirectAllowList
 from authapi.schemas import normalize_email
 from authapi.services import notifications
 from authapi.services.accounts import AccountService, insert_user_if_absent, user_by_email
@@ -62,6 +64,8 @@ from authapi.services.events import EventType, record
 from authapi.services.mfa import MfaService
 from authapi.services.sessions import IssuedTokens, SessionService
 from authapi.services.signin import first_factor_passed, provider_factor
+from authapi.settings import Settings
+from authapi.store import TokenStore
 from authapi.tokens import token_hash
 
 log = logging.getLogger("authapi.oidc")
@@ -139,24 +143,33 @@ class OidcSignIn:
     def __init__(
         self,
         db: AsyncSession,
-        resources: Resources,
         client: ClientInfo,
         *,
+        settings: Settings,
+        store: TokenStore,
+        throttle: Throttle,
+        outbox: Outbox,
+        providers: dict[str, OidcClient],
+        redirects: RedirectAllowList,
         accounts: AccountService,
         mfa: MfaService,
         sessions: SessionService,
     ) -> None:
         self._db = db
-        self._res = resources
-        self._settings = resources.settings
         self._client = client
+        self._settings = settings
+        self._store = store
+        self._throttle = throttle
+        self._outbox = outbox
+        self._providers = providers
+        self._redirects = redirects
         self._accounts = accounts
         self._mfa = mfa
         self._sessions = sessions
 
     def _provider(self, name: str) -> OidcClient:
         """Raises: UnknownProvider."""
-        provider = self._res.identity_providers.get(name)
+        provider = self._providers.get(name)
         if provider is None:
             raise UnknownProvider()
         return provider
@@ -175,10 +188,10 @@ class OidcSignIn:
     ) -> Started:
         """Raises: UnknownProvider, RedirectNotAllowed, RateLimited, ProviderUnavailable."""
         provider = self._provider(name)
-        target = redirect_to if redirect_to is not None else self._res.redirects.default
-        if target is None or not self._res.redirects.allows(target):
+        target = redirect_to if redirect_to is not None else self._redirects.default
+        if target is None or not self._redirects.allows(target):
             raise RedirectNotAllowed()
-        await self._res.throttle.spend("oidc:ip", self._client.network)
+        await self._throttle.spend("oidc:ip", self._client.network)
         state, browser_secret = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         pending = _State(
             provider=provider.name,
@@ -198,7 +211,7 @@ class OidcSignIn:
         except ProviderDown as exc:
             log.warning("provider %s unavailable: %s", provider.name, exc)
             raise ProviderUnavailable() from None
-        await self._res.store.stash(
+        await self._store.stash(
             _state_key(state, browser_secret),
             pending.dump(),
             ttl_seconds=self._settings.oidc_state_ttl_seconds,
@@ -238,10 +251,10 @@ class OidcSignIn:
         issuer: str | None,
     ) -> Finished:
         """Raises: InvalidOAuthState (nothing else: every later outcome is a `Finished`)."""
-        provider = self._res.identity_providers.get(name)
+        provider = self._providers.get(name)
         if not state or not browser_secret or provider is None or len(state) > 512:
             raise InvalidOAuthState()
-        raw = await self._res.store.take(_state_key(state, browser_secret))
+        raw = await self._store.take(_state_key(state, browser_secret))
         if raw is None:
             raise InvalidOAuthState()
         stored = _State.load(raw)
@@ -399,7 +412,7 @@ class OidcSignIn:
             provider=provider.name,
         )
         if notify:
-            self._res.outbox.add(
+            self._outbox.add(
                 self._db, notifications.identity_linked(user.email, provider=provider.config.label)
             )
 
@@ -409,7 +422,7 @@ class OidcSignIn:
         assert stored.link_user is not None
         assert stored.link_session is not None
         user = await self._db.get(User, uuid.UUID(stored.link_user))
-        if user is None or not await self._res.store.is_active(stored.link_session):
+        if user is None or not await self._store.is_active(stored.link_session):
             raise _Refused(Failure.NOT_SIGNED_IN)
         known = await self._known(identity)
         if known is not None and known.user_id != user.id:
@@ -449,6 +462,6 @@ class OidcSignIn:
             user_id=user_id,
             provider=identity.provider,
         )
-        provider = self._res.identity_providers.get(identity.provider)
+        provider = self._providers.get(identity.provider)
         label = provider.config.label if provider else identity.provider
-        self._res.outbox.add(self._db, notifications.identity_unlinked(user.email, provider=label))
+        self._outbox.add(self._db, notifications.identity_unlinked(user.email, provider=label))

@@ -21,6 +21,7 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -37,10 +38,12 @@ from authapi.errors import (
     SessionNotFound,
 )
 from authapi.models import User, UserSession, utcnow
-from authapi.resources import Resources
+from authapi.outbox import Outbox
+from authapi.resources import TokenKit
 from authapi.services import credentials, notifications
 from authapi.services.events import EventType, record
-from authapi.store import Outcome
+from authapi.settings import Settings
+from authapi.store import Outcome, RefreshBudget
 from authapi.tokens import IssuedAccessToken, RefreshToken
 
 log = logging.getLogger("authapi.sessions")
@@ -69,12 +72,21 @@ class SessionView:
 
 
 class Refresher:
-    """The refresh path: the token store only, no database, except on reuse."""
+    """The refresh path: the token store only, no database, except on reuse
+    (`end_reused` ends the session and records it, in a transaction of its own)."""
 
-    def __init__(self, resources: Resources, client: ClientInfo) -> None:
-        self._res = resources
-        self._settings = resources.settings
-        self._client = client
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        tokens: TokenKit,
+        budget: RefreshBudget,
+        end_reused: Callable[[uuid.UUID], Awaitable[None]],
+    ) -> None:
+        self._settings = settings
+        self._tokens = tokens
+        self._budget = budget
+        self._end_reused = end_reused
 
     async def refresh(self, presented: str) -> IssuedTokens:
         """Rotate a refresh token (see the module docstring for the contract).
@@ -84,19 +96,19 @@ class Refresher:
             RefreshTokenReused: an old token of a live session; that session is now revoked.
             RateLimited: this session refreshes far more often than any client needs.
         """
-        parent = self._res.refresh_tokens.parse(presented)
+        parent = self._tokens.refresh.parse(presented)
         if parent is None:
             metrics.REFRESHES.labels("malformed").inc()
             raise InvalidRefreshToken()
-        successor = self._res.refresh_tokens.successor(parent)
-        rotation = await self._res.store.rotate(
+        successor = self._tokens.refresh.successor(parent)
+        rotation = await self._tokens.store.rotate(
             parent.session_id,
             presented_hash=parent.hash,
             successor_hash=successor.hash,
             now=time.time(),
             grace_seconds=self._settings.refresh_reuse_grace_seconds,
             ttl_seconds=self._settings.refresh_token_ttl_seconds,
-            budget=self._res.refresh_budget,
+            budget=self._budget,
         )
         metrics.REFRESHES.labels(rotation.outcome.value).inc()
         if rotation.outcome is Outcome.THROTTLED:
@@ -104,18 +116,15 @@ class Refresher:
         if rotation.outcome in (Outcome.ROTATED, Outcome.REPLAYED):
             assert rotation.user_id is not None
             assert rotation.expires_at is not None
-            access = await self._res.access_tokens.issue(
+            access = await self._tokens.access.issue(
                 user_id=rotation.user_id, session_id=parent.session_id
             )
             return IssuedTokens(
                 access=access, refresh=successor, refresh_expires_at=rotation.expires_at
             )
         if rotation.outcome is Outcome.REUSED:
-            # its own transaction: it must be stored although the answer is an error
-            async with self._res.sessionmaker.begin() as db:
-                await SessionService(db, self._res, self._client).reuse_detected(
-                    uuid.UUID(parent.session_id)
-                )
+            # stored although the answer is an error
+            await self._end_reused(uuid.UUID(parent.session_id))
             raise RefreshTokenReused()
         if rotation.outcome is Outcome.THROTTLED:
             assert rotation.retry_after is not None
@@ -124,11 +133,20 @@ class Refresher:
 
 
 class SessionService:
-    def __init__(self, db: AsyncSession, resources: Resources, client: ClientInfo) -> None:
+    def __init__(
+        self,
+        db: AsyncSession,
+        client: ClientInfo,
+        *,
+        settings: Settings,
+        tokens: TokenKit,
+        outbox: Outbox,
+    ) -> None:
         self._db = db
-        self._res = resources
-        self._settings = resources.settings
         self._client = client
+        self._settings = settings
+        self._tokens = tokens
+        self._outbox = outbox
 
     async def start(self, user: User, *, method: str) -> IssuedTokens:
         """Open a session for a user who just proved who they are.
@@ -172,8 +190,8 @@ class SessionService:
             method=method,
         )
         await self._db.flush()
-        refresh = self._res.refresh_tokens.first(str(session_id))
-        await self._res.store.create(
+        refresh = self._tokens.refresh.first(str(session_id))
+        await self._tokens.store.create(
             refresh.session_id,
             user_id=str(user.id),
             token_hash=refresh.hash,
@@ -181,7 +199,7 @@ class SessionService:
             expires_at=expires_at,
             absolute_expires_at=absolute_expires_at,
         )
-        access = await self._res.access_tokens.issue(
+        access = await self._tokens.access.issue(
             user_id=str(user.id), session_id=refresh.session_id
         )
         metrics.LOGINS.labels(method, "success").inc()
@@ -203,7 +221,7 @@ class SessionService:
         log.warning("refresh token reuse detected; session revoked")
         user = await self._db.get(User, session.user_id)
         if user is not None:
-            self._res.outbox.add(
+            self._outbox.add(
                 self._db,
                 notifications.refresh_token_reused(
                     user.email,
@@ -215,7 +233,7 @@ class SessionService:
 
     async def _mark_revoked(self, session_ids: list[uuid.UUID], *, reason: str) -> list[uuid.UUID]:
         """End sessions in the store and record it; returns (owner ids of) those newly ended."""
-        await self._res.store.revoke([str(sid) for sid in session_ids])
+        await self._tokens.store.revoke([str(sid) for sid in session_ids])
         if not session_ids:
             return []
         ended = await self._db.scalars(
@@ -234,7 +252,7 @@ class SessionService:
 
     async def logout(self, *, refresh_token: str | None, access_session_id: str | None) -> None:
         """End the session named by a refresh token or, failing that, by an access token."""
-        parsed = self._res.refresh_tokens.parse(refresh_token) if refresh_token else None
+        parsed = self._tokens.refresh.parse(refresh_token) if refresh_token else None
         if parsed is not None:
             await self._end_presented(parsed, event=EventType.LOGOUT)
         elif access_session_id is not None:
@@ -248,7 +266,7 @@ class SessionService:
         refresh would call reuse, and is treated so: the session ends all the same, but
         recorded as `refresh_token_reused` and told to the owner, never silently.
         """
-        live = await self._res.store.describe(presented.session_id)
+        live = await self._tokens.store.describe(presented.session_id)
         if live is None:
             return  # nothing live: signing out is idempotent
         grace = self._settings.refresh_reuse_grace_seconds
@@ -298,7 +316,7 @@ class SessionService:
                 )
             )
         ).all()
-        last_used = await self._res.store.last_used([str(row.id) for row in rows])
+        last_used = await self._tokens.store.last_used([str(row.id) for row in rows])
         views = [
             SessionView(
                 id=row.id,
@@ -331,12 +349,12 @@ class SessionService:
 
     async def revoke_token(self, token: str) -> None:
         """RFC 7009: end the session of a refresh or access token; silent for anything else."""
-        parsed = self._res.refresh_tokens.parse(token)
+        parsed = self._tokens.refresh.parse(token)
         if parsed is not None:
             await self._end_presented(parsed, event=EventType.SESSION_REVOKED)
             return
         try:
-            claims = await self._res.access_tokens.verify(token)
+            claims = await self._tokens.access.verify(token)
         except AuthError:
             return  # RFC 7009 §2.2: invalid tokens do not cause an error
         await self.end(claims["sid"], event=EventType.SESSION_REVOKED)

@@ -60,6 +60,11 @@ async def on_account_page(tab: Tab, site: Site, address: str) -> None:
     await expect(tab.page.locator("#who")).to_have_text(address)
 
 
+async def sign_out(tab: Tab, site: Site) -> None:
+    await tab.page.get_by_role("button", name="Sign out", exact=True).click()
+    await tab.page.wait_for_url(site.page("sign-in"))
+
+
 async def registered_user(tab: Tab, site: Site) -> str:
     address = await sign_up(tab, site)
     await confirm_address(tab, site, address)
@@ -81,8 +86,7 @@ async def test_register_confirm_by_the_emailed_link_sign_in_and_out(
     await expect(tab.page.locator("#sessions")).to_contain_text("(this device)")
     await expect(tab.page.locator("#events")).to_contain_text("Signed in")
 
-    await tab.page.get_by_role("button", name="Sign out", exact=True).click()
-    await tab.page.wait_for_url(site.page("sign-in"))
+    await sign_out(tab, site)
     # the cookie went with the session: the account page sends the browser back
     await tab.page.goto(site.page())
     await tab.page.wait_for_url(site.page("sign-in"))
@@ -130,8 +134,7 @@ async def test_change_the_password_on_the_account_page(browsing: Browsing, site:
     await tab.says("Your password is changed", "section:has(#change-password) .status")
     await expect(tab.page.locator("#events")).to_contain_text("Password changed")
 
-    await tab.page.get_by_role("button", name="Sign out", exact=True).click()
-    await tab.page.wait_for_url(site.page("sign-in"))
+    await sign_out(tab, site)
     await sign_in(tab, site, address, password=NEW_PASSWORD)
     await on_account_page(tab, site, address)
 
@@ -161,8 +164,7 @@ async def test_totp_enrolment_on_the_account_page_then_an_mfa_sign_in(
     assert len(set(codes)) == len(codes) == 10
     await expect(page.locator("#mfa-state")).to_contain_text("Recovery codes left: 10")
 
-    await page.get_by_role("button", name="Sign out", exact=True).click()
-    await page.wait_for_url(site.page("sign-in"))
+    await sign_out(tab, site)
     await sign_in(tab, site, address)
     await expect(page.get_by_label("Code from your authenticator app")).to_be_visible()
     # the next step's code: the one that turned TOTP on cannot be used twice

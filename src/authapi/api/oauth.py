@@ -18,7 +18,7 @@ from authapi.api.cookies import (
     set_oauth_cookie,
 )
 from authapi.api.delivery import give
-from authapi.api.deps import OidcSignIns, SettingsDep
+from authapi.api.deps import OidcSignIns, ResourcesDep, SettingsDep
 from authapi.errors import (
     InvalidOAuthState,
     ProviderUnavailable,
@@ -46,12 +46,12 @@ QueryValue = Annotated[str | None, Query(max_length=2048)]
     response_model=ProviderList,
     summary="The providers one can sign in with",
 )
-async def providers(settings: SettingsDep) -> ProviderList:
+async def providers(resources: ResourcesDep) -> ProviderList:
     """Public: what a sign-in page shows as buttons, in the configured order."""
     return ProviderList(
         providers=[
-            ProviderOut(name=provider.name, display_name=provider.label)
-            for provider in settings.identity_providers
+            ProviderOut(name=name, display_name=client.config.label)
+            for name, client in resources.identity_providers.items()
         ]
     )
 

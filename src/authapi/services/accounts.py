@@ -146,7 +146,9 @@ async def insert_user_if_absent(
     return user_id
 
 
-# runs work on the accounts of a transaction of its own, after the response (named)
+# runs work on the accounts of a transaction of its own, after the response (named): for
+# requests that must answer the same, in the same time, whatever the address, since the
+# lookup and its writes would otherwise show in the timing
 AfterResponse = Callable[[Callable[["AccountService"], Awaitable[None]], str], None]
 
 
@@ -174,7 +176,7 @@ class AccountService:
         self._policy = policy
         self._outbox = outbox
         self._sessions = sessions
-        self._later = after_response
+        self._after_response = after_response
 
     async def _by_email(self, email: str) -> User | None:
         return await user_by_email(self._db, email)
@@ -273,16 +275,6 @@ class AccountService:
         await record(self._db, EventType.EMAIL_CHANGED, client=self._client, user_id=user.id)
         self._outbox.add(self._db, notifications.email_changed(old_email, new_email=new_email))
 
-    def _after_response(
-        self, work: Callable[[AccountService], Awaitable[None]], *, name: str
-    ) -> None:
-        """Run `work` after the response, in a transaction of its own.
-
-        For requests that must answer the same, in the same time, whatever the
-        address: the lookup and its writes would otherwise show in the timing.
-        """
-        self._later(work, name)
-
     async def _spend_email_budget(self, email: str) -> None:
         """Raises: RateLimited (counted per address and per IP, known or not)."""
         await self._throttle.spend("email:ip", self._client.network)
@@ -295,7 +287,7 @@ class AccountService:
             RateLimited: too many emails asked for this address or from this IP.
         """
         await self._spend_email_budget(email)
-        self._after_response(lambda later: later._resend_now(email), name="resend-verification")
+        self._after_response(lambda later: later._resend_now(email), "resend-verification")
 
     async def _resend_now(self, email: str) -> None:
         user = await self._by_email(email)
@@ -313,7 +305,7 @@ class AccountService:
             RateLimited: too many emails asked for this address or from this IP.
         """
         await self._spend_email_budget(email)
-        self._after_response(lambda later: later._send_reset_link(email), name="password-reset")
+        self._after_response(lambda later: later._send_reset_link(email), "password-reset")
 
     async def _send_reset_link(self, email: str) -> None:
         user = await self._by_email(email)

@@ -1,7 +1,7 @@
 // The account page: profile, password and email changes, two-factor enrolment (QR code
 // and recovery codes), the sessions with a sign-out per device, linked providers and
 // the security activity. Everything it shows comes from the API as text, never as HTML.
-import { element, failed, onSubmit, providerProblem, say, statusFor, when } from './ui.js';
+import { element, failed, onClick, onSubmit, providerProblem, say, statusFor, when } from './ui.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -110,24 +110,16 @@ export async function accountPage(auth) {
             type: 'button',
             'aria-describedby': about.id,
           });
-          button.addEventListener('click', () => endSession(session.id, button));
+          onClick(button, async () => {
+            await auth.call('DELETE', `/auth/sessions/${encodeURIComponent(session.id)}`);
+            await loadSessions();
+            return 'That device is signed out.';
+          });
           item.append(' ', button);
         }
         return item;
       }),
     );
-  }
-
-  async function endSession(id, button) {
-    button.disabled = true;
-    try {
-      await auth.call('DELETE', `/auth/sessions/${encodeURIComponent(id)}`);
-      await loadSessions();
-      say('That device is signed out.', 'success', statusFor($('sessions')));
-    } catch (error) {
-      button.disabled = false;
-      failed(error, statusFor($('sessions')));
-    }
   }
 
   async function loadIdentities() {
@@ -140,16 +132,10 @@ export async function accountPage(auth) {
       const label = names.get(identity.provider) ?? identity.provider;
       const item = element('li', identity.email ? `${label}: ${identity.email}` : label);
       const button = element('button', `Unlink ${label}`, { type: 'button' });
-      button.addEventListener('click', async () => {
-        button.disabled = true;
-        try {
-          await auth.call('DELETE', `/users/me/identities/${encodeURIComponent(identity.id)}`);
-          await Promise.all([loadIdentities(), loadEvents()]);
-          say(`${label} is unlinked.`, 'success', statusFor($('identities')));
-        } catch (error) {
-          button.disabled = false;
-          failed(error, statusFor($('identities')));
-        }
+      onClick(button, async () => {
+        await auth.call('DELETE', `/users/me/identities/${encodeURIComponent(identity.id)}`);
+        await Promise.all([loadIdentities(), loadEvents()]);
+        return `${label} is unlinked.`;
       });
       item.append(' ', button);
       return item;
@@ -260,9 +246,9 @@ export async function accountPage(auth) {
     window.location.assign(next);
   });
 
-  $('older-events').addEventListener('click', () => loadEvents(true).catch((error) => failed(error, statusFor($('events')))));
+  onClick($('older-events'), () => loadEvents(true));
   $('sign-out').addEventListener('click', () => auth.signOut());
-  $('sign-out-everywhere').addEventListener('click', () => auth.signOutEverywhere().catch(failed));
+  onClick($('sign-out-everywhere'), () => auth.signOutEverywhere());
 
   async function loadAll() {
     await loadProfile();

@@ -18,26 +18,33 @@ export function failed(error, where = null) {
   say(error && error.message ? error.message : 'Something went wrong; try again.', 'error', where);
 }
 
+/** Run `action()` with `button` disabled meanwhile; its outcome is said in `status`. */
+async function busy(button, status, action) {
+  button.disabled = true;
+  try {
+    const done = await action();
+    if (typeof done === 'string') say(done, 'success', status);
+  } catch (error) {
+    failed(error, status);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 /**
- * Run `action(data, form)` when `form` is submitted, with its button disabled
- * meanwhile; a failure is said in the form's status line. `action` may return
- * a sentence to say as the success.
+ * Run `action(data, form)` when `form` is submitted, its button disabled meanwhile; a
+ * failure is said in the form's status line, and so is the sentence `action` may return.
  */
 export function onSubmit(form, action) {
-  form.addEventListener('submit', async (event) => {
+  form.addEventListener('submit', (event) => {
     event.preventDefault();
-    const button = form.querySelector('button');
-    const status = statusFor(form);
-    button.disabled = true;
-    try {
-      const done = await action(new FormData(form), form);
-      if (typeof done === 'string') say(done, 'success', status);
-    } catch (error) {
-      failed(error, status);
-    } finally {
-      button.disabled = false;
-    }
+    busy(form.querySelector('button'), statusFor(form), () => action(new FormData(form), form));
   });
+}
+
+/** The same for a button outside a form. */
+export function onClick(button, action) {
+  button.addEventListener('click', () => busy(button, statusFor(button), action));
 }
 
 /** A new element with text (never HTML: what the API returns is shown as text). */

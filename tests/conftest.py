@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import asyncpg
@@ -52,6 +53,7 @@ from authapi.app import create_app  # noqa: E402
 from authapi.db import migrate_sync  # noqa: E402
 from authapi.models import OutboxMessage  # noqa: E402
 from authapi.settings import Settings  # noqa: E402
+from authapi.store import memory as memory_store  # noqa: E402
 
 POSTGRES_ADMIN_DSN = os.environ.get(
     "AUTHAPI_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -337,6 +339,7 @@ def common_settings(tmp_path: Path) -> dict[str, Any]:
         "register_rate_limit_per_ip": "10000/minute",
         "refresh_rate_limit_per_session": "1000/minute",
         "oidc_rate_limit_per_ip": "10000/minute",
+        "passkey_rate_limit_per_ip": "10000/minute",
     }
 
 
@@ -578,6 +581,47 @@ def make_api(base_settings: dict[str, Any], mailbox: Mailbox) -> Callable[..., A
 async def api(make_api: Callable[..., Any]) -> AsyncIterator[Api]:
     async with make_api() as instance:
         yield instance
+
+
+@pytest.fixture
+def redis_client(backend: str, request: pytest.FixtureRequest) -> Iterator[redis.Redis | None]:
+    """A plain Redis client on the production backend (None on the embedded one)."""
+    if backend != "production":
+        yield None
+        return
+    space: RedisSpace = request.getfixturevalue("redis_space")
+    client = redis.Redis.from_url(space.url, decode_responses=True)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+async def stash_keys(api: Api, redis_client: redis.Redis | None) -> set[str]:
+    """The keys of stashed single-use values: OpenID sign-in states, passkey challenges
+    (Redis keys, or the memory store's keys)."""
+    if redis_client is not None:
+        return set(redis_client.scan_iter(match=f"{api.settings.redis_prefix}:stash:*"))
+    store = api.app.state.resources.store
+    assert isinstance(store, memory_store.MemoryTokenStore)
+    return set(store._stash._items)  # the embedded store has no other way to list them
+
+
+async def expire_stashed(
+    api: Api, key: str, redis_client: redis.Redis | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Make a stashed value's TTL run out now, the way each store sees it (even the minimum
+    TTLs, 30 s, are too long to wait out): Redis gets the key's TTL cut to 1 ms and expires
+    it itself; the memory store's clock moves past every TTL (`monkeypatch.undo()` ends it)."""
+    if redis_client is not None:
+        assert redis_client.pexpire(key, 1)
+        deadline = time.monotonic() + 2
+        while redis_client.exists(key):
+            assert time.monotonic() < deadline, "Redis did not expire the key"
+            await asyncio.sleep(0.005)
+    else:
+        later = time.time() + 3600
+        monkeypatch.setattr(memory_store, "time", SimpleNamespace(time=lambda: later))
 
 
 # --- OpenID provider (tests/oidc.py) ---------------------------------------------------

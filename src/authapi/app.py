@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from authapi import __version__
-from authapi.api import auth, mfa, oauth, ops, pages, users, wellknown
+from authapi.api import auth, mfa, oauth, ops, pages, passkeys, users, wellknown
 from authapi.errors import PROBLEM_JSON, Problem, ValidationFailed, install_error_handlers, problems
 from authapi.logs import RequestContext, configure_logging
 from authapi.middleware import (
@@ -79,6 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
         auth.router,
         oauth.router,
         mfa.router,
+        passkeys.router,
         users.router,
         wellknown.router,
         ops.router,

@@ -7,6 +7,8 @@ builds an error body by hand, and no error body ever echoes the input.
     AuthError                       500 internal_error
     ├── MalformedRequest            400 malformed_request
     ├── InvalidEmailToken           400 invalid_token
+    ├── InvalidPasskeyChallenge     400 invalid_passkey_challenge
+    ├── PasskeyRefused              400 passkey_refused
     ├── RedirectNotAllowed          400 redirect_not_allowed
     ├── InvalidOAuthState           400 invalid_oauth_state
     ├── NotAuthenticated            401 not_authenticated      (bearer routes)
@@ -18,6 +20,7 @@ builds an error body by hand, and no error body ever echoes the input.
     │   └── RefreshTokenReused      401 refresh_token_reused
     ├── InvalidMfaToken             401 invalid_mfa_token
     ├── InvalidMfaCode              401 invalid_mfa_code
+    ├── InvalidPasskey              401 invalid_passkey
     ├── EmailNotVerified            403 email_not_verified
     ├── MfaRequired                 403 mfa_required           (carries the mfa_token)
     ├── AccountDisabled             403 account_disabled
@@ -25,8 +28,11 @@ builds an error body by hand, and no error body ever echoes the input.
     ├── NotFound                    404 not_found
     │   ├── SessionNotFound         404 session_not_found
     │   ├── UnknownProvider         404 unknown_provider
-    │   └── IdentityNotFound        404 identity_not_found
+    │   ├── IdentityNotFound        404 identity_not_found
+    │   ├── PasskeyNotFound         404 passkey_not_found
+    │   └── PasskeysOff             404 passkeys_off
     ├── MethodNotAllowed            405 method_not_allowed
+    ├── PasskeyExists               409 passkey_exists
     ├── LastSignInMethod            409 last_sign_in_method
     ├── EmailTaken                  409 email_taken
     ├── MfaAlreadyEnabled           409 mfa_already_enabled
@@ -245,6 +251,45 @@ class IdentityNotFound(NotFound):
     default_detail = "Your account has no linked sign-in with this id."
 
 
+class PasskeyNotFound(NotFound):
+    code, title = "passkey_not_found", "Passkey not found"
+    default_detail = "Your account has no passkey with this id."
+
+
+class PasskeysOff(NotFound):
+    code, title = "passkeys_off", "Passkeys are off"
+    default_detail = (
+        "This service has no relying-party id for passkeys: its public address is an IP "
+        "address or plain http (set AUTHAPI_WEBAUTHN_RP_ID and AUTHAPI_WEBAUTHN_ORIGINS)."
+    )
+
+
+class InvalidPasskeyChallenge(AuthError):
+    status, code, title = 400, "invalid_passkey_challenge", "Passkey request expired"
+    default_detail = (
+        "This passkey request was not started in this browser, has expired or was already "
+        "used; ask for new options and try again."
+    )
+
+
+class PasskeyRefused(AuthError):
+    status, code, title = 400, "passkey_refused", "Passkey not accepted"
+    default_detail = (
+        "The new passkey could not be verified (wrong site, no user verification, or a "
+        "malformed credential)."
+    )
+
+
+class InvalidPasskey(AuthError):
+    status, code, title = 401, "invalid_passkey", "Passkey not accepted"
+    default_detail = "This passkey could not sign you in."
+
+
+class PasskeyExists(AuthError):
+    status, code, title = 409, "passkey_exists", "Passkey already registered"
+    default_detail = "This passkey is already registered."
+
+
 class RedirectNotAllowed(AuthError):
     status, code, title = 400, "redirect_not_allowed", "Redirect address not allowed"
     default_detail = (
@@ -264,7 +309,7 @@ class LastSignInMethod(AuthError):
     status, code, title = 409, "last_sign_in_method", "Last way to sign in"
     default_detail = (
         "This is the only way to sign in to your account; set a password (through "
-        "forgot-password) or link another provider first."
+        "forgot-password), add a passkey or link another provider first."
     )
 
 

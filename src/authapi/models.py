@@ -14,10 +14,12 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -204,6 +206,31 @@ class Identity(Base):
     subject: Mapped[str] = mapped_column(String(255))
     # what the provider said at the last sign-in; shown to the user, never used to match
     email: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Passkey(Base):
+    """A WebAuthn credential (a passkey) of a user: its public key and what the
+    authenticator said about it, checked at every use (authapi.services.passkeys)."""
+
+    __tablename__ = "passkeys"
+    __table_args__ = (Index(None, "user_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # base64url of the authenticator's credential id (at most 1023 bytes)
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    # COSE_Key bytes, as the authenticator gave them
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    # the authenticator's signature counter at the last use (0: it keeps none)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    # BE: fixed for the credential's life; BS: may change (synced or not yet)
+    backup_eligible: Mapped[bool] = mapped_column(Boolean)
+    backed_up: Mapped[bool] = mapped_column(Boolean)
+    transports: Mapped[list[str] | None] = mapped_column(JSON)
+    aaguid: Mapped[str | None] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -29,6 +29,8 @@ Rules:
 - `email:ip` — emails requested from one client IP,
 - `oidc:ip` — sign-ins with an OpenID provider started from one client IP (each
   keeps a little state in the store for ten minutes),
+- `passkey:ip` — passkey sign-in requests (options and answers) from one client IP
+  (each option keeps a challenge in the store for a few minutes),
 - `mfa:user` — second-factor codes tried at sign-in for one account, across
   challenges (a challenge has its own, smaller budget: see authapi.services.mfa),
 - `mfa:session` — codes tried with one session's access token to manage MFA
@@ -115,6 +117,7 @@ def open_throttle(settings: Settings) -> tuple[Throttle, ConnectionPool | None]:
         "mfa:user": parse_many(settings.mfa_rate_limit_per_user),
         "mfa:session": parse_many(settings.mfa_rate_limit_per_session),
         "oidc:ip": parse_many(settings.oidc_rate_limit_per_ip),
+        "passkey:ip": parse_many(settings.passkey_rate_limit_per_ip),
     }
     if settings.redis_url is None:
         return Throttle(MemoryStorage(), rules), None

@@ -62,8 +62,8 @@ PresentedToken: TypeAlias = str
 CurrentPassword = Annotated[
     Password | None,
     Field(
-        description="The current password. An account without one (made through a provider) "
-        "leaves it out and must have signed in within the last 5 minutes."
+        description="The current password. An account without one (made through a provider, "
+        "or with passkeys only) leaves it out and must have signed in within the last 5 minutes."
     ),
 ]
 Delivery = Literal["cookie", "body"]
@@ -172,6 +172,57 @@ class LinkIdentityRequest(Request):
         description="Where the browser lands afterwards: an AUTHAPI_ALLOWED_REDIRECTS address "
         "(default: the first).",
     )
+
+
+# WebAuthn Level 3's JSON forms (base64url): py_webauthn parses and checks them
+WebAuthnJSON: TypeAlias = dict[str, Any]
+PasskeyName = Annotated[Text, Field(min_length=1, max_length=64, examples=["MacBook Touch ID"])]
+
+
+class PasskeyRegistrationOptionsRequest(Request):
+    password: CurrentPassword = None
+
+
+class PasskeyRegistrationRequest(Request):
+    credential: WebAuthnJSON = Field(
+        description="`RegistrationResponseJSON`: the `PublicKeyCredential` from "
+        "`navigator.credentials.create()`, as its `toJSON()` gives it."
+    )
+    name: PasskeyName | None = Field(
+        default=None,
+        description='How the list shows it (default: the device, e.g. "Chrome on macOS").',
+    )
+
+
+class PasskeySignInOptionsRequest(Request):
+    email: EmailAddress | None = Field(
+        default=None,
+        description="Email-first sign-in: only this account's passkeys are offered. Leave it "
+        "out for a discoverable sign-in (the browser lists the passkeys it has).",
+    )
+    mfa_token: PresentedToken | None = Field(
+        default=None,
+        description="A passkey as the second step of a sign-in: the `mfa_token` of the 403 "
+        "`mfa_required` answer (this spends one of its attempts).",
+    )
+
+
+class PasskeySignInRequest(Request):
+    credential: WebAuthnJSON = Field(
+        description="`AuthenticationResponseJSON`: the `PublicKeyCredential` from "
+        "`navigator.credentials.get()`, as its `toJSON()` gives it."
+    )
+    mfa_token: PresentedToken | None = Field(
+        default=None, description="The same `mfa_token` as the options request, if it had one."
+    )
+    refresh_token_delivery: Delivery = Field(
+        default="cookie",
+        description="`cookie` (browsers: httpOnly cookie) or `body` (native apps).",
+    )
+
+
+class RenamePasskeyRequest(Request):
+    name: PasskeyName
 
 
 class RefreshRequest(Request):
@@ -285,6 +336,21 @@ class IdentityOut(BaseModel):
     email: str | None = Field(description="The address the provider gave at the last sign-in.")
     created_at: datetime
     last_used_at: datetime | None
+
+
+class PasskeyOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    backed_up: bool = Field(
+        description="Synced to a passkey provider (iCloud Keychain, Google Password Manager, "
+        "…) and so usable on the owner's other devices."
+    )
+
+
+class PasskeyList(BaseModel):
+    passkeys: list[PasskeyOut]
 
 
 class IdentityList(BaseModel):

@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from authapi.redirects import RedirectAllowList
+from authapi.relying_party import RelyingParty, Unusable, off_reason, relying_party
 
 Algorithm: TypeAlias = Literal["ES256", "EdDSA", "RS256", "HS256"]
 IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -156,6 +157,13 @@ class Settings(BaseSettings):
     mfa_rate_limit_per_user: str = "10/15minutes;30/day"
     mfa_rate_limit_per_session: str = "10/15minutes;30/day"
 
+    # --- passkeys (WebAuthn): authapi.relying_party ---------------------------
+    webauthn_rp_id: str | None = None
+    webauthn_rp_name: str = Field(default="authapi", min_length=1, max_length=64)
+    webauthn_origins: Annotated[list[str], NoDecode] = []
+    passkey_challenge_ttl_seconds: int = Field(default=300, ge=30, le=600)
+    passkey_rate_limit_per_ip: str = "60/minute;600/hour"
+
     # --- sign-in with OpenID Connect providers ------------------------------
     oidc_providers: list[OidcProvider] = []
     google_client_id: str | None = None
@@ -202,6 +210,7 @@ class Settings(BaseSettings):
         "encryption_keys",
         "allowed_redirects",
         "introspection_clients",
+        "webauthn_origins",
         mode="before",
     )
     @classmethod
@@ -230,6 +239,7 @@ class Settings(BaseSettings):
         "mfa_rate_limit_per_user",
         "mfa_rate_limit_per_session",
         "oidc_rate_limit_per_ip",
+        "passkey_rate_limit_per_ip",
     )
     @classmethod
     def _rate(cls, value: str) -> str:
@@ -386,9 +396,23 @@ class Settings(BaseSettings):
                 "API's own base (endpoints, callbacks, metadata) and AUTHAPI_APP_URL is where "
                 "emailed links open; set both (the README's Production setup shows how)"
             )
+        try:
+            _ = self.relying_party
+        except Unusable as exc:
+            raise ValueError(f"AUTHAPI_WEBAUTHN_RP_ID / AUTHAPI_WEBAUTHN_ORIGINS: {exc}") from None
         return self
 
     # --- derived values -----------------------------------------------------
+    @cached_property
+    def relying_party(self) -> RelyingParty | None:
+        """Who this service is to passkeys; None when they are off (see authapi.relying_party)."""
+        return relying_party(
+            public_url=self.public_url,
+            rp_id=self.webauthn_rp_id,
+            origins=self.webauthn_origins,
+            name=self.webauthn_rp_name,
+        )
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url is not None:
@@ -501,6 +525,11 @@ class Settings(BaseSettings):
                 warnings.append(
                     f"OpenID provider {provider.name!r} at {provider.issuer} over plain http"
                 )
+        if self.relying_party is None:
+            warnings.append(
+                f"passkeys are off: {off_reason(self.public_url)}; give AUTHAPI_PUBLIC_URL a "
+                "domain name (http://localhost:8000 works for development)"
+            )
         if self.bcrypt_rounds < 10:
             warnings.append(f"bcrypt cost {self.bcrypt_rounds} is below 10 (tests only)")
         return warnings

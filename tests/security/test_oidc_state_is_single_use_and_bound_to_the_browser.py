@@ -14,14 +14,12 @@ All flows run against the real OpenID provider of tests/oidc.py, on both backend
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -29,8 +27,14 @@ import httpx
 import pytest
 import redis
 
-from authapi.store import memory as memory_store
-from tests.conftest import Api, RedisSpace, assert_problem, client_from, unique_email
+from tests.conftest import (
+    Api,
+    assert_problem,
+    client_from,
+    expire_stashed,
+    stash_keys,
+    unique_email,
+)
 from tests.oidc import REDIRECT, OidcBrowser, OidcProvider, oidc_settings
 
 OAUTH_COOKIE = "authapi_oauth"
@@ -45,20 +49,6 @@ VICTIM_IP = "198.51.100.77"
 def app(oidc_api: Api) -> Api:
     """An app with the run's provider as "local" (conftest's oidc_api)."""
     return oidc_api
-
-
-@pytest.fixture
-def redis_client(backend: str, request: pytest.FixtureRequest) -> Iterator[redis.Redis | None]:
-    """A plain Redis client on the production backend (None on the embedded one)."""
-    if backend != "production":
-        yield None
-        return
-    space: RedisSpace = request.getfixturevalue("redis_space")
-    client = redis.Redis.from_url(space.url, decode_responses=True)
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 def provider_user(provider: OidcProvider) -> str:
@@ -139,15 +129,6 @@ async def assert_signed_in(response: httpx.Response, client: httpx.AsyncClient) 
     refreshed = await client.post("/auth/refresh", headers=XRW)
     assert refreshed.status_code == 200, refreshed.text
     assert refreshed.json()["access_token"]
-
-
-async def stash_keys(api: Api, redis_client: redis.Redis | None) -> set[str]:
-    """The keys of the stored sign-in states (Redis keys, or the memory store's keys)."""
-    if redis_client is not None:
-        return set(redis_client.scan_iter(match=f"{api.settings.redis_prefix}:stash:*"))
-    store = api.app.state.resources.store
-    assert isinstance(store, memory_store.MemoryTokenStore)
-    return set(store._stash._items)  # the embedded store has no other way to list them
 
 
 # --- a state must be present and genuine --------------------------------------------------
@@ -377,15 +358,7 @@ class TestStateExpires:
             pending = await pending_sign_in(browser, oidc_provider)
             (key,) = await stash_keys(api, redis_client) - before
 
-            if redis_client is not None:
-                assert redis_client.pexpire(key, 1)
-                deadline = time.monotonic() + 2
-                while redis_client.exists(key):
-                    assert time.monotonic() < deadline, "Redis did not expire the state"
-                    await asyncio.sleep(0.005)
-            else:
-                later = time.time() + 31
-                monkeypatch.setattr(memory_store, "time", SimpleNamespace(time=lambda: later))
+            await expire_stashed(api, key, redis_client, monkeypatch)
 
             assert_state_refused(await browser.callback(pending.callback))
             monkeypatch.undo()

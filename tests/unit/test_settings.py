@@ -364,3 +364,57 @@ def test_reset_links_live_an_hour_by_default_and_a_day_at_most() -> None:
     assert Settings(reset_token_ttl_seconds=24 * 3600).reset_token_ttl_seconds == 24 * 3600
     with pytest.raises(ValidationError):
         Settings(reset_token_ttl_seconds=24 * 3600 + 1)
+
+
+class TestRelyingParty:
+    """Passkeys: the RP id and origins default from the public URL; a pair no browser
+    accepts stops the start with one line; defaults that cannot work turn passkeys off."""
+
+    def test_defaults_come_from_the_public_url(self) -> None:
+        party = Settings(public_url="https://auth.example.com/base").relying_party
+        assert party is not None
+        assert (party.id, party.origins) == ("auth.example.com", ("https://auth.example.com",))
+
+    def test_a_shared_domain_with_the_applications_origins(self) -> None:
+        party = Settings(
+            public_url="https://auth.example.com",
+            webauthn_rp_id="example.com",
+            webauthn_origins="https://app.example.com, https://auth.example.com",
+        ).relying_party
+        assert party is not None
+        assert party.id == "example.com"
+        assert party.origins == ("https://app.example.com", "https://auth.example.com")
+
+    def test_localhost_over_plain_http_is_allowed(self) -> None:
+        party = Settings(public_url="http://localhost:8000").relying_party
+        assert party is not None
+        assert party.origins == ("http://localhost:8000",)
+
+    @pytest.mark.parametrize(
+        ("values", "said"),
+        [
+            ({"webauthn_rp_id": "example.org"}, "outside the relying-party id 'example.org'"),
+            ({"webauthn_rp_id": "10.0.0.1"}, "not a domain name"),
+            ({"webauthn_origins": "http://app.example.com"}, "plain http"),
+            ({"webauthn_origins": "https://evil.test"}, "outside the relying-party id"),
+            (
+                {"webauthn_rp_id": "example.com", "webauthn_origins": "ftp://x.example.com"},
+                "not an origin",
+            ),
+        ],
+    )
+    def test_a_pair_no_browser_accepts_fails_at_start(
+        self, values: dict[str, str], said: str
+    ) -> None:
+        line = error_line(public_url="https://app.example.com", **values)
+        assert "AUTHAPI_WEBAUTHN_RP_ID / AUTHAPI_WEBAUTHN_ORIGINS" in line
+        assert said in line
+
+    @pytest.mark.parametrize(
+        "public_url", ["http://127.0.0.1:8000", "http://auth.internal", "http://[::1]:8000"]
+    )
+    def test_defaults_that_cannot_work_turn_passkeys_off_loudly(self, public_url: str) -> None:
+        settings = Settings(public_url=public_url)
+        assert settings.relying_party is None
+        (warning,) = [w for w in settings.dev_warnings() if w.startswith("passkeys are off")]
+        assert "AUTHAPI_PUBLIC_URL" in warning

@@ -474,6 +474,140 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/passkeys/registration/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start adding a passkey
+         * @description Needs the password (an account without one: a sign-in in the last 5 minutes), as
+         *     every change to how one signs in does. The options ask for a discoverable credential
+         *     with user verification, and list the account's passkeys so the same authenticator is
+         *     not registered twice. Answer with `POST /auth/passkeys/registration` from the same
+         *     session, within AUTHAPI_PASSKEY_CHALLENGE_TTL_SECONDS.
+         */
+        post: operations["passkey_registration_options"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/passkeys/registration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add a passkey
+         * @description 400 `invalid_passkey_challenge` when the options were not asked for by this session,
+         *     have expired or were used; 400 `passkey_refused` when the credential is not for this
+         *     service's origin and relying-party id or was made without user verification. The
+         *     account's owner gets an email.
+         */
+        post: operations["register_passkey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/passkeys/authentication/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start signing in with a passkey
+         * @description Public. `{}` for a discoverable sign-in (the browser offers every passkey it has for
+         *     this service, also as autofill with `mediation: "conditional"`), `{"email": …}` to
+         *     offer only that account's, `{"mfa_token": …}` for the second step of a sign-in. Sets
+         *     the `authapi_passkey` cookie that binds the challenge to this browser: call it and the
+         *     answer with `credentials: "include"`.
+         */
+        post: operations["passkey_sign_in_options"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/passkeys/authentication": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with a passkey
+         * @description A user-verified passkey is both factors: no `mfa_required` follows. With the
+         *     `mfa_token` of a sign-in, it is that sign-in's second step instead of a code. 400
+         *     `invalid_passkey_challenge` when the options were not asked for in this browser, have
+         *     expired or were used (each answer uses them up: ask again); 401 `invalid_passkey` when
+         *     the passkey is unknown, not the expected account's, or did not verify.
+         */
+        post: operations["sign_in_with_passkey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/me/passkeys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's passkeys */
+        get: operations["list_passkeys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/me/passkeys/{passkey_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a passkey
+         * @description 409 `last_sign_in_method` when it is the account's only way in (no password, no
+         *     other passkey, no linked provider). The owner gets an email.
+         */
+        delete: operations["delete_passkey"];
+        options?: never;
+        head?: never;
+        /** Rename a passkey */
+        patch: operations["rename_passkey"];
+        trace?: never;
+    };
     "/users/me": {
         parameters: {
             query?: never;
@@ -577,7 +711,8 @@ export interface paths {
         post?: never;
         /**
          * Unlink a provider from the account
-         * @description 409 `last_sign_in_method` when the account has no password and no other provider.
+         * @description 409 `last_sign_in_method` when it is the account's only way in (no password, no
+         *     passkey, no other provider).
          */
         delete: operations["unlink_identity"];
         options?: never;
@@ -744,7 +879,7 @@ export interface components {
         ChangeEmailRequest: {
             /**
              * Password
-             * @description The current password. An account without one (made through a provider) leaves it out and must have signed in within the last 5 minutes.
+             * @description The current password. An account without one (made through a provider, or with passkeys only) leaves it out and must have signed in within the last 5 minutes.
              */
             password?: string | null;
             /**
@@ -771,7 +906,7 @@ export interface components {
         DeleteAccountRequest: {
             /**
              * Password
-             * @description The current password. An account without one (made through a provider) leaves it out and must have signed in within the last 5 minutes.
+             * @description The current password. An account without one (made through a provider, or with passkeys only) leaves it out and must have signed in within the last 5 minutes.
              */
             password?: string | null;
         };
@@ -910,7 +1045,7 @@ export interface components {
             provider: string;
             /**
              * Password
-             * @description The current password. An account without one (made through a provider) leaves it out and must have signed in within the last 5 minutes.
+             * @description The current password. An account without one (made through a provider, or with passkeys only) leaves it out and must have signed in within the last 5 minutes.
              */
             password?: string | null;
             /**
@@ -1048,6 +1183,91 @@ export interface components {
              */
             code: string;
         };
+        /** PasskeyList */
+        PasskeyList: {
+            /** Passkeys */
+            passkeys: components["schemas"]["PasskeyOut"][];
+        };
+        /** PasskeyOut */
+        PasskeyOut: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Last Used At */
+            last_used_at: string | null;
+            /**
+             * Backed Up
+             * @description Synced to a passkey provider (iCloud Keychain, Google Password Manager, …) and so usable on the owner's other devices.
+             */
+            backed_up: boolean;
+        };
+        /** PasskeyRegistrationOptionsRequest */
+        PasskeyRegistrationOptionsRequest: {
+            /**
+             * Password
+             * @description The current password. An account without one (made through a provider, or with passkeys only) leaves it out and must have signed in within the last 5 minutes.
+             */
+            password?: string | null;
+        };
+        /** PasskeyRegistrationRequest */
+        PasskeyRegistrationRequest: {
+            /**
+             * Credential
+             * @description `RegistrationResponseJSON`: the `PublicKeyCredential` from `navigator.credentials.create()`, as its `toJSON()` gives it.
+             */
+            credential: {
+                [key: string]: unknown;
+            };
+            /**
+             * Name
+             * @description How the list shows it (default: the device, e.g. "Chrome on macOS").
+             */
+            name?: string | null;
+        };
+        /** PasskeySignInOptionsRequest */
+        PasskeySignInOptionsRequest: {
+            /**
+             * Email
+             * @description Email-first sign-in: only this account's passkeys are offered. Leave it out for a discoverable sign-in (the browser lists the passkeys it has).
+             */
+            email?: string | null;
+            /**
+             * Mfa Token
+             * @description A passkey as the second step of a sign-in: the `mfa_token` of the 403 `mfa_required` answer (this spends one of its attempts).
+             */
+            mfa_token?: string | null;
+        };
+        /** PasskeySignInRequest */
+        PasskeySignInRequest: {
+            /**
+             * Credential
+             * @description `AuthenticationResponseJSON`: the `PublicKeyCredential` from `navigator.credentials.get()`, as its `toJSON()` gives it.
+             */
+            credential: {
+                [key: string]: unknown;
+            };
+            /**
+             * Mfa Token
+             * @description The same `mfa_token` as the options request, if it had one.
+             */
+            mfa_token?: string | null;
+            /**
+             * Refresh Token Delivery
+             * @description `cookie` (browsers: httpOnly cookie) or `body` (native apps).
+             * @default cookie
+             * @enum {string}
+             */
+            refresh_token_delivery: "cookie" | "body";
+        };
         /**
          * Problem
          * @description RFC 9457 problem details with a stable machine-readable `code`.
@@ -1151,6 +1371,14 @@ export interface components {
              * @example correct horse battery staple
              */
             password: string;
+        };
+        /** RenamePasskeyRequest */
+        RenamePasskeyRequest: {
+            /**
+             * Name
+             * @example MacBook Touch ID
+             */
+            name: string;
         };
         /** ResendVerificationRequest */
         ResendVerificationRequest: {
@@ -1280,7 +1508,7 @@ export interface components {
         TotpDisableRequest: {
             /**
              * Password
-             * @description The current password. An account without one (made through a provider) leaves it out and must have signed in within the last 5 minutes.
+             * @description The current password. An account without one (made through a provider, or with passkeys only) leaves it out and must have signed in within the last 5 minutes.
              */
             password?: string | null;
             /**
@@ -1313,7 +1541,7 @@ export interface components {
         TotpSetupRequest: {
             /**
              * Password
-             * @description The current password. An account without one (made through a provider) leaves it out and must have signed in within the last 5 minutes.
+             * @description The current password. An account without one (made through a provider, or with passkeys only) leaves it out and must have signed in within the last 5 minutes.
              */
             password?: string | null;
         };
@@ -2867,6 +3095,557 @@ export interface operations {
             };
             /** @description Too many requests */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    passkey_registration_options: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasskeyRegistrationOptionsRequest"];
+            };
+        };
+        responses: {
+            /** @description `PublicKeyCredentialCreationOptionsJSON` (WebAuthn Level 3, binary fields in base64url): the browser's `PublicKeyCredential.parseCreationOptionsFromJSON()` turns it into `publicKey`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid credentials / Sign in again / Authentication required / Invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Passkeys are off */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    register_passkey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasskeyRegistrationRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyOut"];
+                };
+            };
+            /** @description Passkey request expired / Passkey not accepted / Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required / Invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Passkeys are off */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Passkey already registered */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    passkey_sign_in_options: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasskeySignInOptionsRequest"];
+            };
+        };
+        responses: {
+            /** @description `PublicKeyCredentialRequestOptionsJSON` (WebAuthn Level 3, binary fields in base64url): the browser's `PublicKeyCredential.parseRequestOptionsFromJSON()` turns it into `publicKey`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Sign-in challenge invalid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Account disabled */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Passkeys are off */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    sign_in_with_passkey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: {
+                authapi_passkey?: string | null;
+            };
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasskeySignInRequest"];
+            };
+        };
+        responses: {
+            /** @description Tokens (`Cache-Control: no-store`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description Passkey request expired / Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Passkey not accepted / Sign-in challenge invalid / Invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Account disabled */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Passkeys are off */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_passkeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyList"];
+                };
+            };
+            /** @description Authentication required / Invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_passkey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                passkey_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Authentication required / Invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Passkey not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Last way to sign in */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rename_passkey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                passkey_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RenamePasskeyRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required / Invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Passkey not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

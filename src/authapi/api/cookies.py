@@ -10,6 +10,10 @@ browser that started it: HttpOnly, Path=/auth/oauth, as long as the state
 lives, and SameSite=Lax, because the provider's redirect back to the callback
 is a cross-site navigation, on which a Strict cookie would not be sent.
 
+The passkey cookie (`authapi_passkey`) binds a passkey sign-in's challenge to the
+browser that asked for it: HttpOnly, SameSite=Strict (the options and the answer are
+both this site's own requests), Path=/auth/passkeys, as long as the challenge lives.
+
 CSRF: a request authenticated by the cookie (refresh, logout) must carry
 `X-Requested-With` (any value: a cross-site page cannot add it without a CORS
 preflight, which only allowed origins pass) and, when the browser sends
@@ -20,6 +24,7 @@ neither: a cross-site page cannot know the token.
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 from fastapi import Request, Response
 
@@ -29,6 +34,8 @@ from authapi.settings import Settings
 COOKIE_PATH = "/auth"
 OAUTH_COOKIE = "authapi_oauth"
 OAUTH_COOKIE_PATH = "/auth/oauth"
+PASSKEY_COOKIE = "authapi_passkey"
+PASSKEY_COOKIE_PATH = "/auth/passkeys"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -53,47 +60,87 @@ def missing_cookie_detail(request: Request, settings: Settings) -> str:
     return 'Send the refresh cookie or {"refresh_token": …}.'
 
 
+# every cookie here is HttpOnly, and Secure unless the public URL is plain http
+SameSite = Literal["strict", "lax"]
+
+
+def _set(
+    response: Response,
+    settings: Settings,
+    name: str,
+    value: str,
+    *,
+    max_age: int,
+    path: str,
+    samesite: SameSite,
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=path,
+        secure=settings.effective_cookie_secure,
+        httponly=True,
+        samesite=samesite,
+    )
+
+
+def _clear(
+    response: Response, settings: Settings, name: str, *, path: str, samesite: SameSite
+) -> None:
+    response.delete_cookie(
+        name, path=path, secure=settings.effective_cookie_secure, httponly=True, samesite=samesite
+    )
+
+
 def set_refresh_cookie(
     response: Response, settings: Settings, token: str, expires_at: float
 ) -> None:
-    response.set_cookie(
+    max_age = max(0, int(expires_at - time.time()))
+    _set(
+        response,
+        settings,
         settings.refresh_cookie_name,
         token,
-        max_age=max(0, int(expires_at - time.time())),
+        max_age=max_age,
         path=COOKIE_PATH,
-        secure=settings.effective_cookie_secure,
-        httponly=True,
         samesite="strict",
     )
 
 
 def clear_refresh_cookie(response: Response, settings: Settings) -> None:
-    response.delete_cookie(
-        settings.refresh_cookie_name,
-        path=COOKIE_PATH,
-        secure=settings.effective_cookie_secure,
-        httponly=True,
-        samesite="strict",
-    )
+    _clear(response, settings, settings.refresh_cookie_name, path=COOKIE_PATH, samesite="strict")
 
 
 def set_oauth_cookie(response: Response, settings: Settings, browser_secret: str) -> None:
-    response.set_cookie(
+    max_age = settings.oidc_state_ttl_seconds
+    _set(
+        response,
+        settings,
         OAUTH_COOKIE,
         browser_secret,
-        max_age=settings.oidc_state_ttl_seconds,
+        max_age=max_age,
         path=OAUTH_COOKIE_PATH,
-        secure=settings.effective_cookie_secure,
-        httponly=True,
         samesite="lax",
     )
 
 
 def clear_oauth_cookie(response: Response, settings: Settings) -> None:
-    response.delete_cookie(
-        OAUTH_COOKIE,
-        path=OAUTH_COOKIE_PATH,
-        secure=settings.effective_cookie_secure,
-        httponly=True,
-        samesite="lax",
+    _clear(response, settings, OAUTH_COOKIE, path=OAUTH_COOKIE_PATH, samesite="lax")
+
+
+def set_passkey_cookie(response: Response, settings: Settings, browser_secret: str) -> None:
+    max_age = settings.passkey_challenge_ttl_seconds
+    _set(
+        response,
+        settings,
+        PASSKEY_COOKIE,
+        browser_secret,
+        max_age=max_age,
+        path=PASSKEY_COOKIE_PATH,
+        samesite="strict",
     )
+
+
+def clear_passkey_cookie(response: Response, settings: Settings) -> None:
+    _clear(response, settings, PASSKEY_COOKIE, path=PASSKEY_COOKIE_PATH, samesite="strict")

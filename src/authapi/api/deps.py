@@ -26,6 +26,7 @@ from authapi.resources import Resources
 from authapi.services.accounts import AccountService
 from authapi.services.mfa import MfaService
 from authapi.services.oidc_signin import OidcSignIn
+from authapi.services.passkeys import PasskeyService
 from authapi.services.sessions import Refresher, SessionService
 from authapi.services.wiring import TransactionServices, refresher
 from authapi.settings import Settings
@@ -111,6 +112,10 @@ async def get_oidc(services: RequestServices) -> OidcSignIn:
     return services.oidc
 
 
+async def get_passkeys(services: RequestServices) -> PasskeyService:
+    return services.passkeys
+
+
 async def get_refresher(resources: ResourcesDep, client: Client) -> Refresher:
     return refresher(resources, client)
 
@@ -120,6 +125,7 @@ Sessions = Annotated[SessionService, Depends(get_sessions)]
 Mfa = Annotated[MfaService, Depends(get_mfa)]
 Refreshes = Annotated[Refresher, Depends(get_refresher)]
 OidcSignIns = Annotated[OidcSignIn, Depends(get_oidc)]
+Passkeys = Annotated[PasskeyService, Depends(get_passkeys)]
 
 
 @dataclass(frozen=True)

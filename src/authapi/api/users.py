@@ -217,7 +217,8 @@ async def link_identity(
 async def unlink_identity(
     identity_id: uuid.UUID, principal: CurrentPrincipal, oidc: OidcSignIns
 ) -> Response:
-    """409 `last_sign_in_method` when the account has no password and no other provider."""
+    """409 `last_sign_in_method` when it is the account's only way in (no password, no
+    passkey, no other provider)."""
     await oidc.unlink(principal.user_id, identity_id)
     return Response(status_code=204)
 

@@ -439,9 +439,9 @@ class AccountService:
         (`purpose` names it in the failure event).
 
         With a password on the account, by the password (see `with_password`). Without
-        one (an account made through a provider), by a recent sign-in, whichever way it
-        was made: the session asking began less than REAUTHENTICATION_SECONDS ago
-        (RFC 9470's max_age).
+        one (an account made through a provider, or with passkeys only), by a recent
+        sign-in, whichever way it was made (a passkey too): the session asking began less
+        than REAUTHENTICATION_SECONDS ago (RFC 9470's max_age).
 
         Raises:
             NotAuthenticated: the account no longer exists.

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.errors import AccountDisabled, InvalidCredentials
-from authapi.models import User
+from authapi.models import Identity, Passkey, User
 
 
 async def bump(db: AsyncSession, user_id: uuid.UUID) -> None:
@@ -69,3 +69,15 @@ async def hold(db: AsyncSession, user: User) -> None:
         raise InvalidCredentials("Your credentials changed while signing in; sign in again.")
     if row.disabled_at is not None:
         raise AccountDisabled()
+
+
+async def ways_in(db: AsyncSession, user: User) -> int:
+    """How many ways into the account there are: its password, each linked provider and
+    each passkey. Call it with the user's row locked, so two removals cannot both see two."""
+    identities = await db.scalar(
+        select(func.count()).select_from(Identity).where(Identity.user_id == user.id)
+    )
+    passkeys = await db.scalar(
+        select(func.count()).select_from(Passkey).where(Passkey.user_id == user.id)
+    )
+    return (user.password_hash is not None) + (identities or 0) + (passkeys or 0)

@@ -47,6 +47,11 @@ class EventType(enum.StrEnum):
     RECOVERY_CODE_USED = "recovery_code_used"
     IDENTITY_LINKED = "identity_linked"
     IDENTITY_UNLINKED = "identity_unlinked"
+    PASSKEY_ADDED = "passkey_added"
+    PASSKEY_RENAMED = "passkey_renamed"
+    PASSKEY_REMOVED = "passkey_removed"
+    PASSKEY_USED = "passkey_used"
+    PASSKEY_REFUSED = "passkey_refused"  # a sign count that went back, or a changed BE flag
     ACCOUNT_DISABLED = "account_disabled"
     ACCOUNT_ENABLED = "account_enabled"
     SESSIONS_REVOKED = "sessions_revoked"  # by an operator

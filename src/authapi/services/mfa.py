@@ -32,6 +32,7 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, or_, select, update
@@ -60,7 +61,7 @@ from authapi.services.accounts import AccountService, existing_user
 from authapi.services.events import EventType, record
 from authapi.services.sessions import SessionService
 from authapi.settings import Settings
-from authapi.store import TokenStore
+from authapi.store import Challenge, TokenStore
 from authapi.tokens import token_hash
 
 log = logging.getLogger("authapi.mfa")
@@ -288,6 +289,41 @@ class MfaService:
             RateLimited: too many codes tried for this account.
             InvalidMfaCode: wrong, replayed or expired code (the attempt is spent).
         """
+
+        async def code_matches(user: User) -> str:
+            return await self._verify_code(user.id, code, purpose=SIGN_IN)
+
+        return await self.complete_with(mfa_token, code_matches)
+
+    async def complete_with(
+        self, mfa_token: str, second_factor: Callable[[User], Awaitable[str]]
+    ) -> PassedChallenge:
+        """Spend an attempt of a challenge, let `second_factor` check its user (it answers
+        the factor's name or raises), and close the challenge.
+
+        Raises: InvalidMfaToken, AccountDisabled (see `complete`), and what
+        `second_factor` raises.
+        """
+        challenge_id, challenge, user = await self._attempt(mfa_token)
+        try:
+            await credentials.hold(self._db, user)  # until this sign-in commits
+        except InvalidCredentials:
+            raise InvalidMfaToken() from None
+        factor = await second_factor(user)
+        if not await self._store.close_challenge(challenge_id):
+            # a parallel request completed it first; rolling back returns what we spent
+            raise InvalidMfaToken()
+        return PassedChallenge(user=user, method=f"{challenge.method}+{factor}")
+
+    async def challenged_user(self, mfa_token: str) -> User:
+        """Whom a live challenge is for (to offer their passkeys); spends one attempt.
+
+        Raises: InvalidMfaToken, AccountDisabled (see `complete`).
+        """
+        _, _, user = await self._attempt(mfa_token)
+        return user
+
+    async def _attempt(self, mfa_token: str) -> tuple[str, Challenge, User]:
         challenge_id = mfa_token.partition(".")[0]
         if _CHALLENGE_ID.match(challenge_id) is None:
             raise InvalidMfaToken()
@@ -301,15 +337,7 @@ class MfaService:
             raise AccountDisabled()
         if _binding(user) != challenge.binding:
             raise InvalidMfaToken()
-        try:
-            await credentials.hold(self._db, user)  # until this sign-in commits
-        except InvalidCredentials:
-            raise InvalidMfaToken() from None
-        factor = await self._verify_code(user.id, code, purpose=SIGN_IN)
-        if not await self._store.close_challenge(challenge_id):
-            # a parallel request completed it first; rolling back returns the code we spent
-            raise InvalidMfaToken()
-        return PassedChallenge(user=user, method=f"{challenge.method}+{factor.value}")
+        return challenge_id, challenge, user
 
     # --- codes -----------------------------------------------------------------
     async def _verify_code(

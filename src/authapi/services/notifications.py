@@ -279,3 +279,35 @@ def identity_unlinked(to: str, *, provider: str) -> Email:
         subject=f"{provider} sign-in was removed from your account",
         text=(f"Signing in to your account with {provider} no longer works.\n\n" + IF_NOT_YOU),
     )
+
+
+def passkey_added(to: str, *, name: str) -> Email:
+    return Email(
+        to=to,
+        subject="A passkey was added to your account",
+        text=(
+            f'You can now sign in to your account with the passkey "{name}". '
+            "You can remove it from your account settings.\n\n" + IF_NOT_YOU
+        ),
+    )
+
+
+def passkey_removed(to: str, *, name: str) -> Email:
+    return Email(
+        to=to,
+        subject="A passkey was removed from your account",
+        text=(f'The passkey "{name}" no longer signs in to your account.\n\n' + IF_NOT_YOU),
+    )
+
+
+def passkey_refused(to: str, *, name: str) -> Email:
+    return Email(
+        to=to,
+        subject="A sign-in with your passkey was refused",
+        text=(
+            f'Someone tried to sign in with your passkey "{name}", but the device\'s '
+            "signature counter was behind the one we had seen: the passkey may have been "
+            "copied. If you did not expect this, remove the passkey from your account "
+            "settings and sign out your other sessions.\n\n" + IF_NOT_YOU
+        ),
+    )

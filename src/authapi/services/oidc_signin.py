@@ -34,7 +34,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi import metrics
@@ -58,7 +58,7 @@ from authapi.outbox import Outbox
 from authapi.ratelimit import Throttle
 from authapi.redirects import RedirectAllowList
 from authapi.schemas import normalize_email
-from authapi.services import notifications
+from authapi.services import credentials, notifications
 from authapi.services.accounts import AccountService, insert_user_if_absent, user_by_email
 from authapi.services.events import EventType, record
 from authapi.services.mfa import MfaService
@@ -448,12 +448,8 @@ class OidcSignIn:
         user = await self._db.get(User, user_id, with_for_update=True)
         if identity is None or user is None:
             raise IdentityNotFound()
-        if user.password_hash is None:
-            count = await self._db.scalar(
-                select(func.count()).select_from(Identity).where(Identity.user_id == user_id)
-            )
-            if (count or 0) <= 1:
-                raise LastSignInMethod()
+        if await credentials.ways_in(self._db, user) <= 1:
+            raise LastSignInMethod()
         await self._db.delete(identity)
         await record(
             self._db,

@@ -3,25 +3,27 @@ a second-factor challenge.
 
     password ─────────┐
     provider ─────────┼─> first_factor_passed ─┬─> MfaRequired (a challenge)
-    (passkey, later) ─┘                        └─> session
-    challenge + totp | recovery_code ─> second_factor_passed ─> session
+    passkey ──────────┘                        └─> session (a passkey: always)
+    challenge + totp | recovery_code | passkey ─> second step ─> session
 
 A method is labelled the same everywhere (security events' `method`, the
 `authapi_logins_total` metric, the challenge that remembers what was passed):
-`password`, `oidc:<provider>`, and a first factor plus the second, as
-`password+totp` or `oidc:google+recovery_code`.
+`password`, `oidc:<provider>`, `passkey`, and a first factor plus the second, as
+`password+totp`, `password+passkey` or `oidc:google+recovery_code`.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 from authapi import metrics
 from authapi.errors import AuthError
 from authapi.models import User
 from authapi.services.accounts import AccountService
 from authapi.services.mfa import MfaService
+from authapi.services.passkeys import PasskeyService, SignInOptions
 from authapi.services.sessions import IssuedTokens, SessionService
 
 
@@ -53,6 +55,7 @@ class FirstFactor:
 
 
 PASSWORD = FirstFactor(SignInMethod.PASSWORD)
+PASSKEY = FirstFactor(SignInMethod.PASSKEY)
 
 
 def provider_factor(name: str) -> FirstFactor:
@@ -97,4 +100,41 @@ async def second_factor_passed(
 ) -> IssuedTokens:
     """Raises: InvalidMfaToken, InvalidMfaCode, AccountDisabled, RateLimited."""
     passed = await mfa.complete(mfa_token, code)
+    return await sessions.start(passed.user, method=passed.method)
+
+
+async def passkey_options(
+    passkeys: PasskeyService, mfa: MfaService, *, email: str | None, mfa_token: str | None
+) -> SignInOptions:
+    """Options for a passkey sign-in: discoverable, email-first, or the second step of the
+    sign-in that `mfa_token` stands for. Raises: PasskeysOff, RateLimited, InvalidMfaToken,
+    AccountDisabled."""
+    user = await mfa.challenged_user(mfa_token) if mfa_token is not None else None
+    return await passkeys.sign_in_options(email=email, user=user)
+
+
+async def sign_in_with_passkey(
+    passkeys: PasskeyService,
+    mfa: MfaService,
+    sessions: SessionService,
+    *,
+    credential: dict[str, Any],
+    browser_secret: str | None,
+    mfa_token: str | None,
+) -> IssuedTokens:
+    """A passkey as the first factor (and so the second too), or as the second step after
+    another first factor (`mfa_token`).
+
+    Raises: PasskeysOff, RateLimited, InvalidPasskeyChallenge, InvalidPasskey,
+    InvalidMfaToken, InvalidCredentials, AccountDisabled.
+    """
+    if mfa_token is None:
+        user = await passkeys.verify(credential, browser_secret=browser_secret)
+        return await first_factor_passed(user, PASSKEY, mfa=mfa, sessions=sessions)
+
+    async def passkey_of(user: User) -> str:
+        await passkeys.verify(credential, browser_secret=browser_secret, expected_user=user.id)
+        return SignInMethod.PASSKEY.value
+
+    passed = await mfa.complete_with(mfa_token, passkey_of)
     return await sessions.start(passed.user, method=passed.method)

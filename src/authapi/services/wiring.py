@@ -2,6 +2,7 @@
 services it works with, built once per transaction.
 
     sessions ──> accounts ──> mfa ──> oidc (uses all three)
+                          └─> passkeys
 
 Routes get them through authapi.api.deps; work after the response, and the refresh
 path's record of a reused token, get a `TransactionServices` of their own transaction.
@@ -21,6 +22,7 @@ from authapi.services.accounts import AccountService
 from authapi.services.introspection import Introspection
 from authapi.services.mfa import MfaService
 from authapi.services.oidc_signin import OidcSignIn
+from authapi.services.passkeys import PasskeyService
 from authapi.services.sessions import Refresher, SessionService
 
 
@@ -83,6 +85,20 @@ class TransactionServices:
             accounts=self.accounts,
             mfa=self.mfa,
             sessions=self.sessions,
+        )
+
+    @cached_property
+    def passkeys(self) -> PasskeyService:
+        res = self._res
+        return PasskeyService(
+            self._db,
+            self._client,
+            settings=res.settings,
+            store=res.store,
+            throttle=res.throttle,
+            outbox=res.outbox,
+            decoy_key=res.encryptor.derived_keys("passkey-decoy")[0],
+            accounts=self.accounts,
         )
 
     def _after_response(self, work: Callable[[AccountService], Awaitable[None]], name: str) -> None:

@@ -12,7 +12,14 @@ import pytest
 from tests.conftest import Api, link_token, unique_email
 
 PAGES = ["sign-in", "sign-up", "verify-email", "forgot-password", "reset-password", ""]
-AUTOCOMPLETE = {"email", "current-password", "new-password", "one-time-code"}
+AUTOCOMPLETE = {
+    "email",
+    "current-password",
+    "new-password",
+    "one-time-code",
+    "username webauthn",  # sign-in's email: passkeys offered in its autofill too
+    "off",  # a passkey's name: nothing a browser should fill in
+}
 
 
 class _Form(HTMLParser):

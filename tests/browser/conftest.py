@@ -4,7 +4,9 @@ Every test gets a live `authapi serve` (tests/live) on both backends: the embedd
 default (SQLite, the in-process store) and production (PostgreSQL, Redis). Its public
 URL is its own address, http://127.0.0.1:<port>, so the built-in pages, the API and the
 refresh cookie are one site, as in a real deployment; 127.0.0.1 is a secure context to
-Chromium, so a `Secure` cookie is kept over plain http. Mail goes to the run's SMTP
+Chromium, so a `Secure` cookie is kept over plain http. Passkeys need a domain name
+instead (a relying-party id is never an IP address): `start_site(host="localhost")`
+serves the site as http://localhost:<port>, also a secure context. Mail goes to the run's SMTP
 server, and the tests open the emailed links in the browser.
 
 Each tab (`Tab`) records what went wrong in it: page errors, console errors and CSP
@@ -27,6 +29,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -81,10 +84,11 @@ class Site:
     server: LiveServer
     mailbox: Mailbox
     backend: str
+    host: str = "127.0.0.1"  # the host of its public URL, which the browser opens
 
     @property
     def origin(self) -> str:
-        return self.server.base
+        return f"http://{self.host}:{urlsplit(self.server.base).port}"
 
     def page(self, name: str = "") -> str:
         """The address of a built-in page ("" is the account page)."""
@@ -101,7 +105,7 @@ class Site:
 
     async def metric(self, name: str, **labels: str) -> float:
         """The sum of a Prometheus counter's samples with these labels, read from /metrics."""
-        async with httpx.AsyncClient(base_url=self.origin, timeout=10) as client:
+        async with httpx.AsyncClient(base_url=self.server.base, timeout=10) as client:
             response = await client.get("/metrics")
         assert response.status_code == 200, response.text
         total = 0.0
@@ -215,10 +219,12 @@ def site_env(
 
 @dataclass
 class SiteStarter:
-    """`start_site(provider=None, AUTHAPI_X=…)`: a live server on this test's backend.
+    """`start_site(provider=None, host="127.0.0.1", AUTHAPI_X=…)`: a live server on this
+    test's backend.
 
     `provider`: a callable of the server's origin that starts an OpenID provider for it and
-    returns its AUTHAPI_OIDC_PROVIDERS entry."""
+    returns its AUTHAPI_OIDC_PROVIDERS entry. `host`: the name its public URL (and so the
+    browser) uses for it; "localhost" for passkeys, whose relying-party id it becomes."""
 
     backend: str
     pool: ServerPool
@@ -226,10 +232,14 @@ class SiteStarter:
     request: pytest.FixtureRequest
 
     def __call__(
-        self, provider: Callable[[str], dict[str, Any]] | None = None, **variables: str
+        self,
+        provider: Callable[[str], dict[str, Any]] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        **variables: str,
     ) -> Site:
         port = free_port()
-        origin = f"http://127.0.0.1:{port}"
+        origin = f"http://{host}:{port}"
         env = site_env(
             self.backend,
             origin=origin,
@@ -241,7 +251,9 @@ class SiteStarter:
             env["AUTHAPI_OIDC_PROVIDERS"] = json.dumps([provider(origin)])
         env.update(variables)
         server = self.pool.start(env, name=f"{self.backend}-site", port=port)
-        return Site(server=server, mailbox=Mailbox(smtp=self.smtp_server), backend=self.backend)
+        return Site(
+            server=server, mailbox=Mailbox(smtp=self.smtp_server), backend=self.backend, host=host
+        )
 
 
 @pytest.fixture(params=["embedded", "production"])

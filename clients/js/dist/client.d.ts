@@ -11,6 +11,8 @@
  *   kept. Only a 401 ends the session, once, with one `signedOut` event.
  * - Sign-out never waits for a refresh: it bumps the session's epoch, and a refresh
  *   that comes back under an older epoch is thrown away.
+ * - Every way in (password, second factor, passkey) ends in the same place: the
+ *   tokens are adopted as a sign-in (`finishSignIn`), in this tab and the others.
  */
 import type { components } from './api.js';
 import { type Channel, type Clock, type Locks } from './tabs.js';
@@ -38,6 +40,8 @@ export interface AuthClientOptions {
     location?: {
         assign(url: string): void;
     };
+    /** `navigator.credentials` (null: no passkeys); by default the browser's, if it has WebAuthn. */
+    credentials?: PasskeyCredentials | null;
 }
 /** A sign-in that now needs the second factor: complete it with `completeMfa`. */
 export type MfaStep = {
@@ -67,6 +71,54 @@ export type AuthEvent = {
     type: 'signedOut';
     reason: string;
 };
+/** A passkey of the account, as `passkeys()` lists it (`backed_up`: synced, e.g. by a
+ * password manager, rather than kept on one device only). */
+export type Passkey = components['schemas']['PasskeyOut'];
+/** What the client uses of `navigator.credentials`. */
+export interface PasskeyCredentials {
+    create(options: CredentialCreationOptions): Promise<Credential | null>;
+    get(options: CredentialRequestOptions): Promise<Credential | null>;
+}
+/** A new passkey, in the WebAuthn Level 3 JSON form. */
+export interface RegistrationResponseJSON {
+    id: string;
+    rawId: string;
+    type: string;
+    authenticatorAttachment?: string;
+    clientExtensionResults: Record<string, unknown>;
+    response: {
+        clientDataJSON: string;
+        attestationObject: string;
+        transports?: string[];
+        authenticatorData?: string;
+        publicKey?: string;
+        publicKeyAlgorithm?: number;
+    };
+}
+/** A passkey's answer to a sign-in, in the WebAuthn Level 3 JSON form. */
+export interface AuthenticationResponseJSON {
+    id: string;
+    rawId: string;
+    type: string;
+    authenticatorAttachment?: string;
+    clientExtensionResults: Record<string, unknown>;
+    response: {
+        clientDataJSON: string;
+        authenticatorData: string;
+        signature: string;
+        userHandle?: string;
+    };
+}
+export interface PasskeySignInOptions {
+    /** Offer only this account's passkeys; without it, any passkey of this site (discoverable). */
+    email?: string;
+    /** 'conditional': offered in the autofill of a field with `autocomplete="… webauthn"`. */
+    mediation?: 'conditional' | 'optional';
+    /** The second step of a password sign-in (`MfaStep.mfaToken`), with a passkey as the factor. */
+    mfaToken?: string;
+    /** Aborts the browser's request (e.g. a conditional one, before a button starts another). */
+    signal?: AbortSignal;
+}
 export declare class AuthClient {
     private readonly baseUrl;
     private readonly marginMs;
@@ -76,6 +128,7 @@ export declare class AuthClient {
     private readonly fetchImpl;
     private readonly clock;
     private readonly location;
+    private readonly credentials;
     private readonly tabs;
     private readonly listeners;
     private token;
@@ -105,6 +158,18 @@ export declare class AuthClient {
     signIn(email: string, password: string): Promise<SignInResult>;
     /** The second step: a code from the authenticator app, or a recovery code. */
     completeMfa(mfaToken: string, code: string): Promise<void>;
+    /**
+     * Sign in with a passkey: the API's challenge, the browser's passkey prompt, then signed
+     * in as after `signIn`. The browser's refusals arrive as they are (a `DOMException`:
+     * `NotAllowedError` when the person cancelled or it timed out, `AbortError` after
+     * `signal`); the API's as an `AuthError` (`invalid_passkey_challenge`: ask again;
+     * `invalid_passkey`: that passkey is unknown here or did not verify).
+     */
+    signInWithPasskey(options?: PasskeySignInOptions): Promise<void>;
+    /** Whether this browser can use passkeys (WebAuthn, in a secure context). */
+    passkeysSupported(): boolean;
+    /** Whether the browser can offer passkeys in a field's autofill (`mediation: 'conditional'`). */
+    conditionalMediationAvailable(): Promise<boolean>;
     /** Send the browser to a provider; it comes back to `redirectTo` (see `providerReturn`). */
     startProviderSignIn(provider: string, redirectTo: string): void;
     /**
@@ -119,6 +184,21 @@ export declare class AuthClient {
     signOut(): Promise<void>;
     /** End every session of the account (every device), then this one. */
     signOutEverywhere(): Promise<void>;
+    /**
+     * Create a passkey on this device (or a security key, or a password manager) and
+     * register it. `password`: the account's, when it has one (without one, the API asks
+     * for a sign-in in the last minutes: `reauthentication_required`). The browser's
+     * refusals arrive as a `DOMException` (`InvalidStateError`: this authenticator holds
+     * a passkey of the account already; `NotAllowedError`: cancelled or timed out).
+     */
+    addPasskey(options?: {
+        password?: string;
+        name?: string;
+    }): Promise<Passkey>;
+    passkeys(): Promise<Passkey[]>;
+    renamePasskey(id: string, name: string): Promise<Passkey>;
+    /** Rejects with `last_sign_in_method` (409) when the account would have no way in left. */
+    deletePasskey(id: string): Promise<void>;
     /** A live access token, refreshed first when it is about to expire; null if signed out. */
     getAccessToken(): Promise<string | null>;
     /**
@@ -141,6 +221,9 @@ export declare class AuthClient {
     private isFresh;
     /** POST /auth/refresh until it answers (or the epoch changes: null). */
     private rotate;
+    /** The last request of every sign-in: its tokens become the session, in every tab. */
+    private finishSignIn;
+    private webauthn;
     /** `sentAt`: when the request was sent; a tab that signed out later ignores the result. */
     private adopt;
     private take;
@@ -154,3 +237,15 @@ export declare class AuthClient {
     private post;
     private tokens;
 }
+/** The bytes of a base64url string (padding optional). */
+export declare function base64urlToBuffer(text: string): ArrayBuffer;
+/** Bytes as base64url without padding. */
+export declare function bufferToBase64url(data: ArrayBuffer | ArrayBufferView): string;
+/** `navigator.credentials.create`'s `publicKey`, from its JSON form (extensions pass as they are). */
+export declare function creationOptionsFromJSON(json: PublicKeyCredentialCreationOptionsJSON): PublicKeyCredentialCreationOptions;
+/** `navigator.credentials.get`'s `publicKey`, from its JSON form (extensions pass as they are). */
+export declare function requestOptionsFromJSON(json: PublicKeyCredentialRequestOptionsJSON): PublicKeyCredentialRequestOptions;
+/** A new passkey (`navigator.credentials.create`'s result) in its JSON form. */
+export declare function registrationToJSON(credential: PublicKeyCredential): RegistrationResponseJSON;
+/** A passkey's answer to a sign-in (`navigator.credentials.get`'s result) in its JSON form. */
+export declare function authenticationToJSON(credential: PublicKeyCredential): AuthenticationResponseJSON;

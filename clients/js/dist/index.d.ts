@@ -7,6 +7,6 @@
  *     const response = await auth.fetch('/users/me');
  */
 export type { components, operations, paths } from './api.js';
-export { AuthClient, type AuthClientOptions, type AuthEvent, type MfaStep, type Provider, type ProviderReturn, type SignInResult, } from './client.js';
+export { AuthClient, type AuthClientOptions, type AuthEvent, type AuthenticationResponseJSON, authenticationToJSON, base64urlToBuffer, bufferToBase64url, creationOptionsFromJSON, type MfaStep, type Passkey, type PasskeyCredentials, type PasskeySignInOptions, type Provider, type ProviderReturn, type RegistrationResponseJSON, registrationToJSON, requestOptionsFromJSON, type SignInResult, } from './client.js';
 export { AuthError } from './errors.js';
 export type { Channel, Clock, Locks, TabMessage } from './tabs.js';

@@ -6,5 +6,5 @@
  *     await auth.restore();                         // a session from the cookie, if any
  *     const response = await auth.fetch('/users/me');
  */
-export { AuthClient, } from './client.js';
+export { AuthClient, authenticationToJSON, base64urlToBuffer, bufferToBase64url, creationOptionsFromJSON, registrationToJSON, requestOptionsFromJSON, } from './client.js';
 export { AuthError } from './errors.js';

@@ -11,6 +11,8 @@
  *   kept. Only a 401 ends the session, once, with one `signedOut` event.
  * - Sign-out never waits for a refresh: it bumps the session's epoch, and a refresh
  *   that comes back under an older epoch is thrown away.
+ * - Every way in (password, second factor, passkey) ends in the same place: the
+ *   tokens are adopted as a sign-in (`finishSignIn`), in this tab and the others.
  */
 
 import type { components } from './api.js';
@@ -42,6 +44,8 @@ export interface AuthClientOptions {
   locks?: Locks | null;
   clock?: Clock;
   location?: { assign(url: string): void };
+  /** `navigator.credentials` (null: no passkeys); by default the browser's, if it has WebAuthn. */
+  credentials?: PasskeyCredentials | null;
 }
 
 /** A sign-in that now needs the second factor: complete it with `completeMfa`. */
@@ -61,6 +65,60 @@ export type AuthEvent =
   /** reason: 'signOut' (here), 'otherTab', or the API's code that ended the session */
   | { type: 'signedOut'; reason: string };
 
+/** A passkey of the account, as `passkeys()` lists it (`backed_up`: synced, e.g. by a
+ * password manager, rather than kept on one device only). */
+export type Passkey = components['schemas']['PasskeyOut'];
+type PasskeyList = components['schemas']['PasskeyList'];
+
+/** What the client uses of `navigator.credentials`. */
+export interface PasskeyCredentials {
+  create(options: CredentialCreationOptions): Promise<Credential | null>;
+  get(options: CredentialRequestOptions): Promise<Credential | null>;
+}
+
+/** A new passkey, in the WebAuthn Level 3 JSON form. */
+export interface RegistrationResponseJSON {
+  id: string;
+  rawId: string;
+  type: string;
+  authenticatorAttachment?: string;
+  clientExtensionResults: Record<string, unknown>;
+  response: {
+    clientDataJSON: string;
+    attestationObject: string;
+    transports?: string[];
+    authenticatorData?: string;
+    publicKey?: string;
+    publicKeyAlgorithm?: number;
+  };
+}
+
+/** A passkey's answer to a sign-in, in the WebAuthn Level 3 JSON form. */
+export interface AuthenticationResponseJSON {
+  id: string;
+  rawId: string;
+  type: string;
+  authenticatorAttachment?: string;
+  clientExtensionResults: Record<string, unknown>;
+  response: {
+    clientDataJSON: string;
+    authenticatorData: string;
+    signature: string;
+    userHandle?: string;
+  };
+}
+
+export interface PasskeySignInOptions {
+  /** Offer only this account's passkeys; without it, any passkey of this site (discoverable). */
+  email?: string;
+  /** 'conditional': offered in the autofill of a field with `autocomplete="… webauthn"`. */
+  mediation?: 'conditional' | 'optional';
+  /** The second step of a password sign-in (`MfaStep.mfaToken`), with a passkey as the factor. */
+  mfaToken?: string;
+  /** Aborts the browser's request (e.g. a conditional one, before a button starts another). */
+  signal?: AbortSignal;
+}
+
 const SKEW_MS = 5_000; // a token this close to `exp` is treated as expired
 const MAX_RETRY_AFTER_MS = 60_000;
 const CSRF = { 'X-Requested-With': 'authapi-client' };
@@ -79,6 +137,15 @@ function defaultChannel(name: string): Channel | null {
     : null;
 }
 
+/** The browser's `navigator.credentials`, if it has WebAuthn (in a secure context only). */
+function defaultCredentials(): PasskeyCredentials | null {
+  const scope = globalThis as {
+    PublicKeyCredential?: unknown;
+    navigator?: { credentials?: PasskeyCredentials };
+  };
+  return scope.PublicKeyCredential === undefined ? null : (scope.navigator?.credentials ?? null);
+}
+
 function defaultLocks(): Locks | null {
   const navigatorLocks = (globalThis as { navigator?: { locks?: Locks } }).navigator?.locks;
   return navigatorLocks ?? null;
@@ -93,6 +160,7 @@ export class AuthClient {
   private readonly fetchImpl: typeof fetch;
   private readonly clock: Clock;
   private readonly location: { assign(url: string): void } | null;
+  private readonly credentials: PasskeyCredentials | null;
   private readonly tabs: Tabs;
   private readonly listeners = new Set<(event: AuthEvent) => void>();
 
@@ -115,6 +183,8 @@ export class AuthClient {
     this.fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.clock = options.clock ?? defaultClock();
     this.location = options.location ?? (globalThis as { location?: Location }).location ?? null;
+    this.credentials =
+      options.credentials === undefined ? defaultCredentials() : options.credentials;
     this.tabs = new Tabs(
       {
         channel: options.channel === undefined ? defaultChannel(name) : options.channel,
@@ -180,9 +250,8 @@ export class AuthClient {
   // --- signing in and out -----------------------------------------------------------
   /** Password sign-in; with two-factor authentication on, the result asks for a code. */
   async signIn(email: string, password: string): Promise<SignInResult> {
-    const sentAt = this.clock.now();
     try {
-      this.adopt(await this.tokens('/auth/login', { email, password }), 'signedIn', sentAt);
+      await this.finishSignIn('/auth/login', { email, password });
       return { status: 'signedIn' };
     } catch (error) {
       if (error instanceof AuthError && error.code === 'mfa_required') {
@@ -194,9 +263,50 @@ export class AuthClient {
 
   /** The second step: a code from the authenticator app, or a recovery code. */
   async completeMfa(mfaToken: string, code: string): Promise<void> {
-    const sentAt = this.clock.now();
-    const tokens = await this.tokens('/auth/login/mfa', { mfa_token: mfaToken, code });
-    this.adopt(tokens, 'signedIn', sentAt);
+    await this.finishSignIn('/auth/login/mfa', { mfa_token: mfaToken, code });
+  }
+
+  /**
+   * Sign in with a passkey: the API's challenge, the browser's passkey prompt, then signed
+   * in as after `signIn`. The browser's refusals arrive as they are (a `DOMException`:
+   * `NotAllowedError` when the person cancelled or it timed out, `AbortError` after
+   * `signal`); the API's as an `AuthError` (`invalid_passkey_challenge`: ask again;
+   * `invalid_passkey`: that passkey is unknown here or did not verify).
+   */
+  async signInWithPasskey(options: PasskeySignInOptions = {}): Promise<void> {
+    const credentials = this.webauthn();
+    const ask: Record<string, string> = {};
+    if (options.email !== undefined) ask.email = options.email;
+    if (options.mfaToken !== undefined) ask.mfa_token = options.mfaToken;
+    // credentials: the answer's cookie ties the challenge to this browser
+    const asked = await this.post('/auth/passkeys/authentication/options', ask);
+    const json = (await asked.json()) as PublicKeyCredentialRequestOptionsJSON;
+    options.signal?.throwIfAborted();
+    const request: CredentialRequestOptions = { publicKey: requestOptionsFromJSON(json) };
+    if (options.mediation !== undefined) request.mediation = options.mediation;
+    if (options.signal !== undefined) request.signal = options.signal;
+    const credential = publicKeyCredential(await credentials.get(request));
+    const body: Record<string, unknown> = { credential: authenticationToJSON(credential) };
+    if (options.mfaToken !== undefined) body.mfa_token = options.mfaToken;
+    await this.finishSignIn('/auth/passkeys/authentication', body);
+  }
+
+  /** Whether this browser can use passkeys (WebAuthn, in a secure context). */
+  passkeysSupported(): boolean {
+    return this.credentials !== null;
+  }
+
+  /** Whether the browser can offer passkeys in a field's autofill (`mediation: 'conditional'`). */
+  async conditionalMediationAvailable(): Promise<boolean> {
+    if (this.credentials === null) return false;
+    const scope = globalThis as {
+      PublicKeyCredential?: { isConditionalMediationAvailable?: () => Promise<boolean> };
+    };
+    try {
+      return (await scope.PublicKeyCredential?.isConditionalMediationAvailable?.()) === true;
+    } catch {
+      return false;
+    }
   }
 
   /** Send the browser to a provider; it comes back to `redirectTo` (see `providerReturn`). */
@@ -255,6 +365,45 @@ export class AuthClient {
     if (!response.ok) throw await errorFrom(response);
     this.end('signOut');
     this.tabs.post({ type: 'signedOut', reason: 'otherTab' });
+  }
+
+  // --- passkeys of the signed-in account ---------------------------------------------
+  /**
+   * Create a passkey on this device (or a security key, or a password manager) and
+   * register it. `password`: the account's, when it has one (without one, the API asks
+   * for a sign-in in the last minutes: `reauthentication_required`). The browser's
+   * refusals arrive as a `DOMException` (`InvalidStateError`: this authenticator holds
+   * a passkey of the account already; `NotAllowedError`: cancelled or timed out).
+   */
+  async addPasskey(options: { password?: string; name?: string } = {}): Promise<Passkey> {
+    const credentials = this.webauthn();
+    const ask = options.password === undefined ? {} : { password: options.password };
+    const json = await this.call<PublicKeyCredentialCreationOptionsJSON>(
+      'POST',
+      '/auth/passkeys/registration/options',
+      ask,
+    );
+    const credential = publicKeyCredential(
+      await credentials.create({ publicKey: creationOptionsFromJSON(json) }),
+    );
+    const body: { credential: RegistrationResponseJSON; name?: string } = {
+      credential: registrationToJSON(credential),
+    };
+    if (options.name !== undefined) body.name = options.name;
+    return this.call<Passkey>('POST', '/auth/passkeys/registration', body);
+  }
+
+  async passkeys(): Promise<Passkey[]> {
+    return (await this.call<PasskeyList>('GET', '/users/me/passkeys')).passkeys;
+  }
+
+  async renamePasskey(id: string, name: string): Promise<Passkey> {
+    return this.call<Passkey>('PATCH', `/users/me/passkeys/${encodeURIComponent(id)}`, { name });
+  }
+
+  /** Rejects with `last_sign_in_method` (409) when the account would have no way in left. */
+  async deletePasskey(id: string): Promise<void> {
+    await this.call('DELETE', `/users/me/passkeys/${encodeURIComponent(id)}`);
   }
 
   // --- using the token --------------------------------------------------------------
@@ -381,6 +530,19 @@ export class AuthClient {
     throw failure ?? new AuthError('network_error', 0, 'The API could not be reached.');
   }
 
+  /** The last request of every sign-in: its tokens become the session, in every tab. */
+  private async finishSignIn(path: string, body: Record<string, unknown>): Promise<void> {
+    const sentAt = this.clock.now();
+    this.adopt(await this.tokens(path, body), 'signedIn', sentAt);
+  }
+
+  private webauthn(): PasskeyCredentials {
+    if (this.credentials === null) {
+      throw new DOMException('This browser cannot use passkeys here (WebAuthn).', 'NotSupportedError');
+    }
+    return this.credentials;
+  }
+
   /** `sentAt`: when the request was sent; a tab that signed out later ignores the result. */
   private adopt(tokens: TokenResponse, event: 'signedIn' | 'tokenRefreshed', sentAt: number): void {
     const expiresAt = this.clock.now() + tokens.expires_in * 1000;
@@ -481,4 +643,141 @@ function mfaStep(token: unknown, expiresIn: unknown): MfaStep {
     mfaToken: token,
     expiresIn: expiresIn === null || expiresIn === undefined || Number.isNaN(seconds) ? null : seconds,
   };
+}
+
+// --- WebAuthn's JSON forms --------------------------------------------------------------
+// The API speaks WebAuthn Level 3 JSON (binary fields in base64url); the browser's calls
+// take and give ArrayBuffers. These convert both ways themselves rather than rely on
+// PublicKeyCredential.parseCreationOptionsFromJSON / toJSON, which not every browser has.
+
+/** The bytes of a base64url string (padding optional). */
+export function base64urlToBuffer(text: string): ArrayBuffer {
+  const base64 = text.replace(/-/g, '+').replace(/_/g, '/');
+  const binary = atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4));
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
+  return bytes.buffer;
+}
+
+/** Bytes as base64url without padding. */
+export function bufferToBase64url(data: ArrayBuffer | ArrayBufferView): string {
+  const bytes = ArrayBuffer.isView(data)
+    ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    : new Uint8Array(data);
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function descriptorFromJSON(
+  descriptor: PublicKeyCredentialDescriptorJSON,
+): PublicKeyCredentialDescriptor {
+  return { ...descriptor, id: base64urlToBuffer(descriptor.id) } as PublicKeyCredentialDescriptor;
+}
+
+/** `navigator.credentials.create`'s `publicKey`, from its JSON form (extensions pass as they are). */
+export function creationOptionsFromJSON(
+  json: PublicKeyCredentialCreationOptionsJSON,
+): PublicKeyCredentialCreationOptions {
+  const { excludeCredentials, ...rest } = json;
+  const options = {
+    ...rest,
+    challenge: base64urlToBuffer(json.challenge),
+    user: { ...json.user, id: base64urlToBuffer(json.user.id) },
+  } as unknown as PublicKeyCredentialCreationOptions;
+  if (excludeCredentials !== undefined) {
+    options.excludeCredentials = excludeCredentials.map(descriptorFromJSON);
+  }
+  return options;
+}
+
+/** `navigator.credentials.get`'s `publicKey`, from its JSON form (extensions pass as they are). */
+export function requestOptionsFromJSON(
+  json: PublicKeyCredentialRequestOptionsJSON,
+): PublicKeyCredentialRequestOptions {
+  const { allowCredentials, ...rest } = json;
+  const options = {
+    ...rest,
+    challenge: base64urlToBuffer(json.challenge),
+  } as unknown as PublicKeyCredentialRequestOptions;
+  if (allowCredentials !== undefined) {
+    options.allowCredentials = allowCredentials.map(descriptorFromJSON);
+  }
+  return options;
+}
+
+function publicKeyCredential(credential: Credential | null): PublicKeyCredential {
+  if (credential === null || credential.type !== 'public-key') {
+    throw new DOMException('The browser gave no passkey.', 'NotAllowedError');
+  }
+  return credential as PublicKeyCredential;
+}
+
+/** Extension outputs with their binary values (e.g. `prf` results) in base64url. */
+function jsonable(value: unknown): unknown {
+  if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return bufferToBase64url(value);
+  if (Array.isArray(value)) return value.map(jsonable);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, jsonable(inner)]));
+  }
+  return value;
+}
+
+/** What both JSON forms share. */
+function common(credential: PublicKeyCredential) {
+  const extensions = credential.getClientExtensionResults?.() ?? {};
+  const json = {
+    id: credential.id,
+    rawId: bufferToBase64url(credential.rawId),
+    type: credential.type,
+    clientExtensionResults: jsonable(extensions) as Record<string, unknown>,
+  };
+  const attachment = credential.authenticatorAttachment;
+  return typeof attachment === 'string' ? { ...json, authenticatorAttachment: attachment } : json;
+}
+
+/** A new passkey (`navigator.credentials.create`'s result) in its JSON form. */
+export function registrationToJSON(credential: PublicKeyCredential): RegistrationResponseJSON {
+  const answer = credential.response as Partial<AuthenticatorAttestationResponse>;
+  if (answer.attestationObject === undefined || answer.clientDataJSON === undefined) {
+    throw new DOMException('The browser gave no attestation of the new passkey.', 'NotAllowedError');
+  }
+  const response: RegistrationResponseJSON['response'] = {
+    clientDataJSON: bufferToBase64url(answer.clientDataJSON),
+    attestationObject: bufferToBase64url(answer.attestationObject),
+  };
+  // what the browser can tell besides (Level 2 browsers cannot: these are optional)
+  if (typeof answer.getTransports === 'function') response.transports = answer.getTransports();
+  if (typeof answer.getAuthenticatorData === 'function') {
+    response.authenticatorData = bufferToBase64url(answer.getAuthenticatorData());
+  }
+  if (typeof answer.getPublicKey === 'function') {
+    const key = answer.getPublicKey();
+    if (key !== null) response.publicKey = bufferToBase64url(key);
+  }
+  if (typeof answer.getPublicKeyAlgorithm === 'function') {
+    response.publicKeyAlgorithm = answer.getPublicKeyAlgorithm();
+  }
+  return { ...common(credential), response };
+}
+
+/** A passkey's answer to a sign-in (`navigator.credentials.get`'s result) in its JSON form. */
+export function authenticationToJSON(credential: PublicKeyCredential): AuthenticationResponseJSON {
+  const answer = credential.response as Partial<AuthenticatorAssertionResponse>;
+  if (
+    answer.clientDataJSON === undefined ||
+    answer.authenticatorData === undefined ||
+    answer.signature === undefined
+  ) {
+    throw new DOMException('The browser gave no signature from the passkey.', 'NotAllowedError');
+  }
+  const response: AuthenticationResponseJSON['response'] = {
+    clientDataJSON: bufferToBase64url(answer.clientDataJSON),
+    authenticatorData: bufferToBase64url(answer.authenticatorData),
+    signature: bufferToBase64url(answer.signature),
+  };
+  if (answer.userHandle !== undefined && answer.userHandle !== null) {
+    response.userHandle = bufferToBase64url(answer.userHandle);
+  }
+  return { ...common(credential), response };
 }

@@ -1,7 +1,17 @@
-// The account page: profile, password and email changes, two-factor enrolment (QR code
-// and recovery codes), the sessions with a sign-out per device, linked providers and
-// the security activity. Everything it shows comes from the API as text, never as HTML.
-import { element, failed, onClick, onSubmit, providerProblem, say, statusFor, when } from './ui.js';
+// The account page: profile, password and email changes, passkeys, two-factor enrolment
+// (QR code and recovery codes), the sessions with a sign-out per device, linked providers
+// and the security activity. Everything it shows comes from the API as text, never as HTML.
+import {
+  element,
+  failed,
+  onClick,
+  onIpAddress,
+  onSubmit,
+  providerProblem,
+  say,
+  statusFor,
+  when,
+} from './ui.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -32,6 +42,11 @@ const EVENTS = {
   recovery_code_used: 'A recovery code was used',
   identity_linked: 'Provider linked',
   identity_unlinked: 'Provider unlinked',
+  passkey_added: 'Passkey added',
+  passkey_renamed: 'Passkey renamed',
+  passkey_removed: 'Passkey removed',
+  passkey_used: 'Passkey used',
+  passkey_refused: 'A passkey was refused: it may have been copied',
   account_disabled: 'Account disabled by an administrator',
   account_enabled: 'Account enabled by an administrator',
   sessions_revoked: 'Every session ended by an administrator',
@@ -65,6 +80,8 @@ export async function accountPage(auth) {
   }
   let hasPassword = true;
   let olderThan = null;
+  // a passkey belongs to a domain name: on an IP address the API has them off
+  const passkeysOn = !onIpAddress();
 
   async function loadProfile() {
     const me = await auth.call('GET', '/users/me');
@@ -122,6 +139,62 @@ export async function accountPage(auth) {
     );
   }
 
+  /** "Work laptop: added …; last used …; synced (backed up)". */
+  function describePasskey(passkey) {
+    const used = passkey.last_used_at ? when(passkey.last_used_at) : 'never';
+    const kept = passkey.backed_up ? 'synced (backed up)' : 'on one device (not backed up)';
+    return `${passkey.name}: added ${when(passkey.created_at)}; last used ${used}; ${kept}`;
+  }
+
+  function passkeyItem(passkey) {
+    const item = element('li');
+    const about = element('span', describePasskey(passkey));
+    about.id = `passkey-${passkey.id}`;
+    const rename = element('button', 'Rename', { type: 'button', 'aria-describedby': about.id });
+    const remove = element('button', 'Remove', { type: 'button', 'aria-describedby': about.id });
+    // renaming: a small form of its own, shown by the Rename button
+    const form = element('form');
+    form.hidden = true;
+    const field = element('input', '', {
+      id: `passkey-rename-${passkey.id}`,
+      name: 'name',
+      type: 'text',
+      maxlength: '64',
+      autocomplete: 'off',
+      required: '',
+    });
+    field.value = passkey.name;
+    form.append(
+      element('label', `New name for ${passkey.name}`, { for: field.id }),
+      field,
+      element('button', 'Save the name', { type: 'submit' }),
+    );
+    rename.addEventListener('click', () => {
+      form.hidden = !form.hidden;
+      if (!form.hidden) field.focus();
+    });
+    onSubmit(form, async (data) => {
+      const renamed = await auth.renamePasskey(passkey.id, String(data.get('name')).trim());
+      await Promise.all([loadPasskeys(), loadEvents()]);
+      return `The passkey is now called ${renamed.name}.`;
+    });
+    onClick(remove, async () => {
+      await auth.deletePasskey(passkey.id); // the API refuses the last way in, and says so
+      await Promise.all([loadPasskeys(), loadEvents()]);
+      return `${passkey.name} is removed: it no longer signs you in.`;
+    });
+    item.append(about, ' ', rename, ' ', remove, form);
+    return item;
+  }
+
+  async function loadPasskeys() {
+    if (!passkeysOn) return;
+    const passkeys = await auth.passkeys();
+    $('passkeys').replaceChildren(
+      ...(passkeys.length ? passkeys.map(passkeyItem) : [element('li', 'No passkey yet.')]),
+    );
+  }
+
   async function loadIdentities() {
     const [{ identities }, providers] = await Promise.all([
       auth.call('GET', '/users/me/identities'),
@@ -158,6 +231,7 @@ export async function accountPage(auth) {
     const items = page.events.map((event) => {
       let text = `${when(event.created_at)}: ${EVENTS[event.type] ?? event.type}`;
       if (event.details?.method) text += ` (${event.details.method})`;
+      if (event.details?.passkey) text += `: ${event.details.passkey}`;
       if (event.ip) text += `, from ${event.ip}`;
       return element('li', text);
     });
@@ -189,6 +263,14 @@ export async function accountPage(auth) {
     await auth.call('POST', '/users/me/email', { new_email: address, ...password(data) });
     form.reset();
     return `We sent a link to ${address}: the address changes when you open it and confirm.`;
+  });
+
+  onSubmit($('add-passkey'), async (data, form) => {
+    const name = String(data.get('name')).trim();
+    const added = await auth.addPasskey({ ...password(data), ...(name ? { name } : {}) });
+    form.reset();
+    await Promise.all([loadPasskeys(), loadEvents()]);
+    return `Your passkey ${added.name} is added: you can sign in with it now.`;
   });
 
   onSubmit($('totp-start'), async (data, form) => {
@@ -252,8 +334,11 @@ export async function accountPage(auth) {
 
   async function loadAll() {
     await loadProfile();
-    await Promise.all([loadMfa(), loadSessions(), loadIdentities(), loadEvents()]);
+    await Promise.all([loadMfa(), loadSessions(), loadPasskeys(), loadIdentities(), loadEvents()]);
   }
+  $('passkeys-section').hidden = !passkeysOn;
+  $('add-passkey').hidden = !auth.passkeysSupported();
+  $('passkeys-unsupported').hidden = auth.passkeysSupported();
   await loadAll();
   $('signed-in').hidden = false;
   if (returned.status === 'linked') {

@@ -3,7 +3,7 @@
 // scanners open every link in a mail, and opening must not spend it.
 import { AuthClient } from '../client/index.js';
 import { accountPage } from './account.js';
-import { element, failed, onSubmit, providerProblem, say } from './ui.js';
+import { element, failed, onClick, onSubmit, passkeysHere, providerProblem, say } from './ui.js';
 
 // the API serves these pages one level below its own base
 const auth = new AuthClient({ baseUrl: new URL('..', window.location.href).href });
@@ -29,16 +29,53 @@ async function providerButtons(returnTo) {
 
 const pages = {
   async 'sign-in'() {
-    const signIn = document.getElementById('sign-in');
-    const mfa = document.getElementById('mfa');
+    const $ = (id) => document.getElementById(id);
+    const signIn = $('sign-in');
+    const mfa = $('mfa');
+    const passkeys = passkeysHere(auth);
     let mfaToken = null;
+    let autofill = null; // the passkey request the email field's autofill offers, while it waits
+
+    /** Offer passkeys in the email field's suggestions (`autocomplete="username webauthn"`). */
+    function offerPasskeys() {
+      if (!passkeys) return;
+      const abort = new AbortController();
+      const offer = async () => {
+        if (!(await auth.conditionalMediationAvailable()) || abort.signal.aborted) return;
+        await auth.signInWithPasskey({ mediation: 'conditional', signal: abort.signal });
+        window.location.assign('./');
+      };
+      const done = offer().catch((error) => {
+        if (abort.signal.aborted) return; // a button's request took its place
+        if (error.code === 'passkeys_off') {
+          $('passkey').hidden = true; // this service has none (its settings say why)
+          return;
+        }
+        failed(error);
+        // the page stood open longer than the challenge lives: a fresh one for the next pick
+        if (error.code === 'invalid_passkey_challenge') offerPasskeys();
+      });
+      autofill = { abort, done }; // at once: a click from now on aborts it first
+    }
+    /** The browser takes one passkey request at a time: a button's comes after this. */
+    async function stopOffering() {
+      const running = autofill;
+      autofill = null;
+      if (running === null) return;
+      running.abort.abort();
+      await running.done;
+    }
+
     function askForCode(step) {
+      stopOffering().catch(failed);
       mfaToken = step.mfaToken;
       signIn.hidden = true;
-      document.getElementById('providers').hidden = true;
+      $('providers').hidden = true;
+      $('passkey').hidden = true;
       mfa.hidden = false;
+      $('mfa-passkey').hidden = !passkeys;
       say('Enter the code from your authenticator app.');
-      document.getElementById('code').focus();
+      $('code').focus();
     }
     onSubmit(signIn, async (data) => {
       const result = await auth.signIn(data.get('email'), data.get('password'));
@@ -49,6 +86,20 @@ const pages = {
       await auth.completeMfa(mfaToken, String(data.get('code')).trim());
       window.location.assign('./');
     });
+    onClick($('passkey-sign-in'), async () => {
+      await stopOffering();
+      try {
+        await auth.signInWithPasskey(); // any passkey of this site the device has
+      } catch (error) {
+        offerPasskeys();
+        throw error;
+      }
+      window.location.assign('./');
+    });
+    onClick($('mfa-use-passkey'), async () => {
+      await auth.signInWithPasskey({ mfaToken });
+      window.location.assign('./');
+    });
     const here = window.location.href.split(/[?#]/)[0];
     providerButtons(here).catch(failed);
     // back from a provider (?error=, #mfa_token=), or already signed in (the cookie)
@@ -56,7 +107,11 @@ const pages = {
     if (window.location.search || window.location.hash) window.history.replaceState(null, '', here);
     if (returned.status === 'signedIn') window.location.assign('./');
     else if (returned.status === 'mfaRequired') askForCode(returned);
-    else if (returned.status === 'error') say(providerProblem(returned.code), 'error');
+    else {
+      if (returned.status === 'error') say(providerProblem(returned.code), 'error');
+      $('passkey').hidden = !passkeys;
+      offerPasskeys();
+    }
   },
   'sign-up'() {
     onSubmit(document.getElementById('sign-up'), async (data) => {

@@ -14,8 +14,19 @@ export function say(text, kind = 'info', where = null) {
   status.dataset.kind = kind;
 }
 
+// what the browser's refusals of a passkey request mean, in words (its own messages are
+// written for developers); the API's refusals come with words of their own
+const PASSKEY_REFUSALS = {
+  NotAllowedError: 'The passkey request was cancelled or timed out.',
+  InvalidStateError: 'This device already has a passkey for this account.',
+  NotSupportedError: 'This browser cannot use passkeys here.',
+  SecurityError: 'This page cannot use passkeys: its address is not the one they belong to.',
+};
+
 export function failed(error, where = null) {
-  say(error && error.message ? error.message : 'Something went wrong; try again.', 'error', where);
+  const refusal = error instanceof DOMException ? PASSKEY_REFUSALS[error.name] : undefined;
+  const words = refusal ?? (error && error.message ? error.message : null);
+  say(words ?? 'Something went wrong; try again.', 'error', where);
 }
 
 /** Run `action()` with `button` disabled meanwhile; its outcome is said in `status`. */
@@ -53,6 +64,20 @@ export function element(tag, text = '', attributes = {}) {
   node.textContent = text;
   for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
   return node;
+}
+
+/**
+ * Whether passkeys can work on this page: the browser has WebAuthn here, and the page's
+ * host is a name. A passkey belongs to a domain, never to an IP address (browsers refuse
+ * one, and the API turns passkeys off when its public URL, where these pages are, has one).
+ */
+export function passkeysHere(auth) {
+  return auth.passkeysSupported() && !onIpAddress();
+}
+
+export function onIpAddress() {
+  const host = window.location.hostname;
+  return host.startsWith('[') || /^[0-9.]+$/.test(host);
 }
 
 export function when(isoTime) {

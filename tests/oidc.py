@@ -26,6 +26,8 @@ tests that use the provider are skipped, or fail with AUTHAPI_TEST_REQUIRE_SERVI
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import queue
@@ -36,13 +38,13 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
 from typing import IO, Any, Literal
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urljoin, urlsplit
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -59,6 +61,8 @@ HTTP_TIMEOUT_SECONDS = 5.0
 
 MAIN_CLIENT_ID = "authapi-test"
 OTHER_CLIENT_ID = "authapi-other"
+NATIVE_CLIENT_ID = "authapi-native"  # a mobile app's: public, PKCE, gets id_tokens itself
+NATIVE_REDIRECT = f"{PUBLIC_URL}/native-callback"  # where the "app" catches its code
 PROVIDER_NAMES = ("local", "local2", "other")  # the app's provider names the clients allow
 DEFAULT_SCOPES = ("openid", "email", "profile")
 
@@ -212,6 +216,7 @@ def start_provider(
             "client_secret": other_secret,
             "redirect_uris": redirect_uris,
         },
+        {"client_id": NATIVE_CLIENT_ID, "redirect_uris": [NATIVE_REDIRECT]},
     ]
     env = {
         **os.environ,
@@ -276,6 +281,91 @@ _PROMPT = re.compile(r'<input type="hidden" name="prompt" value="([a-z]+)"')
 _INTERACTION_PATH = re.compile(r"^/interaction/([^/]+)$")
 
 
+async def walk_provider(
+    authorization_url: str, *, sub: str, until: Callable[[str], bool], deny: bool = False
+) -> str:
+    """A browser at the provider, signed out there: signs in as `sub` and consents (or,
+    deny=True, aborts), following redirects and forms until a URL for which `until` holds
+    (the way back to the app); returns it."""
+    url = authorization_url
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS, follow_redirects=False) as provider:
+        for _ in range(12):
+            if until(url):
+                return url
+            response = await provider.get(url)
+            if response.is_redirect:
+                url = urljoin(url, response.headers["location"])
+                continue
+            interaction = _INTERACTION_PATH.match(urlsplit(url).path)
+            if response.status_code != 200 or interaction is None:
+                raise AssertionError(
+                    f"unexpected answer from the provider to GET {url}: "
+                    f"{response.status_code}\n{response.text[:2000]}"
+                )
+            if deny:
+                url = urljoin(url, f"/interaction/{interaction.group(1)}/abort")
+                continue
+            action, prompt = _FORM_ACTION.search(response.text), _PROMPT.search(response.text)
+            if action is None or prompt is None:
+                raise AssertionError(f"no interaction form at {url}:\n{response.text[:2000]}")
+            form = {"prompt": prompt.group(1)}
+            if form["prompt"] == "login":
+                form |= {"login": sub, "password": "any"}
+            submitted = await provider.post(urljoin(url, unescape(action.group(1))), data=form)
+            assert submitted.is_redirect, (
+                f"the provider refused the {form['prompt']} form: "
+                f"{submitted.status_code}\n{submitted.text[:2000]}"
+            )
+            url = urljoin(url, submitted.headers["location"])
+        raise AssertionError(f"the provider did not send the browser back to the app (at {url})")
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+async def native_id_token(
+    provider: OidcProvider, *, sub: str, token_nonce: str | None, scopes: str = "openid email"
+) -> str:
+    """What a mobile app gets from the provider's SDK: an id_token issued to the native
+    client, through the provider's real authorization and token endpoints (PKCE, no
+    client secret). `token_nonce` is the nonce the token will carry (an SDK sends the
+    SHA-256 of the app's raw nonce: pass `sha256_hex(raw)`)."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    params = {
+        "client_id": NATIVE_CLIENT_ID,
+        "redirect_uri": NATIVE_REDIRECT,
+        "response_type": "code",
+        "scope": scopes,
+        "state": secrets.token_urlsafe(8),
+        "code_challenge": challenge.rstrip(b"=").decode(),
+        "code_challenge_method": "S256",
+    }
+    if token_nonce is not None:
+        params["nonce"] = token_nonce
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS) as client:
+        metadata = (await client.get(f"{provider.issuer}/.well-known/openid-configuration")).json()
+        authorization_url = f"{metadata['authorization_endpoint']}?{urlencode(params)}"
+        back = await walk_provider(
+            authorization_url, sub=sub, until=lambda url: url.startswith(NATIVE_REDIRECT)
+        )
+        code = parse_qs(urlsplit(back).query)["code"][0]
+        response = await client.post(
+            metadata["token_endpoint"],
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": NATIVE_REDIRECT,
+                "client_id": NATIVE_CLIENT_ID,
+                "code_verifier": verifier,
+            },
+        )
+    assert response.status_code == 200, response.text
+    id_token: str = response.json()["id_token"]
+    return id_token
+
+
 class OidcBrowser:
     """A user's browser: the app (a test's ASGI client) and the provider (real HTTP).
 
@@ -304,41 +394,7 @@ class OidcBrowser:
         Follows the provider's redirects and forms until it sends the browser back to the
         app; returns that URL (code, state and iss in its query, or error=…).
         """
-        async with httpx.AsyncClient(
-            timeout=HTTP_TIMEOUT_SECONDS, follow_redirects=False
-        ) as provider:
-            return await self._walk(provider, authorization_url, sub=sub, deny=deny)
-
-    async def _walk(self, provider: httpx.AsyncClient, url: str, *, sub: str, deny: bool) -> str:
-        for _ in range(12):
-            if self._is_app(url):
-                return url
-            response = await provider.get(url)
-            if response.is_redirect:
-                url = urljoin(url, response.headers["location"])
-                continue
-            interaction = _INTERACTION_PATH.match(urlsplit(url).path)
-            if response.status_code != 200 or interaction is None:
-                raise AssertionError(
-                    f"unexpected answer from the provider to GET {url}: "
-                    f"{response.status_code}\n{response.text[:2000]}"
-                )
-            if deny:
-                url = urljoin(url, f"/interaction/{interaction.group(1)}/abort")
-                continue
-            action, prompt = _FORM_ACTION.search(response.text), _PROMPT.search(response.text)
-            if action is None or prompt is None:
-                raise AssertionError(f"no interaction form at {url}:\n{response.text[:2000]}")
-            form = {"prompt": prompt.group(1)}
-            if form["prompt"] == "login":
-                form |= {"login": sub, "password": "any"}
-            submitted = await provider.post(urljoin(url, unescape(action.group(1))), data=form)
-            assert submitted.is_redirect, (
-                f"the provider refused the {form['prompt']} form: "
-                f"{submitted.status_code}\n{submitted.text[:2000]}"
-            )
-            url = urljoin(url, submitted.headers["location"])
-        raise AssertionError(f"the provider did not send the browser back to the app (at {url})")
+        return await walk_provider(authorization_url, sub=sub, deny=deny, until=self._is_app)
 
     def _is_app(self, url: str) -> bool:
         return url == self.public_url or url.startswith(self.public_url + "/")

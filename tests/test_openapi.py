@@ -86,6 +86,7 @@ OPERATION_IDS = {
     ("post", "/auth/introspect"): "introspect_token",
     ("post", "/auth/revoke"): "revoke_token",
     ("get", "/auth/oauth/providers"): "list_providers",
+    ("post", "/auth/oauth/{provider}/id-token"): "sign_in_with_id_token",
     ("get", "/auth/oauth/{provider}/authorize"): "start_provider_sign_in",
     ("get", "/auth/oauth/{provider}/callback"): "finish_provider_sign_in",
     ("post", "/auth/passkeys/registration/options"): "passkey_registration_options",

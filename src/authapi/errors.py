@@ -21,6 +21,7 @@ builds an error body by hand, and no error body ever echoes the input.
     ├── InvalidMfaToken             401 invalid_mfa_token
     ├── InvalidMfaCode              401 invalid_mfa_code
     ├── InvalidPasskey              401 invalid_passkey
+    ├── IdTokenRefused              401 invalid_id_token
     ├── EmailNotVerified            403 email_not_verified
     ├── MfaRequired                 403 mfa_required           (carries the mfa_token)
     ├── AccountDisabled             403 account_disabled
@@ -32,6 +33,7 @@ builds an error body by hand, and no error body ever echoes the input.
     │   ├── PasskeyNotFound         404 passkey_not_found
     │   └── PasskeysOff             404 passkeys_off
     ├── MethodNotAllowed            405 method_not_allowed
+    ├── AccountExists               409 account_exists
     ├── PasskeyExists               409 passkey_exists
     ├── LastSignInMethod            409 last_sign_in_method
     ├── EmailTaken                  409 email_taken
@@ -283,6 +285,22 @@ class PasskeyRefused(AuthError):
 class InvalidPasskey(AuthError):
     status, code, title = 401, "invalid_passkey", "Passkey not accepted"
     default_detail = "This passkey could not sign you in."
+
+
+class IdTokenRefused(AuthError):
+    status, code, title = 401, "invalid_id_token", "id_token not accepted"
+    default_detail = (
+        "This id_token is not for this service, has expired, was already used, or does not "
+        "carry the SHA-256 of the nonce sent with it; get a new one from the provider's SDK."
+    )
+
+
+class AccountExists(AuthError):
+    status, code, title = 409, "account_exists", "Account exists"
+    default_detail = (
+        "An account with this email address exists: sign in to it, then link the provider "
+        "from the account."
+    )
 
 
 class PasskeyExists(AuthError):

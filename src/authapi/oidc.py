@@ -9,7 +9,9 @@ id_token checks (OpenID Connect Core §3.1.3.7): one of the asymmetric algorithm
 the provider announces (never `none` or HS*), a key of the provider's JWKS with
 the token's `kid`, `iss` equal to the issuer, `aud` containing our client id,
 `azp` equal to it when present or when there are several audiences, `exp`, an
-`iat` no older than the sign-in state, and the `nonce` we sent.
+`iat` no older than the sign-in state, and the `nonce` we sent. A native app's
+id_token (`native_identity`) may name any of the provider's `audiences` instead, and
+carries the SHA-256 of the nonce the app sends.
 
 Caching: the discovery document and the JWKS are kept for `cache_seconds`. A
 token with a `kid` we do not know triggers one JWKS refetch (the provider may
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import hmac
 import json
 import logging
@@ -72,6 +75,12 @@ class Metadata:
 class ProviderTokens:
     id_token: str
     access_token: str | None
+
+
+@dataclass(frozen=True)
+class NativeIdentity:
+    identity: ExternalIdentity
+    expires_at: float  # the id_token's `exp`: how long it must be remembered as used
 
 
 @dataclass(frozen=True)
@@ -302,23 +311,43 @@ class OidcClient:
         claims = await self.verify_id_token(tokens.id_token, nonce=nonce)
         if "email" not in claims and tokens.access_token is not None:
             claims = {**claims, **await self._userinfo(tokens.access_token, claims["sub"])}
-        email = claims.get("email")
-        name = claims.get("name")
-        return ExternalIdentity(
-            issuer=self.config.issuer,
-            subject=claims["sub"],
-            email=email if isinstance(email, str) and email else None,
-            # some providers send the string "true"
-            email_verified=claims.get("email_verified") is True
-            or claims.get("email_verified") == "true",
-            name=name[:200] if isinstance(name, str) else None,
-        )
+        return self._identity_of(claims)
+
+    async def native_identity(self, id_token: str, *, nonce: str | None) -> NativeIdentity:
+        """Who a native app's id_token (from the platform's SDK) says signed in.
+
+        The audience may be any of the provider's native client ids. The app sends the
+        raw nonce it gave the SDK and the token carries its SHA-256 (hex), as Apple's and
+        Google's SDKs do: the raw value in the token, or no nonce in it when the app sent
+        one, is refused; without one from the app, the provider's `native_nonce` rule
+        says whether the token may be taken (an SDK that sets its own nonce).
+
+        Raises: InvalidIdToken, ProviderUnavailable.
+        """
+        claims = await self._verified_claims(id_token, audiences=self.config.native_audiences)
+        sent = claims.get("nonce")
+        if nonce is not None:
+            expected = hashlib.sha256(nonce.encode()).hexdigest()
+            if not isinstance(sent, str) or not hmac.compare_digest(sent, expected):
+                raise InvalidIdToken("nonce is not the SHA-256 of the app's nonce")
+        elif self.config.native_nonce == "required":
+            raise InvalidIdToken("the app sent no nonce, and this provider requires one")
+        return NativeIdentity(self._identity_of(claims), expires_at=float(claims["exp"]))
 
     async def verify_id_token(self, id_token: str, *, nonce: str) -> dict[str, Any]:
         """The id_token's claims, after every check of the module docstring.
 
         Raises: InvalidIdToken, ProviderUnavailable.
         """
+        claims = await self._verified_claims(id_token, audiences=[self.config.client_id])
+        sent = claims.get("nonce")
+        if not isinstance(sent, str) or not hmac.compare_digest(sent, nonce):
+            raise InvalidIdToken("nonce does not match")
+        return claims
+
+    async def _verified_claims(self, id_token: str, *, audiences: list[str]) -> dict[str, Any]:
+        """The claims of an id_token signed by the provider, for one of `audiences`, fresh,
+        about a usable subject (every check but the nonce)."""
         metadata = await self.metadata()
         try:
             header = jwt.get_unverified_header(id_token)
@@ -336,29 +365,39 @@ class OidcClient:
                 id_token,
                 key,
                 algorithms=[algorithm],
-                audience=self.config.client_id,
+                audience=audiences,
                 issuer=[self.config.issuer, *self.config.issuer_aliases],
                 leeway=self._leeway,
                 options={"require": ["iss", "sub", "aud", "exp", "iat"]},
             )
         except jwt.PyJWTError as exc:
             raise InvalidIdToken(f"{type(exc).__name__}: {exc}") from None
-        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        named = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
         azp = claims.get("azp")
-        if (len(audiences) > 1 or azp is not None) and azp != self.config.client_id:
+        if (len(named) > 1 or azp is not None) and azp not in audiences:
             raise InvalidIdToken("azp is not our client id")
         issued_at = claims["iat"]
         if not isinstance(issued_at, int | float) or (
             issued_at < self._clock() - self._max_age - self._leeway
         ):
             raise InvalidIdToken("iat is older than the sign-in")
-        sent = claims.get("nonce")
-        if not isinstance(sent, str) or not hmac.compare_digest(sent, nonce):
-            raise InvalidIdToken("nonce does not match")
         subject = claims["sub"]
         if not isinstance(subject, str) or not 0 < len(subject) <= 255:
             raise InvalidIdToken("sub is not a string of 1 to 255 characters")
         return claims
+
+    def _identity_of(self, claims: dict[str, Any]) -> ExternalIdentity:
+        email = claims.get("email")
+        name = claims.get("name")
+        return ExternalIdentity(
+            issuer=self.config.issuer,
+            subject=claims["sub"],
+            email=email if isinstance(email, str) and email else None,
+            # some providers (Apple) send the string "true"
+            email_verified=claims.get("email_verified") is True
+            or claims.get("email_verified") == "true",
+            name=name[:200] if isinstance(name, str) else None,
+        )
 
     async def _userinfo(self, access_token: str, subject: str) -> dict[str, Any]:
         metadata = await self.metadata()

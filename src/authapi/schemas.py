@@ -67,6 +67,13 @@ CurrentPassword = Annotated[
     ),
 ]
 Delivery = Literal["cookie", "body"]
+# how a sign-in's refresh token travels (authapi.api.delivery)
+DeliveryChoice = Annotated[
+    Delivery,
+    Field(description="`cookie` (browsers: httpOnly cookie) or `body` (native apps)."),
+]
+IN_A_COOKIE: Delivery = "cookie"
+IN_THE_BODY: Delivery = "body"
 
 
 class Request(BaseModel):
@@ -112,10 +119,7 @@ class DeleteAccountRequest(Request):
 class LoginRequest(Request):
     email: EmailAddress
     password: Password
-    refresh_token_delivery: Delivery = Field(
-        default="cookie",
-        description="`cookie` (browsers: httpOnly cookie) or `body` (native apps).",
-    )
+    refresh_token_delivery: DeliveryChoice = IN_A_COOKIE
 
 
 MfaCode = Annotated[
@@ -132,10 +136,7 @@ MfaCode = Annotated[
 class MfaLoginRequest(Request):
     mfa_token: PresentedToken = Field(description="From the 403 `mfa_required` answer.")
     code: MfaCode
-    refresh_token_delivery: Delivery = Field(
-        default="cookie",
-        description="`cookie` (browsers: httpOnly cookie) or `body` (native apps).",
-    )
+    refresh_token_delivery: DeliveryChoice = IN_A_COOKIE
 
 
 class TotpSetupRequest(Request):
@@ -215,14 +216,24 @@ class PasskeySignInRequest(Request):
     mfa_token: PresentedToken | None = Field(
         default=None, description="The same `mfa_token` as the options request, if it had one."
     )
-    refresh_token_delivery: Delivery = Field(
-        default="cookie",
-        description="`cookie` (browsers: httpOnly cookie) or `body` (native apps).",
-    )
+    refresh_token_delivery: DeliveryChoice = IN_A_COOKIE
 
 
 class RenamePasskeyRequest(Request):
     name: PasskeyName
+
+
+class NativeSignInRequest(Request):
+    id_token: PresentedToken = Field(
+        description="The id_token the provider's SDK gave the app (Sign in with Apple, "
+        "Google Sign-In)."
+    )
+    nonce: Text | None = Field(
+        default=None,
+        max_length=512,
+        description="The raw nonce the app gave the SDK; the token carries its SHA-256 (hex).",
+    )
+    refresh_token_delivery: DeliveryChoice = IN_THE_BODY  # the apps' call
 
 
 class RefreshRequest(Request):

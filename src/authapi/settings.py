@@ -80,6 +80,12 @@ class OidcProvider(BaseModel):
     display_name: str | None = Field(default=None, max_length=64)
     # other spellings of the issuer that its id_tokens may carry (Google's bare host name)
     issuer_aliases: list[str] = []
+    # native apps' client ids (iOS, Android) whose id_tokens POST …/id-token accepts, besides
+    # client_id; empty: that endpoint accepts only tokens issued to client_id
+    audiences: list[Annotated[str, Field(min_length=1, max_length=512)]] = []
+    # whether a native app must send the nonce its token carries (as a SHA-256): "required"
+    # (Apple); "optional" where an SDK sets a nonce the app cannot choose (Google on iOS)
+    native_nonce: Literal["required", "optional"] = "required"
 
     @field_validator("issuer")
     @classmethod
@@ -104,6 +110,11 @@ class OidcProvider(BaseModel):
     @property
     def label(self) -> str:
         return self.display_name or self.name.capitalize()
+
+    @property
+    def native_audiences(self) -> list[str]:
+        """The audiences a native app's id_token may name: the web client and the apps."""
+        return [self.client_id, *self.audiences]
 
 
 class Settings(BaseSettings):
@@ -168,6 +179,7 @@ class Settings(BaseSettings):
     oidc_providers: list[OidcProvider] = []
     google_client_id: str | None = None
     google_client_secret: SecretStr | None = None
+    google_audiences: Annotated[list[str], NoDecode] = []
     allowed_redirects: Annotated[list[str], NoDecode] = []
     oidc_state_ttl_seconds: int = Field(default=600, ge=30, le=600)
     oidc_http_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
@@ -211,6 +223,7 @@ class Settings(BaseSettings):
         "allowed_redirects",
         "introspection_clients",
         "webauthn_origins",
+        "google_audiences",
         mode="before",
     )
     @classmethod
@@ -464,6 +477,9 @@ class Settings(BaseSettings):
                     client_id=self.google_client_id,
                     client_secret=self.google_client_secret,
                     issuer_aliases=["accounts.google.com"],
+                    audiences=self.google_audiences,
+                    # Google Sign-In for iOS puts a nonce of its own choosing in the token
+                    native_nonce="optional",
                 )
             )
         return providers

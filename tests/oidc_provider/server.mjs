@@ -1,7 +1,7 @@
 // A real OpenID provider (panva/oidc-provider, OpenID-certified) for the authapi tests.
 //
 // Started by tests/oidc.py: `node tests/oidc_provider/server.mjs` with
-//   OIDC_CLIENTS  JSON [{client_id, client_secret, redirect_uris}]
+//   OIDC_CLIENTS  JSON [{client_id, client_secret?, redirect_uris}] (no secret: a native app)
 //   OIDC_JWKS     JSON {"keys": [private RSA JWK with kid, alg RS256, use sig]}
 //   OIDC_CONFORM_ID_TOKEN_CLAIMS  "true" (default): the id_token carries sub (and protocol
 //                 claims) only, scope claims come from userinfo; "false": scope claims (email,
@@ -29,11 +29,12 @@ console.info = console.error;
 const { default: Provider } = await import('oidc-provider');
 const jose = await import('jose');
 
+// a client without a secret is a native app's (public: PKCE only, no client authentication)
 const clients = JSON.parse(process.env.OIDC_CLIENTS ?? '[]').map((client) => ({
   client_id: client.client_id,
-  client_secret: client.client_secret,
+  ...(client.client_secret ? { client_secret: client.client_secret } : {}),
   redirect_uris: client.redirect_uris,
-  token_endpoint_auth_method: 'client_secret_basic',
+  token_endpoint_auth_method: client.client_secret ? 'client_secret_basic' : 'none',
   grant_types: ['authorization_code'],
   response_types: ['code'],
 }));

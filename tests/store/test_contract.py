@@ -552,6 +552,18 @@ class TestRemember:
         await asyncio.sleep(0.2)
         assert await store.remembers(key)
 
+    async def test_remember_first_is_true_once_while_the_note_lives(
+        self, store: TokenStore
+    ) -> None:
+        key = uuid.uuid4().hex
+        results = await asyncio.gather(
+            *(store.remember_first(key, ttl_seconds=0.3) for _ in range(10))
+        )
+        assert sorted(results) == [False] * 9 + [True]
+        assert await store.remembers(key)
+        await asyncio.sleep(0.4)
+        assert await store.remember_first(key, ttl_seconds=0.3)
+
     async def test_redis_keys_expire(self, redis_subject: StoreUnderTest) -> None:
         await redis_subject.store.remember("k" * 64, ttl_seconds=30)
         client = redis_subject.redis()

@@ -418,3 +418,29 @@ class TestRelyingParty:
         assert settings.relying_party is None
         (warning,) = [w for w in settings.dev_warnings() if w.startswith("passkeys are off")]
         assert "AUTHAPI_PUBLIC_URL" in warning
+
+
+class TestNativeAudiences:
+    def test_a_provider_entry_lists_its_apps_and_its_nonce_rule(self) -> None:
+        entry = {
+            "name": "corp",
+            "issuer": "https://sso.example.com",
+            "client_id": "web",
+            "client_secret": "s",
+            "audiences": ["ios", "android"],
+        }
+        (provider,) = Settings(oidc_providers=[entry]).identity_providers
+        assert provider.native_audiences == ["web", "ios", "android"]
+        assert provider.native_nonce == "required"
+        assert "AUTHAPI_OIDC_PROVIDERS" in error_line(
+            oidc_providers=[{**entry, "native_nonce": "sometimes"}]
+        )
+
+    def test_the_google_preset_takes_its_apps_from_a_list_and_lets_the_sdk_choose_the_nonce(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("AUTHAPI_GOOGLE_AUDIENCES", "1-ios.apps.googleusercontent.com, 2-and")
+        settings = Settings(google_client_id="web", google_client_secret="s")
+        (google,) = settings.identity_providers
+        assert google.native_audiences == ["web", "1-ios.apps.googleusercontent.com", "2-and"]
+        assert google.native_nonce == "optional"

@@ -325,6 +325,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/oauth/{provider}/id-token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with a provider's id_token (native apps)
+         * @description For mobile apps that signed in with the platform's SDK (Sign in with Apple, Google
+         *     Sign-In): the id_token is checked as the browser flow's callback checks one, with the
+         *     provider's `audiences` (the apps' client ids) accepted, and works once. Send the raw
+         *     `nonce` the app gave the SDK: the token must carry its SHA-256 (hex). Then the same
+         *     account matching, second step (403 `mfa_required`) and session as the browser flow;
+         *     the refresh token comes in the body. Throttled per IP with the provider sign-ins.
+         */
+        post: operations["sign_in_with_id_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/oauth/{provider}/authorize": {
         parameters: {
             query?: never;
@@ -1153,6 +1178,26 @@ export interface components {
             totp_enabled: boolean;
             /** Recovery Codes Remaining */
             recovery_codes_remaining: number;
+        };
+        /** NativeSignInRequest */
+        NativeSignInRequest: {
+            /**
+             * Id Token
+             * @description The id_token the provider's SDK gave the app (Sign in with Apple, Google Sign-In).
+             */
+            id_token: string;
+            /**
+             * Nonce
+             * @description The raw nonce the app gave the SDK; the token carries its SHA-256 (hex).
+             */
+            nonce?: string | null;
+            /**
+             * Refresh Token Delivery
+             * @description `cookie` (browsers: httpOnly cookie) or `body` (native apps).
+             * @default body
+             * @enum {string}
+             */
+            refresh_token_delivery: "cookie" | "body";
         };
         /**
          * OAuthProblem
@@ -2609,6 +2654,114 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ProviderList"];
+                };
+            };
+        };
+    };
+    sign_in_with_id_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A configured provider, e.g. `google`. */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NativeSignInRequest"];
+            };
+        };
+        responses: {
+            /** @description Tokens (`Cache-Control: no-store`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description id_token not accepted / Invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Email not verified / Account disabled / Second factor required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["MfaChallengeProblem"];
+                };
+            };
+            /** @description Unknown sign-in provider */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Account exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Sign-in provider unavailable / Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };

@@ -1,4 +1,5 @@
-"""`/auth/oauth/{provider}/*`: sign in with an OpenID Connect provider (browser redirects).
+"""`/auth/oauth/{provider}/*`: sign in with an OpenID Connect provider: browser redirects, and
+native apps' id_tokens.
 
 The flow is in authapi.services.oidc_signin; this module turns its outcomes
 into redirects and cookies.
@@ -9,18 +10,26 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Cookie, Path, Query
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
+from authapi.api.auth import TOKEN_RESPONSE_DOC
 from authapi.api.cookies import (
     NO_STORE,
     OAUTH_COOKIE,
     clear_oauth_cookie,
     set_oauth_cookie,
 )
-from authapi.api.delivery import give
+from authapi.api.delivery import give, token_response
 from authapi.api.deps import OidcSignIns, ResourcesDep, SettingsDep
 from authapi.errors import (
+    BODY_ERRORS,
+    AccountDisabled,
+    AccountExists,
+    EmailNotVerified,
+    IdTokenRefused,
+    InvalidCredentials,
     InvalidOAuthState,
+    MfaRequired,
     ProviderUnavailable,
     RateLimited,
     RedirectNotAllowed,
@@ -29,7 +38,7 @@ from authapi.errors import (
     problems,
 )
 from authapi.redirects import with_outcome
-from authapi.schemas import ProviderList, ProviderOut
+from authapi.schemas import NativeSignInRequest, ProviderList, ProviderOut
 from authapi.services.oidc_signin import Finished
 
 router = APIRouter(prefix="/auth/oauth", tags=["sign-in with a provider"])
@@ -54,6 +63,39 @@ async def providers(resources: ResourcesDep) -> ProviderList:
             for name, client in resources.identity_providers.items()
         ]
     )
+
+
+@router.post(
+    "/{provider}/id-token",
+    operation_id="sign_in_with_id_token",
+    responses={
+        **TOKEN_RESPONSE_DOC,
+        **problems(
+            IdTokenRefused,
+            EmailNotVerified,
+            AccountExists,
+            AccountDisabled,
+            InvalidCredentials,
+            MfaRequired,
+            UnknownProvider,
+            RateLimited,
+            ProviderUnavailable,
+            *BODY_ERRORS,
+        ),
+    },
+    summary="Sign in with a provider's id_token (native apps)",
+)
+async def id_token_sign_in(
+    provider: ProviderName, body: NativeSignInRequest, oidc: OidcSignIns, settings: SettingsDep
+) -> JSONResponse:
+    """For mobile apps that signed in with the platform's SDK (Sign in with Apple, Google
+    Sign-In): the id_token is checked as the browser flow's callback checks one, with the
+    provider's `audiences` (the apps' client ids) accepted, and works once. Send the raw
+    `nonce` the app gave the SDK: the token must carry its SHA-256 (hex). Then the same
+    account matching, second step (403 `mfa_required`) and session as the browser flow;
+    the refresh token comes in the body. Throttled per IP with the provider sign-ins."""
+    tokens = await oidc.native(provider, id_token=body.id_token, nonce=body.nonce)
+    return token_response(tokens, delivery=body.refresh_token_delivery, settings=settings)
 
 
 @router.get(

@@ -31,6 +31,7 @@ import hashlib
 import json
 import logging
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -39,10 +40,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi import metrics
 from authapi.clientip import ClientInfo
-from authapi.db import upsert
+from authapi.db import keep_on_error, upsert
 from authapi.errors import (
     AccountDisabled,
+    AccountExists,
+    AuthError,
+    EmailNotVerified,
     IdentityNotFound,
+    IdTokenRefused,
     InvalidCredentials,
     InvalidOAuthState,
     LastSignInMethod,
@@ -115,6 +120,19 @@ class _State:
     @classmethod
     def load(cls, raw: str) -> _State:
         return cls(**json.loads(raw))
+
+
+def _native_error(failure: Failure) -> AuthError:
+    """What a native app is told of a refused sign-in (the browser gets `?error=`)."""
+    if failure is Failure.INVALID_ID_TOKEN:
+        return IdTokenRefused()
+    if failure is Failure.EMAIL_NOT_VERIFIED:
+        return EmailNotVerified("The provider has not verified this account's email address.")
+    if failure is Failure.ACCOUNT_EXISTS:
+        return AccountExists()
+    if failure is Failure.ACCOUNT_DISABLED:
+        return AccountDisabled()
+    return InvalidCredentials("Your account changed while signing in; sign in again.")
 
 
 class _Refused(Exception):
@@ -266,17 +284,23 @@ class OidcSignIn:
                 return await self._link(provider, stored, identity)
             return await self._sign_in(provider, stored, identity)
         except _Refused as refused:
-            metrics.LOGINS.labels(_method(provider), refused.failure.value).inc()
-            await self._db.rollback()  # nothing half-done stays (a user without its identity)
-            await record(
-                self._db,
-                EventType.LOGIN_FAILED,
-                client=self._client,
-                user_id=refused.user_id,
-                method=_method(provider),
-                reason=refused.failure.value,
-            )
+            await self._record_refusal(provider, refused)
             return Finished(redirect_to=stored.redirect_to, failure=refused.failure)
+
+    async def _record_refusal(self, provider: OidcClient, refused: _Refused) -> None:
+        """Undo what the sign-in did, and record why it was refused (kept although the
+        request may end in an error)."""
+        metrics.LOGINS.labels(_method(provider), refused.failure.value).inc()
+        await self._db.rollback()  # nothing half-done stays (a user without its identity)
+        await record(
+            self._db,
+            EventType.LOGIN_FAILED,
+            client=self._client,
+            user_id=refused.user_id,
+            method=_method(provider),
+            reason=refused.failure.value,
+        )
+        keep_on_error(self._db)
 
     async def _identity(
         self,
@@ -324,6 +348,15 @@ class OidcSignIn:
     async def _sign_in(
         self, provider: OidcClient, stored: _State, identity: ExternalIdentity
     ) -> Finished:
+        try:
+            tokens = await self._signed_in(provider, identity)
+        except MfaRequired as challenge:
+            return Finished(redirect_to=stored.redirect_to, mfa=challenge)
+        return Finished(redirect_to=stored.redirect_to, tokens=tokens)
+
+    async def _signed_in(self, provider: OidcClient, identity: ExternalIdentity) -> IssuedTokens:
+        """The session of the account this identity belongs to (linked, matched by a
+        verified address, or new). Raises: MfaRequired, _Refused."""
         known = await self._known(identity)
         if known is not None:
             user = await self._db.get(User, known.user_id)
@@ -334,19 +367,49 @@ class OidcSignIn:
         if user.disabled_at is not None:
             raise _Refused(Failure.ACCOUNT_DISABLED, user_id=user.id)
         try:
-            tokens = await first_factor_passed(
+            return await first_factor_passed(
                 user,
                 provider_factor(provider.name),
                 mfa=self._mfa,
                 sessions=self._sessions,
             )
-        except MfaRequired as challenge:
-            return Finished(redirect_to=stored.redirect_to, mfa=challenge)
         except AccountDisabled:
             raise _Refused(Failure.ACCOUNT_DISABLED, user_id=user.id) from None
         except InvalidCredentials:
             raise _Refused(Failure.INTERRUPTED) from None
-        return Finished(redirect_to=stored.redirect_to, tokens=tokens)
+
+    # --- native apps: the platform SDK's id_token --------------------------------------
+    async def native(self, name: str, *, id_token: str, nonce: str | None) -> IssuedTokens:
+        """Sign in with an id_token a native app got from the provider's SDK (Sign in with
+        Apple, Google Sign-In): checked as the callback checks one (see
+        `OidcClient.native_identity` for the audience and nonce), used once (it is
+        remembered until it expires), then the same accounts, second step and session as
+        the browser flow.
+
+        Raises: UnknownProvider, RateLimited, ProviderUnavailable, MfaRequired, and for a
+        refusal (recorded): IdTokenRefused, EmailNotVerified, AccountExists,
+        AccountDisabled, InvalidCredentials (the account changed meanwhile).
+        """
+        provider = self._provider(name)
+        await self._throttle.spend("oidc:ip", self._client.network)
+        try:
+            try:
+                native = await provider.native_identity(id_token, nonce=nonce)
+            except InvalidIdToken as exc:
+                log.warning("provider %s: native id_token refused: %s", provider.name, exc)
+                raise _Refused(Failure.INVALID_ID_TOKEN) from None
+            except ProviderDown as exc:
+                log.warning("provider %s unavailable: %s", provider.name, exc)
+                raise ProviderUnavailable() from None
+            remember_for = native.expires_at - time.time() + self._settings.clock_leeway_seconds
+            used = token_hash(f"native-id-token {provider.name} {id_token}")
+            if not await self._store.remember_first(used, ttl_seconds=max(1.0, remember_for)):
+                log.warning("provider %s: a native id_token was used again", provider.name)
+                raise _Refused(Failure.INVALID_ID_TOKEN)
+            return await self._signed_in(provider, native.identity)
+        except _Refused as refused:
+            await self._record_refusal(provider, refused)
+            raise _native_error(refused.failure) from None
 
     async def _account_for(self, provider: OidcClient, identity: ExternalIdentity) -> User:
         """The account a first sign-in with this identity belongs to: linked by a verified

@@ -13,7 +13,8 @@ step and the second factor (`mfa_token`), with a budget of attempts spent
 atomically, so parallel guesses cannot exceed it.
 
 And it remembers small facts for a while (`remember`): the sign-in throttle
-notes which (address, IP) pairs have signed in successfully.
+notes which (address, IP) pairs have signed in successfully, and a native app's
+id_token is noted when it signs in (`remember_first`), so it cannot sign in twice.
 
 And it keeps single-use values for a while (`stash` / `take`): the state of an
 OpenID Connect sign-in between the redirect to the provider and the callback.
@@ -146,6 +147,10 @@ class TokenStore(Protocol):
 
     async def remembers(self, key: str) -> bool:
         """Whether `key` was noted and has not expired."""
+
+    async def remember_first(self, key: str, *, ttl_seconds: float) -> bool:
+        """Note `key` for `ttl_seconds` unless it is noted already: True for the one caller
+        that noted it (a single-use check), False while an earlier note lives."""
 
     async def stash(self, key: str, value: str, *, ttl_seconds: float) -> None:
         """Keep `value` under `key` (an opaque digest) for at most `ttl_seconds`."""

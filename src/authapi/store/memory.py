@@ -228,6 +228,13 @@ class MemoryTokenStore:
     async def remembers(self, key: str) -> bool:
         return self._known.get(key, time.time()) is not None
 
+    async def remember_first(self, key: str, *, ttl_seconds: float) -> bool:
+        now = time.time()
+        if self._known.get(key, now) is not None:
+            return False
+        self._known.put(key, _Kept("", now + ttl_seconds), now)
+        return True
+
     async def stash(self, key: str, value: str, *, ttl_seconds: float) -> None:
         now = time.time()
         self._stash.put(key, _Kept(value, now + ttl_seconds), now)

@@ -259,6 +259,12 @@ class RedisTokenStore:
     async def remembers(self, key: str) -> bool:
         return bool(await self._redis.exists(f"{self._prefix}:known:{key}"))
 
+    async def remember_first(self, key: str, *, ttl_seconds: float) -> bool:
+        noted = await self._redis.set(
+            f"{self._prefix}:known:{key}", "1", px=_ms(ttl_seconds), nx=True
+        )
+        return bool(noted)
+
     async def stash(self, key: str, value: str, *, ttl_seconds: float) -> None:
         await self._redis.set(f"{self._prefix}:stash:{key}", value, px=_ms(ttl_seconds))
 

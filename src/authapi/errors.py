@@ -9,6 +9,8 @@ builds an error body by hand, and no error body ever echoes the input.
     ├── InvalidEmailToken           400 invalid_token
     ├── InvalidPasskeyChallenge     400 invalid_passkey_challenge
     ├── PasskeyRefused              400 passkey_refused
+    ├── InvalidCodeChallenge        400 invalid_code_challenge
+    ├── InvalidAuthorizationCode    400 invalid_authorization_code
     ├── RedirectNotAllowed          400 redirect_not_allowed
     ├── InvalidOAuthState           400 invalid_oauth_state
     ├── NotAuthenticated            401 not_authenticated      (bearer routes)
@@ -285,6 +287,22 @@ class PasskeyRefused(AuthError):
 class InvalidPasskey(AuthError):
     status, code, title = 401, "invalid_passkey", "Passkey not accepted"
     default_detail = "This passkey could not sign you in."
+
+
+class InvalidCodeChallenge(AuthError):
+    status, code, title = 400, "invalid_code_challenge", "PKCE code challenge needed"
+    default_detail = (
+        "A native app's redirect needs code_challenge (43 to 128 characters, base64url of "
+        "the SHA-256 of your code_verifier) with code_challenge_method=S256."
+    )
+
+
+class InvalidAuthorizationCode(AuthError):
+    status, code, title = 400, "invalid_authorization_code", "Authorization code not accepted"
+    default_detail = (
+        "This code is unknown, expired or already used, or the code_verifier or "
+        "redirect_uri does not match the sign-in it came from; sign in again."
+    )
 
 
 class IdTokenRefused(AuthError):

@@ -9,6 +9,11 @@ scheme, host and port must equal an entry's, and the path must equal the
 entry's path or, when the entry ends with `/`, lie under it. A query is kept
 (the SPA's own parameters); a fragment is refused, because authapi puts its
 own answer (the `mfa_token`) there.
+
+A native app's private-use scheme (RFC 8252 §7.1: reverse-domain, with a dot, as
+`com.example.app:/callback`, no authority) is accepted when an entry names it
+with the same path rule; its flow must carry a PKCE code challenge
+(authapi.services.oidc_signin).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from urllib.parse import unquote, urlencode, urlsplit
 
 _UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# RFC 8252 §7.1: an app's own scheme is a reversed domain name, so it has a dot
+_PRIVATE_SCHEME = re.compile(r"\A[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+\Z")
 
 
 @dataclass(frozen=True)
@@ -38,12 +45,16 @@ def _parse(url: str) -> _Target | None:
     except ValueError:
         return None
     scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname or "@" in parts.netloc:
-        return None
     if parts.fragment or "#" in url:
         return None
     path = parts.path or "/"
     if any(segment in (".", "..") for segment in unquote(path).split("/")):
+        return None
+    if is_private_scheme(url):
+        if parts.netloc or not path.startswith("/") or path.startswith("//"):
+            return None
+        return _Target(scheme=scheme, host="", port=0, path=path)
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or "@" in parts.netloc:
         return None
     return _Target(
         scheme=scheme,
@@ -51,6 +62,12 @@ def _parse(url: str) -> _Target | None:
         port=port if port is not None else _DEFAULT_PORTS[scheme],
         path=path,
     )
+
+
+def is_private_scheme(url: str) -> bool:
+    """Whether `url` is a native app's private-use scheme (`com.example.app:/…`)."""
+    scheme, colon, _ = url.partition(":")
+    return bool(colon) and _PRIVATE_SCHEME.match(scheme.lower()) is not None
 
 
 class RedirectAllowList:

@@ -182,6 +182,8 @@ class Settings(BaseSettings):
     google_audiences: Annotated[list[str], NoDecode] = []
     allowed_redirects: Annotated[list[str], NoDecode] = []
     oidc_state_ttl_seconds: int = Field(default=600, ge=30, le=600)
+    # a native app's one-time authorization code (RFC 8252), between redirect and exchange
+    oidc_code_ttl_seconds: int = Field(default=60, ge=10, le=600)
     oidc_http_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     oidc_rate_limit_per_ip: str = "30/minute;300/hour"
     oidc_cache_seconds: int = Field(default=3600, ge=60, le=24 * 3600)

@@ -117,7 +117,10 @@ class TestPasswordGrant:
         assert_oauth_error(response, "invalid_request")
 
     @pytest.mark.requirement("RFC6749-5.2-a")
-    @pytest.mark.parametrize("grant_type", ["client_credentials", "authorization_code", "PASSWORD"])
+    @pytest.mark.parametrize(
+        "grant_type",
+        ["client_credentials", "urn:ietf:params:oauth:grant-type:device_code", "PASSWORD"],
+    )
     async def test_unknown_grant_type_is_unsupported_grant_type(
         self, api: Api, grant_type: str
     ) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from authapi.redirects import RedirectAllowList, with_outcome
+from authapi.redirects import RedirectAllowList, is_private_scheme, with_outcome
 
 EXACT = "https://app.example.com/signed-in"
 TREE = "https://app.example.com/app/"
@@ -300,6 +300,48 @@ class TestEntries:
         empty = RedirectAllowList([])
         assert empty.default is None
         assert not empty.allows(EXACT)
+
+
+class TestNativeAppSchemes:
+    """RFC 8252 §7.1: a private-use scheme is a reversed domain name (it has a dot)."""
+
+    APP = RedirectAllowList(["com.example.app:/oauth/callback", "com.example.app:/tree/"])
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "com.example.app:/oauth/callback",
+            "com.example.app:/oauth/callback?x=1",
+            "COM.Example.App:/oauth/callback",
+            "com.example.app:/tree/deeper",
+        ],
+    )
+    def test_a_listed_scheme_and_path_are_allowed(self, url: str) -> None:
+        assert self.APP.allows(url)
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "com.example.app:/oauth/other",
+            "com.example.evil:/oauth/callback",
+            "com.example.app://oauth/callback",  # an authority: not the listed form
+            "com.example.app:oauth/callback",
+            "com.example.app:/oauth/callback#fragment",
+            "com.example.app:/tree/../oauth",
+            "exampleapp:/oauth/callback",  # no dot: not a reversed domain
+        ],
+    )
+    def test_anything_else_is_refused(self, url: str) -> None:
+        assert not self.APP.allows(url)
+
+    def test_a_scheme_without_a_dot_is_no_entry(self) -> None:
+        with pytest.raises(ValueError, match="not a redirect address"):
+            RedirectAllowList(["myapp:/callback"])
+
+    def test_private_schemes_are_told_apart(self) -> None:
+        assert is_private_scheme("com.example.app:/x")
+        assert not is_private_scheme("https://app.example.com/")
+        assert not is_private_scheme("javascript:alert(1)")
 
 
 class TestLength:

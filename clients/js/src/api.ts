@@ -157,9 +157,11 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * OAuth 2.0 token endpoint (password and refresh_token grants)
+         * OAuth 2.0 token endpoint (password, refresh_token and authorization_code grants)
          * @description RFC 6749 §4.3 and §6, form-encoded, answered in the §5.1/§5.2 shapes. This is
          *     what the Authorize button of these docs uses. The refresh token is always in the body.
+         *     `authorization_code` (§4.1.3 with RFC 7636) exchanges a native app's code from a
+         *     provider sign-in in the system browser (see `/auth/oauth/{provider}/authorize`).
          *     With two-factor authentication on, the password grant answers 403
          *     `{"error": "mfa_required", "mfa_token": …}`; complete it at `/auth/login/mfa`.
          */
@@ -363,6 +365,13 @@ export interface paths {
          * @description Open this in the browser (a link or `window.location`, not `fetch`). It redirects to
          *     the provider with `state`, `nonce` and PKCE (S256); the provider sends the browser back
          *     to `/auth/oauth/{provider}/callback`, which redirects to `redirect_to`.
+         *
+         *     Native apps (RFC 8252) open it in the system browser with their own `code_challenge`:
+         *     the callback then sends the browser to `redirect_to?code=…&state=…`, a one-time code
+         *     (AUTHAPI_OIDC_CODE_TTL_SECONDS) the app exchanges at `POST /auth/token`
+         *     (`grant_type=authorization_code`, `code_verifier`, `redirect_uri`) for tokens in the
+         *     body; no session and no cookie stay in the system browser. A private-use scheme
+         *     redirect without a code challenge is 400 `invalid_code_challenge`.
          */
         get: operations["start_provider_sign_in"];
         put?: never;
@@ -886,6 +895,21 @@ export interface components {
              * @description Ignored: first-party public client.
              */
             client_id?: string | null;
+            /**
+             * Code
+             * @description authorization_code: the code a native app was sent.
+             */
+            code?: string | null;
+            /**
+             * Code Verifier
+             * @description authorization_code: the verifier of its code_challenge.
+             */
+            code_verifier?: string | null;
+            /**
+             * Redirect Uri
+             * @description authorization_code: the `redirect_to` it was sent to.
+             */
+            redirect_uri?: string | null;
         };
         /** Body_revoke_token */
         Body_revoke_token: {
@@ -2770,8 +2794,14 @@ export interface operations {
     start_provider_sign_in: {
         parameters: {
             query?: {
-                /** @description Where the browser lands afterwards: an address listed in AUTHAPI_ALLOWED_REDIRECTS (default: the first). */
+                /** @description Where the browser lands afterwards: an address listed in AUTHAPI_ALLOWED_REDIRECTS (default: the first), or a native app's listed redirect (`com.example.app:/callback`, with `code_challenge`). */
                 redirect_to?: string | null;
+                /** @description A native app's PKCE challenge (RFC 7636, S256): the sign-in ends at `redirect_to?code=…` for `POST /auth/token` instead of in a session here. */
+                code_challenge?: string | null;
+                /** @description `S256` (the only one accepted). */
+                code_challenge_method?: string | null;
+                /** @description A native app's own state, handed back with the code. */
+                state?: string | null;
             };
             header?: never;
             path: {
@@ -2789,7 +2819,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Redirect address not allowed */
+            /** @description Redirect address not allowed / PKCE code challenge needed */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2855,7 +2885,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description To the `redirect_to` given at the start. Signed in: the refresh cookie is set, and the page calls `POST /auth/refresh`. Otherwise the address gets `?error=<code>`: `mfa_required` (with `#mfa_token=…&expires_in=…` for `POST /auth/login/mfa`), `access_denied`, `provider_error`, `invalid_id_token`, `email_not_verified`, `account_exists` (sign in with the password and link the provider from the account), `account_disabled`, `sign_in_interrupted` (the account changed meanwhile: start again), `identity_in_use` or `not_signed_in` (linking). After linking: `?linked=<provider>`. */
+            /** @description To the `redirect_to` given at the start. Signed in: the refresh cookie is set, and the page calls `POST /auth/refresh`. Otherwise the address gets `?error=<code>`: `mfa_required` (with `#mfa_token=…&expires_in=…` for `POST /auth/login/mfa`), `access_denied`, `provider_error`, `invalid_id_token`, `email_not_verified`, `account_exists` (sign in with the password and link the provider from the account), `account_disabled`, `sign_in_interrupted` (the account changed meanwhile: start again), `identity_in_use` or `not_signed_in` (linking). After linking: `?linked=<provider>`. A native app's sign-in (started with `code_challenge`): `?code=…&state=…`. */
             302: {
                 headers: {
                     [name: string]: unknown;

@@ -16,6 +16,7 @@ from authapi.api.deps import (
     Accounts,
     CurrentPrincipal,
     Mfa,
+    OidcSignIns,
     OptionalPrincipal,
     Refreshes,
     ResourcesDep,
@@ -31,6 +32,7 @@ from authapi.errors import (
     CsrfFailed,
     EmailNotVerified,
     EmailTaken,
+    InvalidAuthorizationCode,
     InvalidCredentials,
     InvalidEmailToken,
     InvalidMfaCode,
@@ -234,17 +236,28 @@ async def login_mfa(
             (400, "invalid_request", FORM_ENCODED_HINT),
             (400, "invalid_grant", "The email or password is incorrect.", "invalid_credentials"),
             (400, "invalid_grant", InvalidRefreshToken.default_detail, "invalid_refresh_token"),
-            (400, "unsupported_grant_type", "Use grant_type=password or refresh_token."),
+            (
+                400,
+                "invalid_grant",
+                InvalidAuthorizationCode.default_detail,
+                "invalid_authorization_code",
+            ),
+            (
+                400,
+                "unsupported_grant_type",
+                "Use grant_type=password, refresh_token or authorization_code.",
+            ),
             (403, "mfa_required", MfaRequired.default_detail),
         ),
         **problems(PayloadTooLarge, RateLimited, ServiceUnavailable),
     },
-    summary="OAuth 2.0 token endpoint (password and refresh_token grants)",
+    summary="OAuth 2.0 token endpoint (password, refresh_token and authorization_code grants)",
 )
 async def token(
     accounts: Accounts,
     mfa: Mfa,
     sessions: Sessions,
+    oidc: OidcSignIns,
     refresher: Refreshes,
     settings: SettingsDep,
     grant_type: Annotated[str | None, Form()] = None,
@@ -255,9 +268,20 @@ async def token(
     client_id: Annotated[
         str | None, Form(description="Ignored: first-party public client.")
     ] = None,
+    code: Annotated[
+        str | None, Form(description="authorization_code: the code a native app was sent.")
+    ] = None,
+    code_verifier: Annotated[
+        str | None, Form(description="authorization_code: the verifier of its code_challenge.")
+    ] = None,
+    redirect_uri: Annotated[
+        str | None, Form(description="authorization_code: the `redirect_to` it was sent to.")
+    ] = None,
 ) -> JSONResponse:
     """RFC 6749 §4.3 and §6, form-encoded, answered in the §5.1/§5.2 shapes. This is
     what the Authorize button of these docs uses. The refresh token is always in the body.
+    `authorization_code` (§4.1.3 with RFC 7636) exchanges a native app's code from a
+    provider sign-in in the system browser (see `/auth/oauth/{provider}/authorize`).
     With two-factor authentication on, the password grant answers 403
     `{"error": "mfa_required", "mfa_token": …}`; complete it at `/auth/login/mfa`."""
     try:
@@ -274,11 +298,26 @@ async def token(
             if not refresh_token:
                 raise OAuthError("invalid_request", "The refresh_token parameter is missing.")
             tokens = await refresher.refresh(refresh_token)  # anything but ours: invalid_grant
+        elif grant_type == "authorization_code":
+            tokens = await oidc.exchange_code(
+                _required(code, "code"),
+                verifier=_required(code_verifier, "code_verifier"),
+                redirect_uri=_required(redirect_uri, "redirect_uri"),
+            )
         elif grant_type is None:
             raise OAuthError("invalid_request", "The grant_type parameter is missing.")
         else:
-            raise OAuthError("unsupported_grant_type", "Use grant_type=password or refresh_token.")
-    except (InvalidCredentials, InvalidRefreshToken, EmailNotVerified, AccountDisabled) as exc:
+            raise OAuthError(
+                "unsupported_grant_type",
+                "Use grant_type=password, refresh_token or authorization_code.",
+            )
+    except (
+        InvalidCredentials,
+        InvalidRefreshToken,
+        InvalidAuthorizationCode,
+        EmailNotVerified,
+        AccountDisabled,
+    ) as exc:
         raise OAuthError.invalid_grant(exc) from None
     except MfaRequired as exc:
         raise OAuthError.mfa_required(exc) from None

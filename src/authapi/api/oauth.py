@@ -27,6 +27,7 @@ from authapi.errors import (
     AccountExists,
     EmailNotVerified,
     IdTokenRefused,
+    InvalidCodeChallenge,
     InvalidCredentials,
     InvalidOAuthState,
     MfaRequired,
@@ -39,7 +40,7 @@ from authapi.errors import (
 )
 from authapi.redirects import with_outcome
 from authapi.schemas import NativeSignInRequest, ProviderList, ProviderOut
-from authapi.services.oidc_signin import Finished
+from authapi.services.oidc_signin import AppRequest, Finished
 
 router = APIRouter(prefix="/auth/oauth", tags=["sign-in with a provider"])
 
@@ -106,7 +107,12 @@ async def id_token_sign_in(
     responses={
         302: {"description": "To the provider's sign-in page; sets the `authapi_oauth` cookie."},
         **problems(
-            UnknownProvider, RedirectNotAllowed, RateLimited, ValidationFailed, ProviderUnavailable
+            UnknownProvider,
+            RedirectNotAllowed,
+            InvalidCodeChallenge,
+            RateLimited,
+            ValidationFailed,
+            ProviderUnavailable,
         ),
     },
     summary="Start signing in with an OpenID provider",
@@ -120,14 +126,42 @@ async def authorize(
         Query(
             max_length=2048,
             description="Where the browser lands afterwards: an address listed in "
-            "AUTHAPI_ALLOWED_REDIRECTS (default: the first).",
+            "AUTHAPI_ALLOWED_REDIRECTS (default: the first), or a native app's listed "
+            "redirect (`com.example.app:/callback`, with `code_challenge`).",
         ),
+    ] = None,
+    code_challenge: Annotated[
+        str | None,
+        Query(
+            max_length=128,
+            description="A native app's PKCE challenge (RFC 7636, S256): the sign-in ends "
+            "at `redirect_to?code=…` for `POST /auth/token` instead of in a session here.",
+        ),
+    ] = None,
+    code_challenge_method: Annotated[
+        str | None, Query(max_length=16, description="`S256` (the only one accepted).")
+    ] = None,
+    state: Annotated[
+        str | None,
+        Query(max_length=512, description="A native app's own state, handed back with the code."),
     ] = None,
 ) -> RedirectResponse:
     """Open this in the browser (a link or `window.location`, not `fetch`). It redirects to
     the provider with `state`, `nonce` and PKCE (S256); the provider sends the browser back
-    to `/auth/oauth/{provider}/callback`, which redirects to `redirect_to`."""
-    started = await oidc.begin(provider, redirect_to=redirect_to)
+    to `/auth/oauth/{provider}/callback`, which redirects to `redirect_to`.
+
+    Native apps (RFC 8252) open it in the system browser with their own `code_challenge`:
+    the callback then sends the browser to `redirect_to?code=…&state=…`, a one-time code
+    (AUTHAPI_OIDC_CODE_TTL_SECONDS) the app exchanges at `POST /auth/token`
+    (`grant_type=authorization_code`, `code_verifier`, `redirect_uri`) for tokens in the
+    body; no session and no cookie stay in the system browser. A private-use scheme
+    redirect without a code challenge is 400 `invalid_code_challenge`."""
+    app = (
+        None
+        if code_challenge is None and code_challenge_method is None
+        else AppRequest(code_challenge, code_challenge_method, state)
+    )
+    started = await oidc.begin(provider, redirect_to=redirect_to, app=app)
     response = RedirectResponse(started.authorization_url, status_code=302, headers=NO_STORE)
     set_oauth_cookie(response, settings, started.browser_secret)
     return response
@@ -147,7 +181,8 @@ async def authorize(
             "`email_not_verified`, `account_exists` (sign in with the password and link the "
             "provider from the account), `account_disabled`, `sign_in_interrupted` (the account "
             "changed meanwhile: start again), `identity_in_use` or `not_signed_in` (linking). "
-            "After linking: `?linked=<provider>`."
+            "After linking: `?linked=<provider>`. A native app's sign-in (started with "
+            "`code_challenge`): `?code=…&state=…`."
         },
         **problems(InvalidOAuthState, ValidationFailed),
     },
@@ -190,4 +225,9 @@ def _destination(finished: Finished) -> str:
         )
     if finished.linked is not None:
         return with_outcome(finished.redirect_to, query={"linked": finished.linked})
+    if finished.code is not None:
+        answer = {"code": finished.code}
+        if finished.state is not None:
+            answer["state"] = finished.state
+        return with_outcome(finished.redirect_to, query=answer)
     return finished.redirect_to

@@ -15,6 +15,13 @@ Past that point every outcome is a redirect to the allowed target: the refresh
 cookie on success, `?error=mfa_required` with the `mfa_token` in the fragment
 when the account has two-factor authentication, or `?error=<code>` (`Failure`).
 
+A native app (RFC 8252) starts the same flow in the system browser with its own
+PKCE code challenge: the callback then redirects to the app's listed redirect with a
+one-time code (`_Grant`, stashed under a hash for AUTHAPI_OIDC_CODE_TTL_SECONDS, bound
+to the challenge, the redirect and the account's credential version) instead of
+starting a session there; `exchange_code` starts it when the app posts the code with
+its verifier. Apps with a provider SDK post its id_token to `native` instead.
+
 Accounts are matched by the provider's (issuer, subject) only. An email address
 links a provider to an existing account only when the provider says it verified
 the address and the account's own address is verified too; anything else could
@@ -28,8 +35,10 @@ from __future__ import annotations
 import base64
 import enum
 import hashlib
+import hmac
 import json
 import logging
+import re
 import secrets
 import time
 import uuid
@@ -48,6 +57,8 @@ from authapi.errors import (
     EmailNotVerified,
     IdentityNotFound,
     IdTokenRefused,
+    InvalidAuthorizationCode,
+    InvalidCodeChallenge,
     InvalidCredentials,
     InvalidOAuthState,
     LastSignInMethod,
@@ -61,14 +72,14 @@ from authapi.oidc import ExternalIdentity, InvalidIdToken, OidcClient, ProviderR
 from authapi.oidc import ProviderUnavailable as ProviderDown
 from authapi.outbox import Outbox
 from authapi.ratelimit import Throttle
-from authapi.redirects import RedirectAllowList
+from authapi.redirects import RedirectAllowList, is_private_scheme
 from authapi.schemas import normalize_email
 from authapi.services import credentials, notifications
 from authapi.services.accounts import AccountService, insert_user_if_absent, user_by_email
 from authapi.services.events import EventType, record
 from authapi.services.mfa import MfaService
 from authapi.services.sessions import IssuedTokens, SessionService
-from authapi.services.signin import first_factor_passed, provider_factor
+from authapi.services.signin import first_factor_passed, provider_factor, second_factor_due
 from authapi.settings import Settings
 from authapi.store import TokenStore
 from authapi.tokens import token_hash
@@ -90,6 +101,28 @@ class Failure(enum.StrEnum):
     INTERRUPTED = "sign_in_interrupted"  # the account changed (or went) meanwhile: start again
 
 
+_PKCE_CHALLENGE = re.compile(r"\A[A-Za-z0-9_-]{43,128}\Z")
+
+
+@dataclass(frozen=True)
+class AppRequest:
+    """A native app's sign-in in the system browser (RFC 8252): it gets a one-time code
+    bound to its PKCE challenge (RFC 7636), and its own `state` back with it."""
+
+    code_challenge: str | None
+    code_challenge_method: str | None
+    state: str | None
+
+    def check(self) -> None:
+        """Raises: InvalidCodeChallenge (S256 only: `plain` would hand the verifier over)."""
+        if (
+            self.code_challenge is None
+            or self.code_challenge_method != "S256"
+            or _PKCE_CHALLENGE.match(self.code_challenge) is None
+        ):
+            raise InvalidCodeChallenge()
+
+
 @dataclass(frozen=True)
 class Started:
     authorization_url: str
@@ -100,6 +133,8 @@ class Started:
 class Finished:
     redirect_to: str
     tokens: IssuedTokens | None = None
+    code: str | None = None  # a native app's authorization code (RFC 8252)
+    state: str | None = None  # the app's `state`, with the code
     mfa: MfaRequired | None = None
     linked: str | None = None  # the provider's name, after linking
     failure: Failure | None = None
@@ -113,12 +148,32 @@ class _State:
     verifier: str
     link_user: str | None = None
     link_session: str | None = None
+    app_challenge: str | None = None  # a native app's PKCE S256 challenge (RFC 8252)
+    app_state: str | None = None  # the app's own `state`, handed back with the code
 
     def dump(self) -> str:
         return json.dumps(self.__dict__)
 
     @classmethod
     def load(cls, raw: str) -> _State:
+        return cls(**json.loads(raw))
+
+
+@dataclass(frozen=True)
+class _Grant:
+    """What a native app's authorization code stands for, until it is exchanged."""
+
+    user: str
+    version: int  # the account's credential version then: a change since voids the code
+    method: str
+    challenge: str
+    redirect_to: str
+
+    def dump(self) -> str:
+        return json.dumps(self.__dict__)
+
+    @classmethod
+    def load(cls, raw: str) -> _Grant:
         return cls(**json.loads(raw))
 
 
@@ -150,6 +205,10 @@ def _method(provider: OidcClient) -> str:
 def _state_key(state: str, browser_secret: str) -> str:
     """Where a sign-in's state is kept: only the browser holding the secret can find it."""
     return token_hash(f"oidc-state {state} {browser_secret}")
+
+
+def _code_key(code: str) -> str:
+    return token_hash(f"oidc-app-code {code}")
 
 
 def _code_challenge(verifier: str) -> str:
@@ -203,12 +262,18 @@ class OidcSignIn:
         redirect_to: str | None,
         link_user: uuid.UUID | None = None,
         link_session: str | None = None,
+        app: AppRequest | None = None,
     ) -> Started:
-        """Raises: UnknownProvider, RedirectNotAllowed, RateLimited, ProviderUnavailable."""
+        """Raises: UnknownProvider, RedirectNotAllowed, InvalidCodeChallenge, RateLimited,
+        ProviderUnavailable."""
         provider = self._provider(name)
         target = redirect_to if redirect_to is not None else self._redirects.default
         if target is None or not self._redirects.allows(target):
             raise RedirectNotAllowed()
+        if app is not None:
+            app.check()
+        elif is_private_scheme(target):
+            raise InvalidCodeChallenge()  # an app's redirect gets a code, never a session
         await self._throttle.spend("oidc:ip", self._client.network)
         state, browser_secret = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         pending = _State(
@@ -218,6 +283,8 @@ class OidcSignIn:
             verifier=secrets.token_urlsafe(48),
             link_user=str(link_user) if link_user else None,
             link_session=link_session,
+            app_challenge=app.code_challenge if app else None,
+            app_state=app.state if app else None,
         )
         try:
             url = await provider.authorization_url(
@@ -349,14 +416,17 @@ class OidcSignIn:
         self, provider: OidcClient, stored: _State, identity: ExternalIdentity
     ) -> Finished:
         try:
+            if stored.app_challenge is not None:
+                code = await self._code_for_app(provider, stored, identity)
+                return Finished(redirect_to=stored.redirect_to, code=code, state=stored.app_state)
             tokens = await self._signed_in(provider, identity)
         except MfaRequired as challenge:
             return Finished(redirect_to=stored.redirect_to, mfa=challenge)
         return Finished(redirect_to=stored.redirect_to, tokens=tokens)
 
-    async def _signed_in(self, provider: OidcClient, identity: ExternalIdentity) -> IssuedTokens:
-        """The session of the account this identity belongs to (linked, matched by a
-        verified address, or new). Raises: MfaRequired, _Refused."""
+    async def _account_of(self, provider: OidcClient, identity: ExternalIdentity) -> User:
+        """The account this identity belongs to: linked, matched by a verified address, or
+        new. Raises: _Refused."""
         known = await self._known(identity)
         if known is not None:
             user = await self._db.get(User, known.user_id)
@@ -366,6 +436,12 @@ class OidcSignIn:
             user = await self._account_for(provider, identity)
         if user.disabled_at is not None:
             raise _Refused(Failure.ACCOUNT_DISABLED, user_id=user.id)
+        return user
+
+    async def _signed_in(self, provider: OidcClient, identity: ExternalIdentity) -> IssuedTokens:
+        """The session of the account this identity belongs to. Raises: MfaRequired,
+        _Refused."""
+        user = await self._account_of(provider, identity)
         try:
             return await first_factor_passed(
                 user,
@@ -377,6 +453,55 @@ class OidcSignIn:
             raise _Refused(Failure.ACCOUNT_DISABLED, user_id=user.id) from None
         except InvalidCredentials:
             raise _Refused(Failure.INTERRUPTED) from None
+
+    # --- native apps in the system browser (RFC 8252) -----------------------------------
+    async def _code_for_app(
+        self, provider: OidcClient, stored: _State, identity: ExternalIdentity
+    ) -> str:
+        """A one-time authorization code for the app that started this sign-in, in place of
+        a session in the system browser: the app exchanges it with its code_verifier.
+        Raises: MfaRequired, _Refused."""
+        user = await self._account_of(provider, identity)
+        factor = provider_factor(provider.name)
+        try:
+            await second_factor_due(user, factor, mfa=self._mfa)
+        except (AccountDisabled, InvalidCredentials):
+            raise _Refused(Failure.INTERRUPTED) from None
+        code = secrets.token_urlsafe(32)
+        granted = _Grant(
+            user=str(user.id),
+            version=user.credential_version,
+            method=factor.label,
+            challenge=str(stored.app_challenge),
+            redirect_to=stored.redirect_to,
+        )
+        await self._store.stash(
+            _code_key(code), granted.dump(), ttl_seconds=self._settings.oidc_code_ttl_seconds
+        )
+        return code
+
+    async def exchange_code(self, code: str, *, verifier: str, redirect_uri: str) -> IssuedTokens:
+        """The session of a native app's authorization code (`grant_type=authorization_code`):
+        once, within AUTHAPI_OIDC_CODE_TTL_SECONDS, with the verifier of the code challenge
+        and the redirect_uri the sign-in was started with.
+
+        Raises: InvalidAuthorizationCode, AccountDisabled.
+        """
+        raw = await self._store.take(_code_key(code)) if len(code) <= 128 else None
+        if raw is None:
+            raise InvalidAuthorizationCode()
+        granted = _Grant.load(raw)
+        if redirect_uri != granted.redirect_to or not hmac.compare_digest(
+            _code_challenge(verifier), granted.challenge
+        ):
+            raise InvalidAuthorizationCode()
+        user = await self._db.get(User, uuid.UUID(granted.user))
+        if user is None or user.credential_version != granted.version:
+            raise InvalidAuthorizationCode()
+        try:
+            return await self._sessions.start(user, method=granted.method)
+        except InvalidCredentials:
+            raise InvalidAuthorizationCode() from None
 
     # --- native apps: the platform SDK's id_token --------------------------------------
     async def native(self, name: str, *, id_token: str, nonce: str | None) -> IssuedTokens:

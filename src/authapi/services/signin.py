@@ -72,9 +72,15 @@ async def first_factor_passed(
         MfaRequired: the second step is due; it carries the challenge.
         InvalidCredentials, AccountDisabled: the account changed since `factor` passed.
     """
+    await second_factor_due(user, factor, mfa=mfa)
+    return await sessions.start(user, method=factor.label)
+
+
+async def second_factor_due(user: User, factor: FirstFactor, *, mfa: MfaService) -> None:
+    """Raises MfaRequired (with its challenge) when the account asks for a second factor
+    that `factor` is not; a session may start after `factor` alone otherwise."""
     if not factor.is_second_factor_too and await mfa.is_enabled(user.id):
         raise await mfa.challenge(user, method=factor.label)
-    return await sessions.start(user, method=factor.label)
 
 
 async def sign_in_with_password(

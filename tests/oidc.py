@@ -279,11 +279,21 @@ def start_provider(
 _FORM_ACTION = re.compile(r'<form[^>]*\saction="([^"]+)"[^>]*method="post"')
 _PROMPT = re.compile(r'<input type="hidden" name="prompt" value="([a-z]+)"')
 _INTERACTION_PATH = re.compile(r"^/interaction/([^/]+)$")
+_FORM_POST = re.compile(r'<form method="post" action="([^"]+)">')
+_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"/>')
+
+
+@dataclass(frozen=True)
+class FormPost:
+    """The provider's answer as a form its page posts to the app (response_mode=form_post)."""
+
+    action: str
+    fields: dict[str, str]
 
 
 async def walk_provider(
     authorization_url: str, *, sub: str, until: Callable[[str], bool], deny: bool = False
-) -> str:
+) -> str | FormPost:
     """A browser at the provider, signed out there: signs in as `sub` and consents (or,
     deny=True, aborts), following redirects and forms until a URL for which `until` holds
     (the way back to the app); returns it."""
@@ -296,6 +306,11 @@ async def walk_provider(
             if response.is_redirect:
                 url = urljoin(url, response.headers["location"])
                 continue
+            posted = _FORM_POST.search(response.text) if response.status_code == 200 else None
+            if posted is not None and until(unescape(posted.group(1))):
+                # response_mode=form_post: the provider's page posts the answer to the app
+                fields = {name: unescape(value) for name, value in _HIDDEN.findall(response.text)}
+                return FormPost(action=unescape(posted.group(1)), fields=fields)
             interaction = _INTERACTION_PATH.match(urlsplit(url).path)
             if response.status_code != 200 or interaction is None:
                 raise AssertionError(
@@ -388,19 +403,30 @@ class OidcBrowser:
             f"/auth/oauth/{provider}/authorize", params=params, follow_redirects=False
         )
 
-    async def at_provider(self, authorization_url: str, *, sub: str, deny: bool = False) -> str:
+    async def at_provider(
+        self, authorization_url: str, *, sub: str, deny: bool = False
+    ) -> str | FormPost:
         """Sign in at the provider as `sub` and consent (or, deny=True, abort there).
 
         Follows the provider's redirects and forms until it sends the browser back to the
-        app; returns that URL (code, state and iss in its query, or error=…).
+        app; returns that URL (code, state and iss in its query, or error=…), or the form
+        its page posts to the app (response_mode=form_post).
         """
         return await walk_provider(authorization_url, sub=sub, deny=deny, until=self._is_app)
 
     def _is_app(self, url: str) -> bool:
         return url == self.public_url or url.startswith(self.public_url + "/")
 
-    async def callback(self, callback_url: str) -> httpx.Response:
-        """The app's answer to the provider's redirect (not followed)."""
+    async def callback(self, callback_url: str | FormPost) -> httpx.Response:
+        """The app's answer to the provider's redirect (not followed). A form_post answer is
+        posted, and the app's 303 to its GET callback followed, as a browser does."""
+        if isinstance(callback_url, FormPost):
+            assert self._is_app(callback_url.action), callback_url.action
+            posted = await self.app.post(
+                urlsplit(callback_url.action).path, data=callback_url.fields
+            )
+            assert posted.status_code == 303, posted.text
+            callback_url = urljoin(callback_url.action, posted.headers["location"])
         assert self._is_app(callback_url), callback_url
         parts = urlsplit(callback_url)
         target = parts.path + (f"?{parts.query}" if parts.query else "")

@@ -89,6 +89,7 @@ OPERATION_IDS = {
     ("post", "/auth/oauth/{provider}/id-token"): "sign_in_with_id_token",
     ("get", "/auth/oauth/{provider}/authorize"): "start_provider_sign_in",
     ("get", "/auth/oauth/{provider}/callback"): "finish_provider_sign_in",
+    ("post", "/auth/oauth/{provider}/callback"): "finish_provider_sign_in_form_post",
     ("post", "/auth/passkeys/registration/options"): "passkey_registration_options",
     ("post", "/auth/passkeys/registration"): "register_passkey",
     ("post", "/auth/passkeys/authentication/options"): "passkey_sign_in_options",

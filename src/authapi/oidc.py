@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import httpx
 import jwt
 
+from authapi.client_secret import ClientSecretSigner
 from authapi.settings import OidcProvider, is_loopback_http
 
 log = logging.getLogger("authapi.oidc")
@@ -125,6 +127,24 @@ class OidcClient:
         self._metadata: _Cached[Metadata] | None = None
         self._jwks: _Cached[dict[str, Any]] | None = None
         self._lock = asyncio.Lock()
+        self._client_secret: Callable[[], str] = config.client_secret.get_secret_value
+        if config.signed_secret is not None:
+            self._client_secret = ClientSecretSigner(
+                config.signed_secret, client_id=config.client_id, clock=clock
+            )
+        if config.endpoints is not None:
+            # a preset whose endpoints are fixed and known (Apple): nothing to discover
+            self._metadata = _Cached(
+                Metadata(
+                    authorization_endpoint=config.endpoints.authorization_endpoint,
+                    token_endpoint=config.endpoints.token_endpoint,
+                    jwks_uri=config.endpoints.jwks_uri,
+                    userinfo_endpoint=None,
+                    signing_algorithms=frozenset({"RS256"}),
+                    basic_auth=False,  # client_secret_post, as Apple takes it
+                ),
+                fetched_at=math.inf,  # never stale
+            )
 
     @property
     def name(self) -> str:
@@ -246,18 +266,19 @@ class OidcClient:
     ) -> str:
         """Raises: ProviderUnavailable."""
         metadata = await self.metadata()
-        query = urlencode(
-            {
-                "response_type": "code",
-                "client_id": self.config.client_id,
-                "redirect_uri": redirect_uri,
-                "scope": " ".join(self.config.scopes),
-                "state": state,
-                "nonce": nonce,
-                "code_challenge": code_challenge,
-                "code_challenge_method": "S256",
-            }
-        )
+        parameters = {
+            "response_type": "code",
+            "client_id": self.config.client_id,
+            "redirect_uri": redirect_uri,
+            "scope": " ".join(self.config.scopes),
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": code_challenge,
+            "code_challenge_method": "S256",
+        }
+        if self.config.response_mode == "form_post":
+            parameters["response_mode"] = "form_post"
+        query = urlencode(parameters)
         separator = "&" if "?" in metadata.authorization_endpoint else "?"
         return f"{metadata.authorization_endpoint}{separator}{query}"
 
@@ -273,7 +294,7 @@ class OidcClient:
             "redirect_uri": redirect_uri,
             "code_verifier": code_verifier,
         }
-        secret = self.config.client_secret.get_secret_value()
+        secret = self._client_secret()
         headers = {"Accept": "application/json"}
         if metadata.basic_auth:
             # RFC 6749 §2.3.1: both parts are form-encoded before the Basic encoding

@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from authapi.client_secret import ec_p256_key_problem
 from authapi.redirects import RedirectAllowList
 from authapi.relying_party import RelyingParty, Unusable, off_reason, relying_party
 
@@ -60,6 +61,8 @@ def _origin_of(url: str) -> str:
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 GOOGLE_ISSUER = "https://accounts.google.com"
+APPLE_ISSUER = "https://appleid.apple.com"
+APPLE_SETTINGS = ("apple_client_id", "apple_team_id", "apple_key_id", "apple_private_key")
 
 
 def is_loopback_http(url: str) -> bool:
@@ -67,8 +70,30 @@ def is_loopback_http(url: str) -> bool:
     return parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
 
 
+class SignedClientSecret(BaseModel):
+    """A client secret the service signs itself (Sign in with Apple): an ES256 JWT from
+    the team's private key (authapi.client_secret)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    team_id: str = Field(min_length=1, max_length=64)
+    key_id: str = Field(min_length=1, max_length=64)
+    private_key: SecretStr  # PEM (Apple's .p8 file): an EC P-256 private key
+    audience: str  # the provider's issuer, as its token endpoint expects
+
+
+class KnownEndpoints(BaseModel):
+    """A provider's endpoints, known in advance: no discovery document is fetched."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+
+
 class OidcProvider(BaseModel):
-    """One OpenID Connect provider (an entry of AUTHAPI_OIDC_PROVIDERS)."""
+    """One OpenID Connect provider (an entry of AUTHAPI_OIDC_PROVIDERS, or a preset)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -86,6 +111,13 @@ class OidcProvider(BaseModel):
     # whether a native app must send the nonce its token carries (as a SHA-256): "required"
     # (Apple); "optional" where an SDK sets a nonce the app cannot choose (Google on iOS)
     native_nonce: Literal["required", "optional"] = "required"
+    # how the provider returns to the callback: a GET with the query, or a POSTed form
+    # (Apple's `form_post`, needed for it to send the user's name)
+    response_mode: Literal["query", "form_post"] = "query"
+    # presets only (Apple): a secret signed per use instead of client_secret, and endpoints
+    # known without discovery
+    signed_secret: SignedClientSecret | None = Field(default=None, exclude=True)
+    endpoints: KnownEndpoints | None = Field(default=None, exclude=True)
 
     @field_validator("issuer")
     @classmethod
@@ -180,6 +212,11 @@ class Settings(BaseSettings):
     google_client_id: str | None = None
     google_client_secret: SecretStr | None = None
     google_audiences: Annotated[list[str], NoDecode] = []
+    apple_client_id: str | None = Field(default=None, min_length=1, max_length=512)
+    apple_team_id: str | None = Field(default=None, min_length=1, max_length=64)
+    apple_key_id: str | None = Field(default=None, min_length=1, max_length=64)
+    apple_private_key: SecretStr | None = None
+    apple_audiences: Annotated[list[str], NoDecode] = []
     allowed_redirects: Annotated[list[str], NoDecode] = []
     oidc_state_ttl_seconds: int = Field(default=600, ge=30, le=600)
     # a native app's one-time authorization code (RFC 8252), between redirect and exchange
@@ -226,6 +263,7 @@ class Settings(BaseSettings):
         "introspection_clients",
         "webauthn_origins",
         "google_audiences",
+        "apple_audiences",
         mode="before",
     )
     @classmethod
@@ -390,6 +428,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 "AUTHAPI_GOOGLE_CLIENT_ID and AUTHAPI_GOOGLE_CLIENT_SECRET go together"
             )
+        given = [name for name in APPLE_SETTINGS if getattr(self, name) is not None]
+        if given and len(given) != len(APPLE_SETTINGS):
+            raise ValueError(
+                "Sign in with Apple needs all of "
+                + ", ".join(f"AUTHAPI_{name.upper()}" for name in APPLE_SETTINGS)
+            )
+        if self.apple_private_key is not None:
+            problem = ec_p256_key_problem(self.apple_private_key.get_secret_value())
+            if problem is not None:
+                raise ValueError(f"AUTHAPI_APPLE_PRIVATE_KEY: {problem}")
         names = [provider.name for provider in self.identity_providers]
         if len(names) != len(set(names)):
             raise ValueError("AUTHAPI_OIDC_PROVIDERS: each provider needs its own name")
@@ -484,7 +532,38 @@ class Settings(BaseSettings):
                     native_nonce="optional",
                 )
             )
+        if self.apple_client_id is not None:
+            providers.append(self._apple())
         return providers
+
+    def _apple(self) -> OidcProvider:
+        """Sign in with Apple: fixed endpoints, a signed client secret, form_post."""
+        client_id, team_id = self.apple_client_id, self.apple_team_id
+        key_id, private_key = self.apple_key_id, self.apple_private_key
+        assert client_id is not None  # _consistent: all four or none
+        assert team_id is not None
+        assert key_id is not None
+        assert private_key is not None
+        return OidcProvider(
+            name="apple",
+            display_name="Apple",
+            issuer=APPLE_ISSUER,
+            client_id=client_id,
+            client_secret=SecretStr(""),  # never sent: signed_secret is
+            scopes=["openid", "email", "name"],
+            audiences=self.apple_audiences,
+            native_nonce="required",
+            # Apple sends the name (first sign-in only) in a POSTed form, never in a query
+            response_mode="form_post",
+            signed_secret=SignedClientSecret(
+                team_id=team_id, key_id=key_id, private_key=private_key, audience=APPLE_ISSUER
+            ),
+            endpoints=KnownEndpoints(
+                authorization_endpoint=f"{APPLE_ISSUER}/auth/authorize",
+                token_endpoint=f"{APPLE_ISSUER}/auth/token",
+                jwks_uri=f"{APPLE_ISSUER}/auth/keys",
+            ),
+        )
 
     @property
     def introspection_credentials(self) -> dict[str, str]:

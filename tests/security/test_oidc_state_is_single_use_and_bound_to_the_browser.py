@@ -18,7 +18,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
@@ -35,7 +35,7 @@ from tests.conftest import (
     stash_keys,
     unique_email,
 )
-from tests.oidc import REDIRECT, OidcBrowser, OidcProvider, oidc_settings
+from tests.oidc import REDIRECT, FormPost, OidcBrowser, OidcProvider, oidc_settings
 
 OAUTH_COOKIE = "authapi_oauth"
 REFRESH_COOKIE = "authapi_refresh"
@@ -506,3 +506,48 @@ async def test_a_discovery_document_naming_another_issuer_is_refused(
             "/auth/oauth/local/authorize", params={"redirect_to": REDIRECT}, follow_redirects=False
         )
     assert_problem(response, 503, "provider_unavailable")
+
+
+# --- response_mode=form_post (Sign in with Apple's way back) -------------------------------
+class TestFormPostIsBoundToTheBrowser:
+    """The provider's page POSTs the answer cross-site, where the SameSite=Lax cookie is not
+    sent; the app answers with a 303 to its GET callback, a top-level navigation on which
+    the cookie is sent, so the state is bound to the browser that started the sign-in."""
+
+    @pytest.fixture
+    async def form_post_app(
+        self, make_api: Callable[..., Any], oidc_provider: OidcProvider
+    ) -> AsyncIterator[Api]:
+        settings = oidc_settings(oidc_provider)
+        settings["oidc_providers"][0] = {
+            **settings["oidc_providers"][0],
+            "response_mode": "form_post",
+        }
+        async with make_api(**settings) as api:
+            yield api
+
+    async def test_a_form_post_sign_in_completes_in_the_browser_that_started_it(
+        self, form_post_app: Api, oidc_provider: OidcProvider
+    ) -> None:
+        browser = OidcBrowser(form_post_app.client)
+        pending = await pending_sign_in(browser, oidc_provider)
+        assert isinstance(pending.callback, FormPost)
+        assert "response_mode=form_post" in pending.authorization_url
+        assert set(pending.callback.fields) >= {"code", "state"}
+        await assert_signed_in(await browser.callback(pending.callback), form_post_app.client)
+
+    async def test_the_posted_answer_in_another_browser_is_refused_and_spends_nothing(
+        self, form_post_app: Api, oidc_provider: OidcProvider
+    ) -> None:
+        browser = OidcBrowser(form_post_app.client)
+        pending = await pending_sign_in(browser, oidc_provider)
+        assert isinstance(pending.callback, FormPost)
+        async with client_from(form_post_app, "203.0.113.77") as other:
+            posted = await other.post(
+                urlsplit(pending.callback.action).path, data=pending.callback.fields
+            )
+            assert posted.status_code == 303, posted.text
+            assert posted.headers.get_list("set-cookie") == []
+            assert_state_refused(await other.get(posted.headers["location"]))
+            await assert_not_signed_in(other)
+        await assert_signed_in(await browser.callback(pending.callback), form_post_app.client)

@@ -396,7 +396,16 @@ export interface paths {
          */
         get: operations["finish_provider_sign_in"];
         put?: never;
-        post?: never;
+        /**
+         * The provider's form_post back (not called by applications)
+         * @description A provider with `response_mode: form_post` (Sign in with Apple) POSTs its answer
+         *     from its own site, a cross-site request on which the `authapi_oauth` cookie
+         *     (SameSite=Lax) is not sent. This answers with a 303 to the GET callback on this
+         *     site, a top-level navigation on which the cookie is sent, so the state is bound to
+         *     the browser exactly as in the query mode. `user` (the name Apple sends on the
+         *     first sign-in) is read and dropped: authapi keeps no names.
+         */
+        post: operations["finish_provider_sign_in_form_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -858,6 +867,19 @@ export interface components {
              * @description Send the browser here (a top-level navigation) to finish linking.
              */
             authorization_url: string;
+        };
+        /** Body_finish_provider_sign_in_form_post */
+        Body_finish_provider_sign_in_form_post: {
+            /** State */
+            state?: string | null;
+            /** Code */
+            code?: string | null;
+            /** Error */
+            error?: string | null;
+            /** Iss */
+            iss?: string | null;
+            /** User */
+            user?: string | null;
         };
         /** Body_introspect_token */
         Body_introspect_token: {
@@ -2900,6 +2922,40 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    finish_provider_sign_in_form_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A configured provider, e.g. `google`. */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["Body_finish_provider_sign_in_form_post"];
+            };
+        };
+        responses: {
+            /** @description To the same callback as a GET, with the form's fields. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Invalid request */
             422: {

@@ -8,8 +8,9 @@ into redirects and cookies.
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Cookie, Path, Query
+from fastapi import APIRouter, Cookie, Form, Path, Query
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from authapi.api.auth import TOKEN_RESPONSE_DOC
@@ -48,6 +49,7 @@ ProviderName = Annotated[
     str, Path(max_length=32, description="A configured provider, e.g. `google`.")
 ]
 QueryValue = Annotated[str | None, Query(max_length=2048)]
+FormValue = Annotated[str | None, Form(max_length=2048)]
 
 
 @router.get(
@@ -208,6 +210,38 @@ async def callback(
     if finished.tokens is not None:
         give(response, finished.tokens, settings)
     return response
+
+
+@router.post(
+    "/{provider}/callback",
+    operation_id="finish_provider_sign_in_form_post",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={
+        303: {"description": "To the same callback as a GET, with the form's fields."},
+        **problems(ValidationFailed),
+    },
+    summary="The provider's form_post back (not called by applications)",
+)
+async def form_post_callback(
+    provider: ProviderName,
+    state: FormValue = None,
+    code: FormValue = None,
+    error: FormValue = None,
+    iss: FormValue = None,
+    user: FormValue = None,
+) -> RedirectResponse:
+    """A provider with `response_mode: form_post` (Sign in with Apple) POSTs its answer
+    from its own site, a cross-site request on which the `authapi_oauth` cookie
+    (SameSite=Lax) is not sent. This answers with a 303 to the GET callback on this
+    site, a top-level navigation on which the cookie is sent, so the state is bound to
+    the browser exactly as in the query mode. `user` (the name Apple sends on the
+    first sign-in) is read and dropped: authapi keeps no names."""
+    del user
+    fields = {"state": state, "code": code, "error": error, "iss": iss}
+    query = urlencode({name: value for name, value in fields.items() if value is not None})
+    target = f"/auth/oauth/{provider}/callback" + (f"?{query}" if query else "")
+    return RedirectResponse(target, status_code=303, headers=NO_STORE)
 
 
 def _destination(finished: Finished) -> str:

@@ -90,6 +90,7 @@ OPERATION_IDS = {
     ("get", "/auth/oauth/{provider}/authorize"): "start_provider_sign_in",
     ("get", "/auth/oauth/{provider}/callback"): "finish_provider_sign_in",
     ("post", "/auth/oauth/{provider}/callback"): "finish_provider_sign_in_form_post",
+    ("post", "/auth/oauth/{provider}/notifications"): "receive_provider_notification",
     ("post", "/auth/passkeys/registration/options"): "passkey_registration_options",
     ("post", "/auth/passkeys/registration"): "register_passkey",
     ("post", "/auth/passkeys/authentication/options"): "passkey_sign_in_options",

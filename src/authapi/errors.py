@@ -11,6 +11,7 @@ builds an error body by hand, and no error body ever echoes the input.
     ├── PasskeyRefused              400 passkey_refused
     ├── InvalidCodeChallenge        400 invalid_code_challenge
     ├── InvalidAuthorizationCode    400 invalid_authorization_code
+    ├── InvalidNotification         400 invalid_notification
     ├── RedirectNotAllowed          400 redirect_not_allowed
     ├── InvalidOAuthState           400 invalid_oauth_state
     ├── NotAuthenticated            401 not_authenticated      (bearer routes)
@@ -303,6 +304,11 @@ class InvalidAuthorizationCode(AuthError):
         "This code is unknown, expired or already used, or the code_verifier or "
         "redirect_uri does not match the sign-in it came from; sign in again."
     )
+
+
+class InvalidNotification(AuthError):
+    status, code, title = 400, "invalid_notification", "Notification not accepted"
+    default_detail = "This notification is not signed by the provider for this service."
 
 
 class IdTokenRefused(AuthError):

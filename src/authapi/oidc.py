@@ -407,6 +407,35 @@ class OidcClient:
             raise InvalidIdToken("sub is not a string of 1 to 255 characters")
         return claims
 
+    async def verify_notification(self, payload: str) -> dict[str, Any]:
+        """The claims of a server-to-server notification (Apple's: a JWT the provider signs,
+        for one of our client ids, with its `events`).
+
+        Raises: InvalidIdToken, ProviderUnavailable.
+        """
+        metadata = await self.metadata()
+        try:
+            header = jwt.get_unverified_header(payload)
+        except jwt.PyJWTError as exc:
+            raise InvalidIdToken(f"unreadable: {exc}") from None
+        algorithm, kid = header.get("alg"), header.get("kid")
+        if algorithm not in metadata.signing_algorithms or not isinstance(kid, str | None):
+            raise InvalidIdToken(f"algorithm {algorithm!r} is not accepted")
+        key = await self._signing_key(kid, algorithm)
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                payload,
+                key,
+                algorithms=[algorithm],
+                audience=self.config.native_audiences,
+                issuer=[self.config.issuer, *self.config.issuer_aliases],
+                leeway=self._leeway,
+                options={"require": ["iss", "aud", "iat", "events"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidIdToken(f"{type(exc).__name__}: {exc}") from None
+        return claims
+
     def _identity_of(self, claims: dict[str, Any]) -> ExternalIdentity:
         email = claims.get("email")
         name = claims.get("name")

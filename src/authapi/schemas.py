@@ -236,6 +236,12 @@ class NativeSignInRequest(Request):
     refresh_token_delivery: DeliveryChoice = IN_THE_BODY  # the apps' call
 
 
+class ProviderNotification(BaseModel):
+    """Apple's notification body (its own shape: extra fields are ignored)."""
+
+    payload: str = Field(max_length=16384, description="A JWT the provider signs.")
+
+
 class RefreshRequest(Request):
     refresh_token: PresentedToken | None = Field(
         default=None,

@@ -114,6 +114,9 @@ class OidcProvider(BaseModel):
     # how the provider returns to the callback: a GET with the query, or a POSTed form
     # (Apple's `form_post`, needed for it to send the user's name)
     response_mode: Literal["query", "form_post"] = "query"
+    # Apple's server-to-server notifications (consent revoked, account deleted) are accepted
+    # at POST /auth/oauth/{name}/notifications (authapi.services.oidc_signin)
+    notifications: bool = False
     # presets only (Apple): a secret signed per use instead of client_secret, and endpoints
     # known without discovery
     signed_secret: SignedClientSecret | None = Field(default=None, exclude=True)
@@ -555,6 +558,7 @@ class Settings(BaseSettings):
             native_nonce="required",
             # Apple sends the name (first sign-in only) in a POSTed form, never in a query
             response_mode="form_post",
+            notifications=True,
             signed_secret=SignedClientSecret(
                 team_id=team_id, key_id=key_id, private_key=private_key, audience=APPLE_ISSUER
             ),

@@ -116,6 +116,7 @@ async def test_from_authorize_to_tokens_in_the_body(app: Api, oidc_provider: Oid
     assert (await app.refresh(body["refresh_token"])).status_code == 200
 
 
+@pytest.mark.requirement("RFC7636-4.6")
 async def test_a_wrong_verifier_is_refused_and_uses_the_code_up(
     app: Api, oidc_provider: OidcProvider
 ) -> None:
@@ -125,11 +126,17 @@ async def test_a_wrong_verifier_is_refused_and_uses_the_code_up(
     assert_invalid_grant(await exchange(app, code, verifier))
 
 
-async def test_a_reused_code_is_refused(app: Api, oidc_provider: OidcProvider) -> None:
+@pytest.mark.requirement("ASVS-10.4.2")
+async def test_a_reused_code_is_refused_and_ends_the_session_it_started(
+    app: Api, oidc_provider: OidcProvider
+) -> None:
     verifier, challenge = pkce()
     code = await code_for(app, oidc_provider, person(oidc_provider), challenge)
-    assert (await exchange(app, code, verifier)).status_code == 200
+    first = await exchange(app, code, verifier)
+    assert first.status_code == 200
     assert_invalid_grant(await exchange(app, code, verifier))
+    assert_problem(await app.me(first.json()["access_token"]), 401, "invalid_token")
+    assert_problem(await app.refresh(first.json()["refresh_token"]), 401, "invalid_refresh_token")
 
 
 async def test_another_redirect_uri_is_refused(app: Api, oidc_provider: OidcProvider) -> None:

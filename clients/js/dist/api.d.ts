@@ -411,6 +411,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/oauth/{provider}/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The provider's server-to-server notifications (Sign in with Apple)
+         * @description Configure this address as Apple's "Server-to-Server Notification Endpoint". A
+         *     `consent-revoked` or `account-delete` notification for a linked account ends its
+         *     sessions and removes the link (consent revoked on the account's last way in keeps the
+         *     link); others are recorded. Each notification is acted on once. 404 for a provider
+         *     without notifications.
+         */
+        post: operations["receive_provider_notification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/mfa": {
         parameters: {
             query?: never;
@@ -1394,6 +1418,17 @@ export interface components {
         ProviderList: {
             /** Providers */
             providers: components["schemas"]["ProviderOut"][];
+        };
+        /**
+         * ProviderNotification
+         * @description Apple's notification body (its own shape: extra fields are ignored).
+         */
+        ProviderNotification: {
+            /**
+             * Payload
+             * @description A JWT the provider signs.
+             */
+            payload: string;
         };
         /** ProviderOut */
         ProviderOut: {
@@ -2958,6 +2993,78 @@ export interface operations {
             };
             /** @description Invalid request */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    receive_provider_notification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A configured provider, e.g. `google`. */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProviderNotification"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Notification not accepted / Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown sign-in provider */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Sign-in provider unavailable / Service unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -30,6 +30,7 @@ from authapi.errors import (
     IdTokenRefused,
     InvalidCodeChallenge,
     InvalidCredentials,
+    InvalidNotification,
     InvalidOAuthState,
     MfaRequired,
     ProviderUnavailable,
@@ -40,7 +41,13 @@ from authapi.errors import (
     problems,
 )
 from authapi.redirects import with_outcome
-from authapi.schemas import NativeSignInRequest, ProviderList, ProviderOut
+from authapi.schemas import (
+    Message,
+    NativeSignInRequest,
+    ProviderList,
+    ProviderNotification,
+    ProviderOut,
+)
 from authapi.services.oidc_signin import AppRequest, Finished
 
 router = APIRouter(prefix="/auth/oauth", tags=["sign-in with a provider"])
@@ -242,6 +249,25 @@ async def form_post_callback(
     query = urlencode({name: value for name, value in fields.items() if value is not None})
     target = f"/auth/oauth/{provider}/callback" + (f"?{query}" if query else "")
     return RedirectResponse(target, status_code=303, headers=NO_STORE)
+
+
+@router.post(
+    "/{provider}/notifications",
+    operation_id="receive_provider_notification",
+    response_model=Message,
+    responses=problems(InvalidNotification, UnknownProvider, ProviderUnavailable, *BODY_ERRORS),
+    summary="The provider's server-to-server notifications (Sign in with Apple)",
+)
+async def provider_notification(
+    provider: ProviderName, body: ProviderNotification, oidc: OidcSignIns
+) -> Message:
+    """Configure this address as Apple's "Server-to-Server Notification Endpoint". A
+    `consent-revoked` or `account-delete` notification for a linked account ends its
+    sessions and removes the link (consent revoked on the account's last way in keeps the
+    link); others are recorded. Each notification is acted on once. 404 for a provider
+    without notifications."""
+    outcome = await oidc.notification(provider, body.payload)
+    return Message(detail=outcome or "no account is linked to this subject")
 
 
 def _destination(finished: Finished) -> str:

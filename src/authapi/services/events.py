@@ -47,6 +47,7 @@ class EventType(enum.StrEnum):
     RECOVERY_CODE_USED = "recovery_code_used"
     IDENTITY_LINKED = "identity_linked"
     IDENTITY_UNLINKED = "identity_unlinked"
+    PROVIDER_NOTIFIED = "provider_notified"  # consent revoked, account deleted (Apple)
     PASSKEY_ADDED = "passkey_added"
     PASSKEY_RENAMED = "passkey_renamed"
     PASSKEY_REMOVED = "passkey_removed"

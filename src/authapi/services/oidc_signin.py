@@ -60,6 +60,7 @@ from authapi.errors import (
     InvalidAuthorizationCode,
     InvalidCodeChallenge,
     InvalidCredentials,
+    InvalidNotification,
     InvalidOAuthState,
     LastSignInMethod,
     MfaRequired,
@@ -487,8 +488,11 @@ class OidcSignIn:
 
         Raises: InvalidAuthorizationCode, AccountDisabled.
         """
-        raw = await self._store.take(_code_key(code)) if len(code) <= 128 else None
+        if len(code) > 128:
+            raise InvalidAuthorizationCode()
+        raw = await self._store.take(_code_key(code))
         if raw is None:
+            await self._end_session_of_used(code)
             raise InvalidAuthorizationCode()
         granted = _Grant.load(raw)
         if redirect_uri != granted.redirect_to or not hmac.compare_digest(
@@ -499,9 +503,25 @@ class OidcSignIn:
         if user is None or user.credential_version != granted.version:
             raise InvalidAuthorizationCode()
         try:
-            return await self._sessions.start(user, method=granted.method)
+            tokens = await self._sessions.start(user, method=granted.method)
         except InvalidCredentials:
             raise InvalidAuthorizationCode() from None
+        await self._store.stash(
+            _code_key(f"used {code}"),
+            tokens.session_id,
+            ttl_seconds=self._settings.access_token_ttl_seconds,
+        )
+        return tokens
+
+    async def _end_session_of_used(self, code: str) -> None:
+        """A code that comes back after its exchange was copied: the session it started ends
+        too (OAuth 2.0 Security BCP §4.5, ASVS 10.4.2), whichever side is the thief."""
+        session_id = await self._store.take(_code_key(f"used {code}"))
+        if session_id is None:
+            return
+        log.warning("an authorization code came back after its exchange; its session ends")
+        await self._sessions.end(session_id, event=EventType.SESSION_REVOKED)
+        keep_on_error(self._db)
 
     # --- native apps: the platform SDK's id_token --------------------------------------
     async def native(self, name: str, *, id_token: str, nonce: str | None) -> IssuedTokens:
@@ -618,6 +638,74 @@ class OidcSignIn:
         if known is None:
             await self._add_identity(user, provider, identity, notify=True)
         return Finished(redirect_to=stored.redirect_to, linked=provider.name)
+
+    # --- the provider's own notifications (Sign in with Apple) --------------------------------
+    async def notification(self, name: str, payload: str) -> str | None:
+        """Act on a provider's server-to-server notification: a JWT it signs, for one of our
+        client ids, once (remembered for a day), naming a `sub` and what happened to it.
+
+        - `consent-revoked` (the user stopped using the provider with this service) and
+          `account-delete` (the provider's account is gone): every session of the linked
+          account ends, and the link is removed, unless it is the account's last way in
+          and only consent was revoked (signing in again asks for consent again);
+        - anything else (`email-disabled`, `email-enabled`): recorded only.
+
+        Returns what happened (for the log), None for an unknown subject.
+        Raises: UnknownProvider (also for a provider without notifications),
+        InvalidNotification, ProviderUnavailable.
+        """
+        provider = self._provider(name)
+        if not provider.config.notifications:
+            raise UnknownProvider()
+        try:
+            claims = await provider.verify_notification(payload)
+            event = claims["events"]
+            event = json.loads(event) if isinstance(event, str) else event
+            kind, subject = event["type"], event["sub"]
+            if not isinstance(kind, str) or not isinstance(subject, str):
+                raise ValueError("type and sub are strings")
+        except (InvalidIdToken, ValueError, KeyError, TypeError) as exc:
+            log.warning("provider %s: notification refused: %s", provider.name, exc)
+            raise InvalidNotification() from None
+        except ProviderDown as exc:
+            log.warning("provider %s unavailable: %s", provider.name, exc)
+            raise ProviderUnavailable() from None
+        if not await self._store.remember_first(
+            token_hash(f"oidc-notification {provider.name} {payload}"), ttl_seconds=24 * 3600
+        ):
+            return "already handled"
+        identity = await self._db.scalar(
+            select(Identity).where(
+                Identity.issuer == provider.config.issuer, Identity.subject == subject
+            )
+        )
+        if identity is None:
+            return None
+        user = await self._db.get(User, identity.user_id, with_for_update=True)
+        assert user is not None  # the row cascades with its user
+        outcome = "recorded"
+        if kind in ("consent-revoked", "account-delete"):
+            await self._sessions.end_all(user.id, reason=EventType.PROVIDER_NOTIFIED)
+            last = await credentials.ways_in(self._db, user) <= 1
+            if kind == "account-delete" or not last:
+                await self._db.delete(identity)
+                self._outbox.add(
+                    self._db,
+                    notifications.identity_unlinked(user.email, provider=provider.config.label),
+                )
+                outcome = "signed out and unlinked"
+            else:
+                outcome = "signed out"
+        await record(
+            self._db,
+            EventType.PROVIDER_NOTIFIED,
+            client=self._client,
+            user_id=user.id,
+            provider=provider.name,
+            notification=kind[:32],
+            outcome=outcome,
+        )
+        return outcome
 
     # --- linked identities -----------------------------------------------------------------
     async def identities(self, user_id: uuid.UUID) -> list[Identity]:

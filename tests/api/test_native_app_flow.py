@@ -116,6 +116,23 @@ async def test_from_authorize_to_tokens_in_the_body(app: Api, oidc_provider: Oid
     assert (await app.refresh(body["refresh_token"])).status_code == 200
 
 
+async def test_a_claimed_https_link_gets_the_code_too(
+    app: Api, oidc_provider: OidcProvider
+) -> None:
+    """An app may claim an https link (Universal Links, App Links) instead of a scheme."""
+    verifier, challenge = pkce()
+    started = await authorize(
+        app, redirect_to=REDIRECT, code_challenge=challenge, code_challenge_method="S256"
+    )
+    browser = OidcBrowser(app.client)
+    sub = person(oidc_provider)
+    back = await browser.callback(await browser.at_provider(started.headers["location"], sub=sub))
+    location = back.headers["location"]
+    assert location.startswith(f"{REDIRECT}?code="), location
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    assert (await exchange(app, code, verifier, REDIRECT)).status_code == 200
+
+
 @pytest.mark.requirement("RFC7636-4.6")
 async def test_a_wrong_verifier_is_refused_and_uses_the_code_up(
     app: Api, oidc_provider: OidcProvider

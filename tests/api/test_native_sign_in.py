@@ -126,6 +126,18 @@ class TestSignIn:
         assert completed.status_code == 200, completed.text
         assert "refresh_token" in completed.json()
 
+    async def test_email_verified_as_the_string_true_counts_and_a_relay_address_is_an_address(
+        self, app: Api, provider: OidcProvider
+    ) -> None:
+        """As Apple sends them: `"email_verified": "true"`, and a private-relay address."""
+        sub = f"sub-{secrets.token_hex(6)}"
+        email = f"{secrets.token_hex(5)}@privaterelay.appleid.com"
+        provider.set_user(sub, email=email, email_verified="true", is_private_email="true")
+        tokens = tokens_of(email, await post(app, *await token_for(provider, sub)))
+        me = (await app.me(tokens.access)).json()
+        assert me["email"] == email
+        assert me["email_verified"] is True
+
     async def test_an_unverified_address_makes_no_account(
         self, app: Api, provider: OidcProvider
     ) -> None:

@@ -10,6 +10,8 @@ WORKDIR /src
 COPY pyproject.toml README.md constraints.txt alembic.ini ./
 COPY alembic ./alembic
 COPY src ./src
+# the built-in pages' JavaScript client, shipped inside the wheel (pyproject force-include)
+COPY clients/js/dist ./clients/js/dist
 # authapi and every dependency as wheels, pinned by constraints.txt
 RUN python -m pip wheel --no-cache-dir -c constraints.txt --wheel-dir /wheels .
 

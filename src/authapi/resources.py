@@ -102,6 +102,8 @@ class Resources:
         async with AsyncExitStack() as stack:
             engine = await _database(settings, stack)
             store = await _token_store(settings, stack)
+            if serving:
+                await _warn_if_redis_keeps_nothing(store)
             sessionmaker = make_sessionmaker(engine)
             encryptor = Encryptor(load_encryption_keys(settings))
             keys, keyring = await _signing_keys(settings, sessionmaker, encryptor)
@@ -169,6 +171,16 @@ async def _token_store(settings: Settings, stack: AsyncExitStack) -> TokenStore:
     except Exception as exc:
         raise StartupError(f"Redis unreachable: {type(exc).__name__}: {_first_line(exc)}") from None
     return store
+
+
+async def _warn_if_redis_keeps_nothing(store: TokenStore) -> None:
+    """Sessions live in Redis: one that keeps nothing on disk ends them all when it restarts
+    (failing closed, but everyone signs in again). Said once at start, when Redis tells."""
+    if isinstance(store, RedisTokenStore) and await store.keeps_data() is False:
+        log.warning(
+            "CONFIGURATION: Redis keeps nothing on disk (appendonly no, no save points): a "
+            "Redis restart ends every session; turn on appendonly (README: Redis durability)"
+        )
 
 
 async def _signing_keys(

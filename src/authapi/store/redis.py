@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 from authapi.store import Challenge, LiveSession, Outcome, RefreshBudget, Rotation
 
@@ -274,6 +275,17 @@ class RedisTokenStore:
 
     async def ping(self) -> None:
         await self._redis.ping()
+
+    async def keeps_data(self) -> bool | None:
+        """Whether Redis writes its data to disk (append-only file or snapshots), so a
+        restart keeps the sessions; None when it will not say (CONFIG is often disabled on
+        managed services)."""
+        try:
+            appendonly = await self._redis.config_get("appendonly")
+            save = await self._redis.config_get("save")
+        except RedisError:
+            return None
+        return appendonly.get("appendonly") == "yes" or bool(save.get("save"))
 
     async def close(self) -> None:
         await self._redis.aclose()

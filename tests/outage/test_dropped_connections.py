@@ -51,9 +51,18 @@ class Load:
         self.faults: list[float] = []  # when each struck, seconds into the load
         self.started = time.monotonic()
 
+    def running(self, until: float) -> bool:
+        """Until LOAD_SECONDS have passed, and every fault has struck and been settled for
+        SETTLE_SECONDS: a fault struck late on a busy machine still meets clients, with
+        connections to kill and requests that must succeed afterwards."""
+        now = time.monotonic()
+        if len(self.faults) < len(FAULTS_AT):
+            return True
+        return now < max(until, self.started + self.faults[-1] + SETTLE_SECONDS)
+
     async def client(self, tokens: Tokens, until: float) -> None:
         refresh = tokens.refresh
-        while time.monotonic() < until:
+        while self.running(until):
             refreshed = await self.api.refresh(refresh)
             self.note(refreshed)
             if refreshed.status_code == 200:

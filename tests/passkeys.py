@@ -7,12 +7,12 @@ from typing import Any
 
 import httpx
 
+from authapi.api.cookies import PASSKEY_COOKIE
 from tests.conftest import PASSWORD, PUBLIC_URL, Api, Tokens, bearer
 from tests.webauthn_authenticator import SoftAuthenticator
 
 ORIGIN = PUBLIC_URL  # the built-in pages' origin: the default (and only) allowed one
 RP_ID = "app.example.com"
-PASSKEY_COOKIE = "authapi_passkey"
 
 
 async def registration_options(

@@ -35,6 +35,7 @@ class Encryptor:
             raise ValueError("at least one encryption key is required")
         self._fernet = MultiFernet([Fernet(key) for key in keys])
         self._raw_keys = [base64.urlsafe_b64decode(key) for key in keys]
+        self._derived: dict[str, list[bytes]] = {}
 
     def encrypt(self, plaintext: bytes) -> str:
         return self._fernet.encrypt(plaintext).decode("ascii")
@@ -53,13 +54,20 @@ class Encryptor:
             raise DecryptionFailed from None
 
     def derived_keys(self, purpose: str) -> list[bytes]:
-        """One 32-byte key per encryption key, first one current; distinct per purpose."""
-        return [
-            HKDF(
-                algorithm=hashes.SHA256(), length=32, salt=None, info=f"authapi/{purpose}".encode()
-            ).derive(raw)
-            for raw in self._raw_keys
-        ]
+        """One 32-byte key per encryption key, first one current; distinct per purpose.
+        Derived once per purpose: callers may ask on every request."""
+        derived = self._derived.get(purpose)
+        if derived is None:
+            derived = self._derived[purpose] = [
+                HKDF(
+                    algorithm=hashes.SHA256(),
+                    length=32,
+                    salt=None,
+                    info=f"authapi/{purpose}".encode(),
+                ).derive(raw)
+                for raw in self._raw_keys
+            ]
+        return derived
 
 
 def load_encryption_keys(settings: Settings) -> list[bytes]:

@@ -369,30 +369,9 @@ class OidcClient:
     async def _verified_claims(self, id_token: str, *, audiences: list[str]) -> dict[str, Any]:
         """The claims of an id_token signed by the provider, for one of `audiences`, fresh,
         about a usable subject (every check but the nonce)."""
-        metadata = await self.metadata()
-        try:
-            header = jwt.get_unverified_header(id_token)
-        except jwt.PyJWTError as exc:
-            raise InvalidIdToken(f"unreadable: {exc}") from None
-        algorithm = header.get("alg")
-        if algorithm not in metadata.signing_algorithms:
-            raise InvalidIdToken(f"algorithm {algorithm!r} is not accepted")
-        kid = header.get("kid")
-        if kid is not None and not isinstance(kid, str):
-            raise InvalidIdToken("kid is not a string")
-        key = await self._signing_key(kid, algorithm)
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                id_token,
-                key,
-                algorithms=[algorithm],
-                audience=audiences,
-                issuer=[self.config.issuer, *self.config.issuer_aliases],
-                leeway=self._leeway,
-                options={"require": ["iss", "sub", "aud", "exp", "iat"]},
-            )
-        except jwt.PyJWTError as exc:
-            raise InvalidIdToken(f"{type(exc).__name__}: {exc}") from None
+        claims = await self._signed_claims(
+            id_token, audiences=audiences, required=["iss", "sub", "aud", "exp", "iat"]
+        )
         named = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
         azp = claims.get("azp")
         if (len(named) > 1 or azp is not None) and azp not in audiences:
@@ -413,24 +392,38 @@ class OidcClient:
 
         Raises: InvalidIdToken, ProviderUnavailable.
         """
+        return await self._signed_claims(
+            payload,
+            audiences=self.config.native_audiences,
+            required=["iss", "aud", "iat", "events"],
+        )
+
+    async def _signed_claims(
+        self, token: str, *, audiences: list[str], required: list[str]
+    ) -> dict[str, Any]:
+        """The claims of a JWT signed with a key of the provider's JWKS (an asymmetric
+        algorithm it announces), from its issuer, for one of `audiences`, unexpired."""
         metadata = await self.metadata()
         try:
-            header = jwt.get_unverified_header(payload)
+            header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
             raise InvalidIdToken(f"unreadable: {exc}") from None
-        algorithm, kid = header.get("alg"), header.get("kid")
-        if algorithm not in metadata.signing_algorithms or not isinstance(kid, str | None):
+        algorithm = header.get("alg")
+        if algorithm not in metadata.signing_algorithms:
             raise InvalidIdToken(f"algorithm {algorithm!r} is not accepted")
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise InvalidIdToken("kid is not a string")
         key = await self._signing_key(kid, algorithm)
         try:
             claims: dict[str, Any] = jwt.decode(
-                payload,
+                token,
                 key,
                 algorithms=[algorithm],
-                audience=self.config.native_audiences,
+                audience=audiences,
                 issuer=[self.config.issuer, *self.config.issuer_aliases],
                 leeway=self._leeway,
-                options={"require": ["iss", "aud", "iat", "events"]},
+                options={"require": required},
             )
         except jwt.PyJWTError as exc:
             raise InvalidIdToken(f"{type(exc).__name__}: {exc}") from None

@@ -42,6 +42,8 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -189,6 +191,17 @@ def _native_error(failure: Failure) -> AuthError:
     if failure is Failure.ACCOUNT_DISABLED:
         return AccountDisabled()
     return InvalidCredentials("Your account changed while signing in; sign in again.")
+
+
+@contextmanager
+def _changes_refused(user: User) -> Iterator[None]:
+    """The account changed between the provider's answer and the session: a refusal."""
+    try:
+        yield
+    except AccountDisabled:
+        raise _Refused(Failure.ACCOUNT_DISABLED, user_id=user.id) from None
+    except InvalidCredentials:
+        raise _Refused(Failure.INTERRUPTED) from None
 
 
 class _Refused(Exception):
@@ -443,17 +456,13 @@ class OidcSignIn:
         """The session of the account this identity belongs to. Raises: MfaRequired,
         _Refused."""
         user = await self._account_of(provider, identity)
-        try:
+        with _changes_refused(user):
             return await first_factor_passed(
                 user,
                 provider_factor(provider.name),
                 mfa=self._mfa,
                 sessions=self._sessions,
             )
-        except AccountDisabled:
-            raise _Refused(Failure.ACCOUNT_DISABLED, user_id=user.id) from None
-        except InvalidCredentials:
-            raise _Refused(Failure.INTERRUPTED) from None
 
     # --- native apps in the system browser (RFC 8252) -----------------------------------
     async def _code_for_app(
@@ -464,10 +473,8 @@ class OidcSignIn:
         Raises: MfaRequired, _Refused."""
         user = await self._account_of(provider, identity)
         factor = provider_factor(provider.name)
-        try:
+        with _changes_refused(user):
             await second_factor_due(user, factor, mfa=self._mfa)
-        except (AccountDisabled, InvalidCredentials):
-            raise _Refused(Failure.INTERRUPTED) from None
         code = secrets.token_urlsafe(32)
         granted = _Grant(
             user=str(user.id),

@@ -101,7 +101,6 @@ ALGORITHMS = [
     COSEAlgorithmIdentifier.EDDSA,
     COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256,
 ]
-KNOWN_TRANSPORTS = frozenset(transport.value for transport in AuthenticatorTransport)
 
 
 @dataclass(frozen=True)
@@ -227,7 +226,8 @@ class PasskeyService:
             log.info("passkey registration refused: %s", exc)
             raise PasskeyRefused() from None
         user = await existing_user(self._db, user_id)
-        transports = [t.value for t in parsed.response.transports or [] if t in KNOWN_TRANSPORTS]
+        # py_webauthn keeps only the transports it knows
+        transports = [t.value for t in parsed.response.transports or []]
         passkey_id = await self._db.scalar(
             upsert(self._db, Passkey)
             .values(

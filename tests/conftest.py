@@ -54,6 +54,12 @@ from authapi.db import migrate_sync  # noqa: E402
 from authapi.models import OutboxMessage  # noqa: E402
 from authapi.settings import Settings  # noqa: E402
 from authapi.store import memory as memory_store  # noqa: E402
+from tests.redis_topologies import (  # noqa: E402
+    Cluster,
+    SentinelSet,
+    running_cluster,
+    running_sentinels,
+)
 
 POSTGRES_ADMIN_DSN = os.environ.get(
     "AUTHAPI_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -146,6 +152,21 @@ def redis_space() -> Iterator[RedisSpace]:
     for key in client.scan_iter(match=f"{space.prefix}*", count=1000):
         client.delete(key)
     client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A 3-master Redis Cluster of this run's own, on private ports."""
+    with running_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def redis_sentinels(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelSet]:
+    """A master, a replica and three sentinels of this run's own (never failed over:
+    a test that kills a master starts its own set)."""
+    with running_sentinels(tmp_path_factory.mktemp("redis-sentinel")) as sentinels:
+        yield sentinels
 
 
 # --- SQLite ----------------------------------------------------------------------

@@ -53,17 +53,18 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Awaitable, Callable
 
 from limits import RateLimitItem, parse_many
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from redis.asyncio import ConnectionPool
 
 from authapi import metrics
 from authapi.errors import RateLimited
 from authapi.settings import Settings
 from authapi.store import RefreshBudget
 from authapi.store.redis import connection_options
+from authapi.store.topology import limits_storage, parse_redis_url
 
 
 class Throttle:
@@ -105,8 +106,10 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
-def open_throttle(settings: Settings) -> tuple[Throttle, ConnectionPool | None]:
-    """The throttle, and the Redis pool to close at shutdown (None in memory)."""
+def open_throttle(
+    settings: Settings,
+) -> tuple[Throttle, Callable[[], Awaitable[None]] | None]:
+    """The throttle, and what closes its Redis connections at shutdown (None in memory)."""
     rules = {
         "login:ip": parse_many(settings.login_rate_limit_per_ip),
         "login:account": parse_many(settings.login_rate_limit_per_account),
@@ -121,13 +124,8 @@ def open_throttle(settings: Settings) -> tuple[Throttle, ConnectionPool | None]:
     }
     if settings.redis_url is None:
         return Throttle(MemoryStorage(), rules), None
-    pool = ConnectionPool.from_url(
-        settings.redis_url, **connection_options(f"{settings.redis_prefix}:limits")
+    prefix = f"{settings.redis_prefix}:limits"
+    storage, opened = limits_storage(
+        parse_redis_url(settings.redis_url), connection_options(prefix), key_prefix=prefix
     )
-    storage = RedisStorage(
-        settings.redis_url,
-        implementation="redispy",
-        key_prefix=f"{settings.redis_prefix}:limits",
-        connection_pool=pool,  # type: ignore[arg-type]  # passed on to redis.asyncio.Redis
-    )
-    return Throttle(storage, rules), pool
+    return Throttle(storage, rules), opened.close

@@ -108,9 +108,9 @@ class Resources:
             encryptor = Encryptor(load_encryption_keys(settings))
             keys, keyring = await _signing_keys(settings, sessionmaker, encryptor)
             hasher = await _password_hasher(settings, stack)
-            throttle, throttle_pool = open_throttle(settings)
-            if throttle_pool is not None:
-                stack.push_async_callback(throttle_pool.aclose)
+            throttle, close_throttle = open_throttle(settings)
+            if close_throttle is not None:
+                stack.push_async_callback(close_throttle)
             background = Background()
             stack.push_async_callback(background.close)
             sender = _mail_sender(settings, sessionmaker, encryptor)

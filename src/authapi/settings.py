@@ -31,6 +31,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from authapi.client_secret import ec_p256_key_problem
 from authapi.redirects import RedirectAllowList
 from authapi.relying_party import RelyingParty, Unusable, off_reason, relying_party
+from authapi.store.topology import parse_redis_url
 
 Algorithm: TypeAlias = Literal["ES256", "EdDSA", "RS256", "HS256"]
 IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -380,8 +381,8 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, url: str | None) -> str | None:
-        if url is not None and urlsplit(url).scheme not in ("redis", "rediss", "unix"):
-            raise ValueError("use redis://, rediss:// or unix://")
+        if url is not None:
+            parse_redis_url(url)
         return url
 
     @field_validator("smtp_url")

@@ -1,7 +1,8 @@
 """The token-store contract, run against both implementations.
 
 `MemoryTokenStore` (embedded default) and `RedisTokenStore` (real Redis, a key
-prefix of its own per test) must behave the same: create, the access-token
+prefix of its own per test; on one server, on a 3-master Cluster and behind
+Sentinel: tests/redis_topologies.py) must behave the same: create, the access-token
 check, the atomic rotate (rotated / replayed / stale / reused / unknown), sliding
 expiry inside the absolute lifetime, last use, revocation and expiry; and the
 sign-in challenges (open, an attempt budget spent atomically, close once, expiry).
@@ -17,12 +18,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 from authapi.store import Challenge, Outcome, RefreshBudget, Rotation, TokenStore
 from authapi.store.memory import MemoryTokenStore
 from authapi.store.redis import RedisTokenStore
 from tests.conftest import RedisSpace
+from tests.redis_topologies import Cluster, SentinelSet
 
 HOUR = 3600.0
 GRACE = 10.0
@@ -32,12 +34,14 @@ GRACE = 10.0
 class StoreUnderTest:
     store: TokenStore
     kind: str
-    redis_url: str | None = None
+    redis_url: str | None = None  # a plain redis:// URL to inspect the store's keys with
     prefix: str | None = None  # Redis only: every key of this test starts with it
 
-    def redis(self) -> Redis:
+    def redis(self) -> Redis | RedisCluster:
         """A separate client on the store's Redis, to look at the keys it wrote."""
         assert self.redis_url is not None
+        if self.kind == "cluster":
+            return RedisCluster.from_url(self.redis_url, decode_responses=True)
         return Redis.from_url(self.redis_url, decode_responses=True)
 
     async def keys(self) -> list[str]:
@@ -49,11 +53,16 @@ class StoreUnderTest:
 
 
 @asynccontextmanager
-async def redis_store(space: RedisSpace) -> AsyncIterator[StoreUnderTest]:
-    """A RedisTokenStore under a key prefix of its own; its keys are deleted afterwards."""
+async def redis_store(
+    space: RedisSpace, *, kind: str = "redis", store_url: str | None = None
+) -> AsyncIterator[StoreUnderTest]:
+    """A RedisTokenStore under a key prefix of its own; its keys are deleted afterwards.
+
+    `store_url` is what the store is opened with (a Sentinel or Cluster URL); `space.url`
+    a plain one on the same data, to inspect it."""
     prefix = f"{space.prefix}:store:{uuid.uuid4().hex}"
-    store = RedisTokenStore.from_url(space.url, prefix=prefix)
-    subject = StoreUnderTest(store=store, kind="redis", redis_url=space.url, prefix=prefix)
+    store = RedisTokenStore.from_url(store_url or space.url, prefix=prefix)
+    subject = StoreUnderTest(store=store, kind=kind, redis_url=space.url, prefix=prefix)
     try:
         yield subject
     finally:
@@ -66,20 +75,39 @@ async def redis_store(space: RedisSpace) -> AsyncIterator[StoreUnderTest]:
             await store.close()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster", "sentinel"])
 async def subject(request: pytest.FixtureRequest) -> AsyncIterator[StoreUnderTest]:
     if request.param == "memory":
         store = MemoryTokenStore()
         yield StoreUnderTest(store=store, kind="memory")
         await store.close()
         return
-    async with redis_store(request.getfixturevalue("redis_space")) as redis_subject:
+    async with topology_store(request, request.param) as redis_subject:
         yield redis_subject
 
 
-@pytest.fixture
-async def redis_subject(redis_space: RedisSpace) -> AsyncIterator[StoreUnderTest]:
-    async with redis_store(redis_space) as subject:
+@asynccontextmanager
+async def topology_store(
+    request: pytest.FixtureRequest, kind: str
+) -> AsyncIterator[StoreUnderTest]:
+    space: RedisSpace = request.getfixturevalue("redis_space")
+    if kind == "cluster":
+        cluster: Cluster = request.getfixturevalue("redis_cluster")
+        space = RedisSpace(url=f"redis://127.0.0.1:{cluster.nodes[0].port}", prefix=space.prefix)
+        store_url: str | None = cluster.url
+    elif kind == "sentinel":
+        sentinels: SentinelSet = request.getfixturevalue("redis_sentinels")
+        space = RedisSpace(url=f"redis://127.0.0.1:{sentinels.master.port}", prefix=space.prefix)
+        store_url = sentinels.url
+    else:
+        store_url = None
+    async with redis_store(space, kind=kind, store_url=store_url) as redis_subject:
+        yield redis_subject
+
+
+@pytest.fixture(params=["redis", "cluster", "sentinel"])
+async def redis_subject(request: pytest.FixtureRequest) -> AsyncIterator[StoreUnderTest]:
+    async with topology_store(request, request.param) as subject:
         yield subject
 
 
@@ -294,7 +322,7 @@ class TestExpiry:
         assert (await rotate(store, replay_id, parent, successor, now=now)).outcome is (
             Outcome.UNKNOWN
         )
-        if subject.kind == "redis":
+        if subject.kind != "memory":
             assert await subject.keys() == []
 
 
@@ -485,7 +513,7 @@ class TestChallenges:
 
         assert await store.try_challenge(challenge_id, token_hash=presented) is None
         assert await store.close_challenge(challenge_id) is False
-        if subject.kind == "redis":
+        if subject.kind != "memory":
             assert await subject.keys() == []
 
     async def test_fifty_concurrent_tries_spend_exactly_the_attempts(

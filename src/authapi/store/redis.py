@@ -16,6 +16,17 @@ milliseconds instead of a 503 for each dead connection in it. Replaying is safe:
 a rotation whose reply was lost is replayed as the parent within the grace window,
 which returns the same successor. A timeout (a frozen Redis) is not retried: it
 would only multiply the wait before the 503.
+
+Behind Sentinel, replication is asynchronous: a write the master acknowledged and
+died before passing on is gone after the failover. A lost new session or rotation
+only signs someone out; a lost revocation would bring a session back. So with
+Sentinel, every write that ends a session or moves its refresh token (revoke,
+rotate, which revokes on reuse) is followed on the same connection by
+`WAIT 1 <REPLICA_WAIT_MS>`: the answer comes once a replica holds it, and Sentinel
+promotes the replica that is furthest ahead. With no replica answering, the write
+goes on after that wait, on the master alone (a replica-less master has nothing to
+fail over to). On a Cluster, each shard's own replicas play the same part; WAIT is
+not sent there (a Cluster failover is the cluster's business: see the README).
 """
 
 from __future__ import annotations
@@ -23,16 +34,18 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from authapi.store import Challenge, LiveSession, Outcome, RefreshBudget, Rotation
+from authapi.store.topology import Layout, Opened, open_client, parse_redis_url
 
 SOCKET_TIMEOUT_SECONDS = 2.0
 RETRIES = 3
+REPLICA_WAIT_MS = 250
 
 
 def connection_options(prefix: str) -> dict[str, Any]:
@@ -105,18 +118,21 @@ def _ms(seconds: float) -> int:
 
 
 class RedisTokenStore:
-    def __init__(self, client: Redis, *, prefix: str) -> None:
-        self._redis = client
+    def __init__(self, opened: Opened, *, prefix: str, wait_for_replica: bool = False) -> None:
+        self._opened = opened
+        self._redis: Redis | RedisCluster = opened.client
         self._prefix = prefix
-        self._rotate = client.register_script(ROTATE_SCRIPT)
-        self._try_challenge = client.register_script(TRY_CHALLENGE_SCRIPT)
+        self._wait_for_replica = wait_for_replica
+        self._rotate = self._redis.register_script(ROTATE_SCRIPT)
+        self._try_challenge = self._redis.register_script(TRY_CHALLENGE_SCRIPT)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str) -> RedisTokenStore:
-        client = Redis.from_url(
-            url, decode_responses=True, health_check_interval=30, **connection_options(prefix)
-        )
-        return cls(client, prefix=prefix)
+        """One server, Sentinel or Cluster, as the URL says (authapi.store.topology)."""
+        topology = parse_redis_url(url)
+        options = {"health_check_interval": 30, **connection_options(prefix)}
+        opened = open_client(topology, options, decode_responses=True)
+        return cls(opened, prefix=prefix, wait_for_replica=topology.layout is Layout.SENTINEL)
 
     def key(self, session_id: str) -> str:
         return f"{self._prefix}:session:{{{session_id}}}"
@@ -159,18 +175,24 @@ class RedisTokenStore:
         ttl_seconds: float,
         budget: RefreshBudget | None = None,
     ) -> Rotation:
-        reply = await self._rotate(
-            keys=[self.key(session_id)],
-            args=[
-                presented_hash,
-                successor_hash,
-                _ms(now),
-                _ms(grace_seconds),
-                _ms(ttl_seconds),
-                budget.count if budget else 0,
-                _ms(budget.window_seconds) if budget else 0,
-            ],
-        )
+        keys = [self.key(session_id)]
+        args: list[str | int] = [
+            presented_hash,
+            successor_hash,
+            _ms(now),
+            _ms(grace_seconds),
+            _ms(ttl_seconds),
+            budget.count if budget else 0,
+            _ms(budget.window_seconds) if budget else 0,
+        ]
+        if self._wait_for_replica:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                # redis-py queues a script on a pipeline (its signature names clients only)
+                await self._rotate(keys=keys, args=args, client=pipe)  # type: ignore[arg-type]
+                pipe.wait(1, REPLICA_WAIT_MS)
+                reply, _ = await pipe.execute()
+        else:
+            reply = await self._rotate(keys=keys, args=args)
         outcome = Outcome(reply[0])
         user_id = reply[1] if len(reply) > 1 else None
         if outcome is Outcome.THROTTLED:
@@ -213,6 +235,8 @@ class RedisTokenStore:
         async with self._redis.pipeline(transaction=False) as pipe:
             for session_id in session_ids:
                 pipe.delete(self.key(session_id))
+            if self._wait_for_replica:
+                pipe.wait(1, REPLICA_WAIT_MS)
             await pipe.execute()
 
     def challenge_key(self, challenge_id: str) -> str:
@@ -288,4 +312,4 @@ class RedisTokenStore:
         return appendonly.get("appendonly") == "yes" or bool(save.get("save"))
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        await self._opened.close()

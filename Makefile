@@ -11,8 +11,8 @@ CLIENT_STAMP := $(CLIENT)/node_modules/.installed
 SPA := examples/spa
 SPA_STAMP := $(SPA)/node_modules/.installed
 
-.PHONY: run test lint typecheck client-test pytest browser screenshots compliance bench openapi \
-	client clean
+.PHONY: run test lint typecheck client-test pytest system-packages browser screenshots \
+	compliance bench image-test openapi client clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "authapi needs Python 3.11 or newer")'
@@ -27,8 +27,8 @@ run: $(STAMP)  ## serve the embedded default at http://127.0.0.1:8000
 test: lint typecheck client-test pytest  ## everything CI checks
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench alembic examples tools
-	$(BIN)/ruff format --check src tests bench alembic examples tools
+	$(BIN)/ruff check src tests bench alembic examples tools deploy
+	$(BIN)/ruff format --check src tests bench alembic examples tools deploy
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -56,23 +56,33 @@ $(SPA_STAMP): $(SPA)/package-lock.json $(CLIENT_STAMP)
 	npm ci --prefix $(SPA) --no-audit --no-fund
 	touch $(SPA_STAMP)
 
-# Debian's Chromium for the browser tests (tests/browser): Playwright drives it, and never
-# downloads a browser of its own. Installed as root (CI); anyone else is told how.
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update -q && DEBIAN_FRONTEND=noninteractive \
-				apt-get install -y -q --no-install-recommends chromium fonts-liberation; \
-		else \
-			echo "make browser: run 'sudo apt-get install chromium' for the browser tests"; \
-		fi; }
+# Debian's packages that tests drive, installed as root (CI) in one apt-get; anyone else is
+# told which are missing: Chromium for tests/browser (Playwright drives it, and never
+# downloads a browser of its own), a Compose implementation for compose.yaml's test (the
+# docker CLI's `compose` plugin, else Debian's docker-compose 1.29, which knows the Compose
+# Specification), and pgbouncer for tests/outage/test_pgbouncer.py.
+system-packages:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium fonts-liberation"; \
+	docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || \
+		missing="$$missing docker-compose"; \
+	[ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null 2>&1 || missing="$$missing pgbouncer"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -q --no-install-recommends $$missing; \
+	else \
+		echo "make system-packages: run 'sudo apt-get install$$missing' for the tests that use them"; \
+	fi
+
+browser: system-packages
 
 # the whole suite also checks the compliance matrix against what passed (tools/compliance.py)
-pytest: $(STAMP) $(OIDC_STAMP) $(SPA_STAMP) browser
+pytest: $(STAMP) $(OIDC_STAMP) $(SPA_STAMP) system-packages
 	$(BIN)/python -m pytest --requirements-report=$(REQUIREMENTS_REPORT) $(PYTEST_ARGS)
 	$(if $(PYTEST_ARGS),,$(BIN)/python tools/compliance.py check $(REQUIREMENTS_REPORT))
 
-screenshots: $(STAMP) browser  ## each built-in page at desktop and phone width, in build/screenshots
+screenshots: $(STAMP) system-packages  ## each built-in page at desktop and phone width, in build/screenshots
 	$(BIN)/python tools/screenshots.py build/screenshots
 
 compliance: $(STAMP)  ## regenerate docs/compliance.md (requirements.toml + test markers)
@@ -81,6 +91,13 @@ compliance: $(STAMP)  ## regenerate docs/compliance.md (requirements.toml + test
 
 bench: $(STAMP)  ## measure against PostgreSQL + Redis (see bench/README)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The production image for real (deploy/image_test.py, as root): Debian's dockerd, a
+# debootstrap stand-in for python:3.11-slim (Docker Hub is out of reach), the Dockerfile
+# built unchanged, migrate + serve on PostgreSQL and Redis, sign-up and sign-in over HTTP,
+# a non-root process, no compiler, no test files, the image size; cleans up after itself.
+image-test: $(STAMP)  ## build the Docker image and check it on PostgreSQL + Redis
+	$(BIN)/python deploy/image_test.py
 
 openapi: $(STAMP)  ## regenerate openapi.json from the app (and the client's types)
 	$(BIN)/authapi openapi --output openapi.json

@@ -2,16 +2,24 @@
 (kubernetes-validate's bundled ones, strict: no unknown fields), and saying what the
 service needs: probes on /healthz and /readyz, secrets by reference only, the metrics
 directory on an emptyDir, a grace period longer than the drain, a non-root read-only
-container, the migration as a Job."""
+container, the migration as a Job. And compose.yaml, rendered by a real Compose
+implementation (`docker compose config`, or Debian's `docker-compose config`)."""
 
 from __future__ import annotations
 
+import os
+import secrets
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
+from cryptography.fernet import Fernet
+
+from tests.conftest import REQUIRE_SERVICES
 
 MANIFESTS = Path(__file__).parent.parent / "deploy" / "kubernetes"
 KUBERNETES_VERSION = "1.31.0"
@@ -120,3 +128,94 @@ def test_the_job_migrates_and_the_service_reaches_the_pods() -> None:
         documents()["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]["name"]
         == (deployment["metadata"]["name"])
     )
+
+
+# --- compose.yaml ----------------------------------------------------------------------
+COMPOSE_FILE = Path(__file__).parent.parent / "compose.yaml"
+COMPOSE_SECRETS = {
+    "POSTGRES_PASSWORD": secrets.token_hex(16),
+    "AUTHAPI_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+}
+
+
+def compose_tool() -> list[str]:
+    """A real Compose implementation: the docker CLI's `compose` plugin, else Debian's
+    `docker-compose` (1.29, which knows the Compose Specification and
+    `service_completed_successfully`); `make system-packages` installs the latter."""
+    docker = shutil.which("docker")
+    if (
+        docker
+        and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
+    ):
+        return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    if legacy:
+        return [legacy]
+    message = (
+        "no Compose implementation (`docker compose`, `docker-compose`): run `make system-packages`"
+    )
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message}; AUTHAPI_TEST_REQUIRE_SERVICES=1 forbids skipping", pytrace=False)
+    pytest.skip(message)
+
+
+def compose_config(variables: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`compose config` on compose.yaml with exactly `variables` set: nothing from the
+    caller's environment, and an empty env file instead of any .env next to the file."""
+    env_file = tmp_path / "empty.env"
+    env_file.write_text("")
+    environment = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), **variables}
+    return subprocess.run(
+        [*compose_tool(), "--env-file", str(env_file), "--file", str(COMPOSE_FILE), "config"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+    )
+
+
+class TestCompose:
+    def test_it_renders_with_the_secrets_set(self, tmp_path: Path) -> None:
+        result = compose_config(COMPOSE_SECRETS, tmp_path)
+        assert result.returncode == 0, result.stderr
+        config = yaml.safe_load(result.stdout)
+        services = config["services"]
+        assert set(services) == {"authapi", "migrate", "postgres", "redis"}
+        # (Compose v2 adds `required: true` to each dependency; v1 does not)
+        conditions = {
+            name: dependency["condition"]
+            for name, dependency in services["authapi"]["depends_on"].items()
+        }
+        assert conditions == {
+            "migrate": "service_completed_successfully",
+            "postgres": "service_healthy",
+            "redis": "service_healthy",
+        }
+        assert services["migrate"]["command"] == ["migrate"]
+        assert services["migrate"]["restart"] == "no"
+        password = COMPOSE_SECRETS["POSTGRES_PASSWORD"]
+        key = COMPOSE_SECRETS["AUTHAPI_ENCRYPTION_KEYS"]
+        for name in ("authapi", "migrate"):
+            assert services[name]["image"] == "authapi"
+            assert Path(services[name]["build"]["context"]) == COMPOSE_FILE.parent
+            environment = services[name]["environment"]
+            assert f":{password}@postgres:5432/" in environment["AUTHAPI_DATABASE_URL"]
+            assert environment["AUTHAPI_REDIS_URL"].startswith("redis://redis:")
+            assert environment["AUTHAPI_ENCRYPTION_KEYS"] == key
+        assert "/healthz" in " ".join(services["authapi"]["healthcheck"]["test"])
+        assert services["postgres"]["image"] == "postgres:16"
+        assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == password
+        assert "pg_isready" in services["postgres"]["healthcheck"]["test"]
+        assert services["redis"]["image"] == "redis:7"
+        command = services["redis"]["command"]
+        assert command[command.index("--appendonly") + 1] == "yes"
+        assert command[command.index("--appendfsync") + 1] == "everysec"
+        assert "ping" in services["redis"]["healthcheck"]["test"]
+        assert set(config["volumes"]) == {"postgres-data", "redis-data"}
+
+    @pytest.mark.parametrize("missing", sorted(COMPOSE_SECRETS))
+    def test_a_missing_secret_stops_it(self, missing: str, tmp_path: Path) -> None:
+        variables = {name: value for name, value in COMPOSE_SECRETS.items() if name != missing}
+        result = compose_config(variables, tmp_path)
+        assert result.returncode != 0, result.stdout
+        assert f"set {missing}" in result.stderr

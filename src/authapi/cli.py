@@ -92,9 +92,9 @@ def _prepare_metrics_directory(settings: Settings) -> None:
 
 
 async def _migrate(settings: Settings, *, report: bool = False) -> None:
-    from authapi.db import check_database, current_revisions, make_engine, migrate
+    from authapi.db import check_database, current_revisions, engine_for, migrate
 
-    engine = make_engine(settings.effective_database_url)
+    engine = engine_for(settings)
     try:
         await _reach(check_database(engine), settings)
         before = await current_revisions(engine)
@@ -122,10 +122,10 @@ async def _reach(check: Coroutine[Any, Any, T], settings: Settings) -> T:
 
 async def _preflight(settings: Settings) -> None:
     """Open every resource once, so a bad setup fails here with one line."""
-    from authapi.db import make_engine, schema_is_current
+    from authapi.db import engine_for, schema_is_current
     from authapi.resources import Resources, StartupError
 
-    engine = make_engine(settings.effective_database_url)
+    engine = engine_for(settings)
     try:
         current = await _reach(schema_is_current(engine), settings)
     finally:
@@ -148,12 +148,12 @@ def cmd_keys(args: argparse.Namespace) -> None:
 
 
 async def _keys(action: str, *, activate_in: float) -> None:
-    from authapi.db import make_engine, make_sessionmaker
+    from authapi.db import engine_for, make_sessionmaker
     from authapi.encryption import Encryptor, load_encryption_keys
     from authapi.keys import KeyConfigError, KeyRepository
 
     settings = _settings()
-    engine = make_engine(settings.effective_database_url)
+    engine = engine_for(settings)
     try:
         repository = KeyRepository(
             make_sessionmaker(engine), Encryptor(load_encryption_keys(settings)), settings
@@ -187,12 +187,12 @@ def cmd_reencrypt(args: argparse.Namespace) -> None:
 
 
 async def _reencrypt() -> None:
-    from authapi.db import make_engine, make_sessionmaker
+    from authapi.db import engine_for, make_sessionmaker
     from authapi.encryption import Encryptor, load_encryption_keys
     from authapi.reencrypt import ReencryptError, reencrypt_all
 
     settings = _settings()
-    engine = make_engine(settings.effective_database_url)
+    engine = engine_for(settings)
     try:
         counts = await reencrypt_all(
             make_sessionmaker(engine), Encryptor(load_encryption_keys(settings))
@@ -285,11 +285,11 @@ def cmd_sessions(args: argparse.Namespace) -> None:
 
 
 async def _prune() -> None:
-    from authapi.db import make_engine, make_sessionmaker
+    from authapi.db import engine_for, make_sessionmaker
     from authapi.retention import prune
 
     settings = _settings()
-    engine = make_engine(settings.effective_database_url)
+    engine = engine_for(settings)
     try:
         pruned = await prune(make_sessionmaker(engine), settings)
     except Exception as exc:

@@ -8,8 +8,9 @@ migrations folder that ships inside the package.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
@@ -24,6 +25,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+if TYPE_CHECKING:
+    from authapi.settings import Settings
 
 CONNECT_TIMEOUT_SECONDS = 5
 STATEMENT_TIMEOUT_SECONDS = 10
@@ -45,7 +49,27 @@ def describe_database(url: str) -> str:
     return f"PostgreSQL at {parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database}"
 
 
-def make_engine(url: str) -> AsyncEngine:
+def engine_for(settings: Settings) -> AsyncEngine:
+    """The engine AUTHAPI_DATABASE_URL and AUTHAPI_DATABASE_POOL_MODE describe."""
+    return make_engine(
+        settings.effective_database_url,
+        transaction_pooling=settings.database_pool_mode == "transaction",
+    )
+
+
+def make_engine(url: str, *, transaction_pooling: bool = False) -> AsyncEngine:
+    """`transaction_pooling`: the URL is a pooler that hands each transaction, not each
+    connection, to a server (PgBouncer's pool_mode=transaction, and the poolers of hosted
+    PostgreSQL on their transaction port). A statement prepared on one connection of the
+    server may then be run on another, where it does not exist, or meet a statement of
+    the same name that another client prepared there. So asyncpg's statement cache and
+    SQLAlchemy's are off (asyncpg then parses again within each exchange instead of
+    relying on a statement outliving it) and every statement SQLAlchemy prepares gets a
+    name of its own. Each query costs one more parse on the server, and one-query reads
+    run in a transaction too (see resources._reader); nothing else changes: the outbox's
+    FOR UPDATE SKIP LOCKED and the key lock (pg_advisory_xact_lock) live inside one
+    transaction, migrations run in one, and
+    no session state (SET, LISTEN, session locks) is used anywhere."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": STATEMENT_TIMEOUT_SECONDS})
         database = engine.url.database
@@ -65,8 +89,16 @@ def make_engine(url: str) -> AsyncEngine:
             "timeout": CONNECT_TIMEOUT_SECONDS,
             "command_timeout": STATEMENT_TIMEOUT_SECONDS,
             "server_settings": {"application_name": "authapi"},
+            **(_WITHOUT_PREPARED_STATEMENTS if transaction_pooling else {}),
         },
     )
+
+
+_WITHOUT_PREPARED_STATEMENTS: dict[str, Any] = {
+    "statement_cache_size": 0,  # asyncpg's
+    "prepared_statement_cache_size": 0,  # SQLAlchemy's asyncpg dialect's
+    "prepared_statement_name_func": lambda: f"__authapi_{uuid.uuid4().hex}__",
+}
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
@@ -131,11 +163,17 @@ async def migrate(engine: AsyncEngine, revision: str = "head", *, action: str = 
         await connection.run_sync(_run_on, url, action, revision)
 
 
-def migrate_sync(url: str, revision: str = "head", *, action: str = "upgrade") -> None:
+def migrate_sync(
+    url: str,
+    revision: str = "head",
+    *,
+    action: str = "upgrade",
+    transaction_pooling: bool = False,
+) -> None:
     """The same from synchronous code (the CLI, sync test fixtures)."""
 
     async def _run() -> None:
-        engine = make_engine(url)
+        engine = make_engine(url, transaction_pooling=transaction_pooling)
         try:
             await migrate(engine, revision, action=action)
         finally:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from authapi import __version__
 from authapi.background import Background
-from authapi.db import check_database, describe_database, make_engine, make_sessionmaker
+from authapi.db import check_database, describe_database, engine_for, make_sessionmaker
 from authapi.encryption import Encryptor, load_encryption_keys
 from authapi.keys import KeyConfigError, KeyRepository, Keyring
 from authapi.mail import ConsoleMailer, Mailer, SmtpMailer
@@ -120,7 +120,7 @@ class Resources:
             yield cls(
                 settings=settings,
                 engine=engine,
-                reader=engine.execution_options(isolation_level="AUTOCOMMIT"),
+                reader=_reader(engine, settings),
                 sessionmaker=sessionmaker,
                 store=store,
                 encryptor=encryptor,
@@ -151,7 +151,7 @@ class Resources:
 
 # --- the parts, each closed by the stack when the service stops -----------------------
 async def _database(settings: Settings, stack: AsyncExitStack) -> AsyncEngine:
-    engine = make_engine(settings.effective_database_url)
+    engine = engine_for(settings)
     stack.push_async_callback(engine.dispose)
     try:
         await check_database(engine)
@@ -253,6 +253,16 @@ def _run_in_background(
     retention = RetentionLoop(sessionmaker, settings)
     retention.start()
     stack.push_async_callback(retention.stop)
+
+
+def _reader(engine: AsyncEngine, settings: Settings) -> AsyncEngine:
+    """The engine of one-query reads (/users/me): autocommit, so no BEGIN and ROLLBACK
+    around the one query; behind a transaction pooler, a transaction after all: there
+    SQLAlchemy prepares a statement in one exchange and runs it in the next, and only a
+    transaction keeps both on the same server connection."""
+    if settings.database_pool_mode == "transaction":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _open_store(settings: Settings) -> TokenStore:

@@ -161,6 +161,8 @@ class Settings(BaseSettings):
     # --- where things live ---------------------------------------------------
     data_dir: Path = Path("authapi-data")
     database_url: str | None = None
+    # "transaction" behind a pooler in transaction mode (PgBouncer): no prepared statements
+    database_pool_mode: Literal["session", "transaction"] = "session"
     redis_url: str | None = None
     redis_prefix: str = Field(default="authapi", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
 
@@ -424,6 +426,13 @@ class Settings(BaseSettings):
                 )
             if not self.signing_key_file.is_file():
                 raise ValueError(f"AUTHAPI_SIGNING_KEY_FILE {self.signing_key_file} does not exist")
+        if self.database_pool_mode == "transaction" and not self.effective_database_url.startswith(
+            "postgresql"
+        ):
+            raise ValueError(
+                "AUTHAPI_DATABASE_POOL_MODE=transaction is for PostgreSQL behind a pooler: "
+                "set AUTHAPI_DATABASE_URL"
+            )
         if self.redis_url is not None and not self.encryption_keys:
             # A shared deployment needs one shared secret; a generated file per
             # instance would make every instance reject the others' refresh tokens.

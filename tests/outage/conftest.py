@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -20,6 +21,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -28,6 +30,7 @@ import redis
 from authapi.db import migrate_sync
 from authapi.settings import Settings
 from tests.conftest import (
+    POSTGRES_ADMIN_DSN,
     Api,
     Mailbox,
     SmtpServer,
@@ -35,6 +38,7 @@ from tests.conftest import (
     free_port,
     in_thread,
     open_api,
+    service_missing,
 )
 
 T = TypeVar("T")
@@ -214,6 +218,97 @@ def private_postgres() -> Iterator[PrivatePostgres]:
             server.stop(mode="immediate")
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+
+# --- PgBouncer ----------------------------------------------------------------------------
+class PrivatePgBouncer:
+    """Debian's pgbouncer on a private port, in transaction pooling mode, in front of the
+    run's PostgreSQL (any database name). Two server connections per database, so many
+    clients share each one: a statement prepared by one client is on a connection another
+    client gets next. It refuses to run as root: it runs as `postgres`, in a folder of its
+    own."""
+
+    POOL_SIZE = 2
+
+    def __init__(self, root: Path, upstream_port: int) -> None:
+        self.root = root
+        self.port = free_port()
+        self.upstream_port = upstream_port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url_for(self, database: str) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        (self.root / "users.txt").write_text('"postgres" ""\n')
+        config = self.root / "pgbouncer.ini"
+        config.write_text(
+            "[databases]\n"
+            f"* = host=127.0.0.1 port={self.upstream_port}\n"
+            "[pgbouncer]\n"
+            "listen_addr = 127.0.0.1\n"
+            f"listen_port = {self.port}\n"
+            "unix_socket_dir =\n"
+            "auth_type = trust\n"
+            f"auth_file = {self.root / 'users.txt'}\n"
+            "pool_mode = transaction\n"
+            f"default_pool_size = {self.POOL_SIZE}\n"
+            "max_client_conn = 500\n"
+            f"logfile = {self.root / 'pgbouncer.log'}\n"
+            f"pidfile = {self.root / 'pgbouncer.pid'}\n"
+        )
+        for path in self.root.iterdir():
+            shutil.chown(path, user="postgres", group="postgres")
+        self.process = subprocess.Popen(
+            ["/usr/sbin/runuser", "-u", "postgres", "--", _pgbouncer_bin(), str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                log = self.root / "pgbouncer.log"
+                self.stop()
+                raise RuntimeError(f"pgbouncer did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _pgbouncer_bin() -> str:
+    found = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    if not Path(found).exists():
+        service_missing(
+            "pgbouncer", FileNotFoundError("install Debian's pgbouncer (make test does)")
+        )
+    return found
+
+
+@pytest.fixture(scope="session")
+def pgbouncer() -> Iterator[PrivatePgBouncer]:
+    root = Path(tempfile.mkdtemp(prefix="authapi-pgbouncer-"))
+    shutil.chown(root, user="postgres", group="postgres")
+    bouncer = PrivatePgBouncer(root, upstream_port=urlsplit(POSTGRES_ADMIN_DSN).port or 5432)
+    try:
+        bouncer.start()
+        yield bouncer
+    finally:
+        bouncer.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 # --- the app under test -----------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""AUTHAPI_REDIS_URL's three forms: one server, Sentinel, Cluster (authapi.store.topology)."""
+"""Where the backing services are: AUTHAPI_REDIS_URL's three forms (one server, Sentinel,
+Cluster: authapi.store.topology) and AUTHAPI_DATABASE_POOL_MODE's requirement."""
 
 from __future__ import annotations
 
@@ -63,3 +64,9 @@ def test_the_password_is_never_in_the_error_line(tmp_path: Path) -> None:
     line = config_error_line(raised.value)
     assert "name the master" in line
     assert "hunter2secret" not in line
+
+
+def test_transaction_pool_mode_needs_postgresql(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Settings(data_dir=tmp_path, database_pool_mode="transaction")
+    assert "AUTHAPI_DATABASE_POOL_MODE=transaction" in config_error_line(raised.value)

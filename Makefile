@@ -12,7 +12,7 @@ SPA := examples/spa
 SPA_STAMP := $(SPA)/node_modules/.installed
 
 .PHONY: run test lint typecheck client-test pytest system-packages browser screenshots \
-	compliance bench image-test openapi client clean
+	compliance bench capacity image-test openapi client clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "authapi needs Python 3.11 or newer")'
@@ -91,6 +91,12 @@ compliance: $(STAMP)  ## regenerate docs/compliance.md (requirements.toml + test
 
 bench: $(STAMP)  ## measure against PostgreSQL + Redis (see bench/README)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# bench/capacity.py measures (a few minutes), then README's capacity table is rendered
+# from the bench/capacity.json it wrote, so the two always agree
+capacity: $(STAMP)  ## measure what users, sessions and events need (see bench/README)
+	$(BIN)/python bench/capacity.py $(CAPACITY_ARGS)
+	$(BIN)/python bench/capacity.py --write-readme $(CAPACITY_ARGS)
 
 # The production image for real (deploy/image_test.py, as root): Debian's dockerd, a
 # debootstrap stand-in for python:3.11-slim (Docker Hub is out of reach), the Dockerfile

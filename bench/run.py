@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import importlib.util
+import json
 import math
 import multiprocessing
 import os
@@ -110,6 +111,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--redis-url", default=os.environ.get("AUTHAPI_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        metavar="PATH",
+        help="also write the numbers printed to PATH as JSON (bench/capacity.py reads them)",
     )
     args = parser.parse_args(argv)
     if not 4 <= args.rounds <= 31:
@@ -585,6 +592,18 @@ def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator > 0 else float("nan")
 
 
+def ratios(bound: BcryptBound, results: Results) -> dict[str, float]:
+    bare_rate = results.stream("bare")["rate"]
+    return {
+        "login_to_bcrypt_bound": _ratio(results.stream("login")["rate"], bound.bound),
+        "me_to_bare": _ratio(results.stream("me")["rate"], bare_rate),
+        "refresh_to_bare": _ratio(results.stream("refresh")["rate"], bare_rate),
+        "storm_p99_to_idle_p99": _ratio(
+            results.stream("storm", 1)["p99"], results.stream("idle")["p99"]
+        ),
+    }
+
+
 @dataclass(frozen=True)
 class Context:
     args: argparse.Namespace
@@ -666,12 +685,10 @@ def report(ctx: Context, results: Results) -> None:
             f"{_ms(summary['p99']):>9}{cpu:>16}  {_errors(summary)}"
         )
     print()
-    bare_rate = results.stream("bare")["rate"]
     idle, storm = results.stream("idle"), results.stream("storm", 1)
-    login_ratio = _ratio(results.stream("login")["rate"], bound.bound)
-    me_ratio = _ratio(results.stream("me")["rate"], bare_rate)
-    refresh_ratio = _ratio(results.stream("refresh")["rate"], bare_rate)
-    p99_ratio = _ratio(storm["p99"], idle["p99"])
+    figures = ratios(bound, results)
+    login_ratio, me_ratio = figures["login_to_bcrypt_bound"], figures["me_to_bare"]
+    refresh_ratio, p99_ratio = figures["refresh_to_bare"], figures["storm_p99_to_idle_p99"]
     print(f"{'ratio':<52}{'value':>8}   SPEC.md target")
     print("-" * 100)
     print(f"{'login throughput / bcrypt bound':<52}{login_ratio:>8.2f}   >= 0.90 (within 10%)")
@@ -695,6 +712,42 @@ def report(ctx: Context, results: Results) -> None:
         )
     for note in notes:
         print(f"note: {note}")
+
+
+def _finite(value: Any) -> Any:
+    """`value` with NaN (a phase without samples) as null: JSON has no NaN."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
+
+
+def write_json(path: Path, ctx: Context, results: Results) -> None:
+    """What `report` prints, as data (`--json`)."""
+    options = {name: value for name, value in vars(ctx.args).items() if name != "json"}
+    numbers = {
+        "measured_at": ctx.started.isoformat(timespec="seconds"),
+        "elapsed_seconds": ctx.elapsed,
+        "cores": ctx.bcrypt.cores,
+        "cpu_model": cpu_model(),
+        "options": {
+            name: masked(value) if name.endswith(("_dsn", "_url")) else value
+            for name, value in options.items()
+        },
+        "uvicorn": {"loop": ctx.uvicorn_loop, "http": ctx.uvicorn_http},
+        "bcrypt": {
+            "rounds": ctx.bcrypt.rounds,
+            "one_hash_seconds": ctx.bcrypt.one_hash,
+            "bound": ctx.bcrypt.bound,
+            "threaded_rate": ctx.bcrypt.threaded_rate,
+        },
+        "phases": results.phases,
+        "ratios": ratios(ctx.bcrypt, results),
+    }
+    path.write_text(json.dumps(_finite(numbers), indent=2) + "\n", encoding="utf-8")
 
 
 # --- the run -------------------------------------------------------------------------
@@ -781,21 +834,21 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
 
     print("measuring:", flush=True)
     results = measure(args, api=api, bare=bare, users=users, sessions=sessions)
-    report(
-        Context(
-            args=args,
-            bcrypt=bound,
-            postgres_version=postgres_version,
-            redis_version=redis_version,
-            started=started_wall,
-            load_before=load_before,
-            elapsed=time.monotonic() - started,
-            mails=sink.received,
-            uvicorn_loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-            uvicorn_http="httptools" if importlib.util.find_spec("httptools") else "h11",
-        ),
-        results,
+    ctx = Context(
+        args=args,
+        bcrypt=bound,
+        postgres_version=postgres_version,
+        redis_version=redis_version,
+        started=started_wall,
+        load_before=load_before,
+        elapsed=time.monotonic() - started,
+        mails=sink.received,
+        uvicorn_loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+        uvicorn_http="httptools" if importlib.util.find_spec("httptools") else "h11",
     )
+    report(ctx, results)
+    if args.json is not None:
+        write_json(args.json, ctx, results)
 
 
 def hash_seconds(rounds: int) -> float:

@@ -1,7 +1,11 @@
-"""The README stays true: its walkthrough runs as printed, its configuration table is complete."""
+"""The README stays true: its walkthrough runs as printed, its configuration table is complete,
+its capacity table is what bench/capacity.py renders from bench/capacity.json."""
 
 from __future__ import annotations
 
+import importlib
+import json
+import math
 import os
 import re
 import subprocess
@@ -9,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -16,6 +21,7 @@ from authapi.settings import Settings
 from tests.conftest import free_port, wait_until_answering
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+BENCH = README.parent / "bench"
 
 
 def walkthrough_script() -> str:
@@ -85,3 +91,70 @@ def test_readme_configuration_table_lists_every_setting() -> None:
     documented = set(re.findall(r"^\| `(AUTHAPI_[A-Z0-9_]+)` \|", text, re.M))
     settings = {f"AUTHAPI_{name.upper()}" for name in Settings.model_fields}
     assert documented == settings
+
+
+@pytest.fixture
+def capacity(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """bench/capacity.py, imported as the bench scripts import each other (from their folder)."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    return importlib.import_module("capacity")
+
+
+def test_readme_capacity_table_is_what_the_script_renders(capacity: ModuleType) -> None:
+    data = json.loads((BENCH / "capacity.json").read_text(encoding="utf-8"))
+    printed = capacity.readme_block(README.read_text(encoding="utf-8"))
+    assert printed == capacity.render_table(data), (
+        "README's capacity table is not what bench/capacity.json gives: "
+        "run `.venv/bin/python bench/capacity.py --write-readme`"
+    )
+
+
+def test_capacity_arithmetic(capacity: ModuleType) -> None:
+    """Round numbers through `needs`: 700,000 users on 3 devices signing in once a week make
+    300,000 sign-ins a day."""
+    day = 86_400
+    data = {
+        "settings": {
+            "known_sign_in_seconds": 30 * day,
+            "login_ip_windows_seconds": [60, 3600],
+            "session_lifetime_seconds": 30 * day,
+            "session_retention_days": 90,
+            "audit_retention_days": 365,
+        },
+        "redis": {
+            "session": {"memory_usage": 400, "keyspace_growth": 500},
+            "known_sign_in": {"memory_usage": 150, "keyspace_growth": 100},
+            "rate_limit_key": {"memory_usage": 200, "keyspace_growth": 300},
+        },
+        "postgres": {
+            "users": {"per_row": 400},
+            "sessions": {"per_row": 300},
+            "security_events": {"per_row": 250},
+        },
+        "bcrypt": {"seconds": 0.25},
+        "bench": {"login_to_bcrypt_bound": 1.05},  # above 1 is noise: counted as 1
+    }
+    assume = capacity.Assumptions(
+        devices_per_user=3,
+        sign_ins_per_device_per_day=1 / 7,
+        peak_to_average=2.0,
+        events_per_sign_in=2.0,
+    )
+    row = capacity.needs(data, 700_000, assume)
+    per_day, peak = 300_000, 300_000 / day * 2
+    assert row.sessions == 2_100_000
+    assert row.sign_ins_per_day == pytest.approx(per_day)
+    assert row.peak_sign_ins == pytest.approx(peak)
+    # each figure takes the larger of MEMORY USAGE and the keyspace's growth
+    assert row.redis_sessions == pytest.approx(2_100_000 * 500)
+    assert row.known_keys == pytest.approx(per_day * 30)
+    assert row.redis_known == pytest.approx(per_day * 30 * 150)
+    assert row.rate_limit_keys == pytest.approx(peak * 3660)
+    assert row.redis == pytest.approx(2_100_000 * 500 + per_day * 30 * 150 + peak * 3660 * 300)
+    # records stay for the session's 30 days plus 90 of retention
+    assert row.session_rows == pytest.approx(per_day * 120)
+    assert row.events == pytest.approx(per_day * 2 * 365)
+    assert row.postgres == pytest.approx(
+        700_000 * 400 + per_day * 120 * 300 + per_day * 2 * 365 * 250
+    )
+    assert row.sign_in_cores == math.ceil(peak / 4)  # 4 checks a second a core, never more

@@ -138,9 +138,22 @@ def keeps_on_error(db: AsyncSession) -> bool:
 
 
 async def check_database(engine: AsyncEngine) -> None:
-    """Raise if the database cannot answer a trivial query."""
-    async with engine.connect() as connection:
+    """Raise if the database cannot answer a trivial query.
+
+    Raises:
+        TimeoutError: saying which step ran out of time (connecting, or the query), so an
+            operator's one line tells a server that does not accept from one that is stuck.
+    """
+    try:
+        connection = await engine.connect()
+    except TimeoutError:
+        raise TimeoutError(f"no connection within {CONNECT_TIMEOUT_SECONDS} s") from None
+    try:
         await connection.execute(text("SELECT 1"))
+    except TimeoutError:
+        raise TimeoutError(f"no answer to SELECT 1 within {STATEMENT_TIMEOUT_SECONDS} s") from None
+    finally:
+        await connection.close()
 
 
 def _alembic_config(url: str) -> Config:

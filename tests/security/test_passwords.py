@@ -269,6 +269,9 @@ class TestHashes:
     async def test_hashing_runs_off_the_event_loop(self, make_api: Callable[..., Any]) -> None:
         # cost 12 (~0.3 s a hash here); an unknown email costs one hash (the dummy)
         async with make_api(bcrypt_rounds=12) as api:
+            # a first sign-in does one-time work on the loop (the route's first call, the
+            # database's first connection): not what is measured here
+            assert (await api.login(unique_email(), PASSWORD)).status_code == 401
             # a full garbage collection pauses the loop for ~0.1 s whatever the app does
             gc.collect()
             gc.disable()
@@ -289,9 +292,11 @@ class TestHashes:
             assert (await login).status_code == 401
 
         assert login_seconds > 0.1, f"a cost-12 hash took only {login_seconds:.3f}s"
-        # on the loop, the hash would have held the loop for most of the login
+        # on the loop, the hash would have held the loop for most of the login; off it, the
+        # longest pause is the scheduler's (2 cores: the hashing thread, the loop and the
+        # suite's other processes take turns), far below half
         assert len(gaps) >= 5, gaps
-        assert max(gaps) < login_seconds / 3, (max(gaps), login_seconds)
+        assert max(gaps) < login_seconds / 2, (max(gaps), login_seconds)
 
 
 async def test_a_refused_password_creates_no_account(api: Api) -> None:

@@ -111,12 +111,13 @@ def build_request(
     *,
     body: bytes | None = None,
     headers: dict[str, str] | None = None,
+    content_type: str = "application/json",
 ) -> bytes:
     lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{port}", f"User-Agent: {USER_AGENT}"]
     for name, value in (headers or {}).items():
         lines.append(f"{name}: {value}")
     if body is not None:
-        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+        lines += [f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
 
 
@@ -334,11 +335,16 @@ def run_phase(spec: dict[str, Any], conn: Connection) -> None:
 
 # --- setup helpers (used by run.py in its own process) -------------------------------------
 async def get(port: int, path: str, *, token: str | None = None) -> tuple[int, bytes]:
+    if token is None:
+        return await send(port, build_request("GET", path, port))
+    return await send(port, bearer_get(port, path, token))
+
+
+async def send(port: int, request: bytes) -> tuple[int, bytes]:
+    """One request on a connection of its own: (status, body)."""
     connection = Connection11(port)
     try:
-        if token is None:
-            return await connection.request(build_request("GET", path, port))
-        return await connection.request(bearer_get(port, path, token))
+        return await connection.request(request)
     finally:
         connection.close()
 

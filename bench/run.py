@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import importlib.util
 import json
@@ -26,6 +27,7 @@ import math
 import multiprocessing
 import os
 import platform
+import secrets
 import shutil
 import signal
 import socket
@@ -45,6 +47,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
+import cpu_profile  # bench/cpu_profile.py
 import load  # bench/load.py (this script's folder is on sys.path)
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -113,6 +116,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--redis-url", default=os.environ.get("AUTHAPI_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
     )
     parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="record authapi's CPU with py-spy during each of its phases into DIR and print "
+        "where it goes per request (bench/cpu_profile.py; one worker only)",
+    )
+    parser.add_argument(
         "--json",
         type=Path,
         metavar="PATH",
@@ -125,6 +135,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--duration must be within 0.5..120 s and --warmup within 0..30 s")
     if not 1 <= args.concurrency <= 512 or not 1 <= args.workers <= 16:
         parser.error("--concurrency must be within 1..512 and --workers within 1..16")
+    if args.profile is not None:
+        if args.workers != 1:
+            parser.error("--profile samples one process: use --workers 1")
+        if not (shutil.which("py-spy") or (Path(sys.executable).parent / "py-spy").exists()):
+            parser.error("--profile needs py-spy (pip install py-spy; it is a dev dependency)")
+        args.profile.mkdir(parents=True, exist_ok=True)
     args.users = max(args.users, args.concurrency)
     return args
 
@@ -379,6 +395,27 @@ def clean_environment() -> dict[str, str]:
 UNLIMITED = "1000000/minute"
 
 
+# a resource server allowed to introspect (the bench's own, made up for each run's service)
+INTROSPECTION_CLIENT = "bench-resource-server"
+INTROSPECTION_SECRET = secrets.token_urlsafe(24)
+
+
+def introspection_request(port: int, access_token: str) -> bytes:
+    """POST /auth/introspect as a resource server sends it: form-encoded, HTTP Basic."""
+    credentials = base64.b64encode(
+        f"{INTROSPECTION_CLIENT}:{INTROSPECTION_SECRET}".encode()
+    ).decode()
+    body = f"token={access_token}&token_type_hint=access_token".encode()
+    return load.build_request(
+        "POST",
+        "/auth/introspect",
+        port,
+        body=body,
+        headers={"Authorization": f"Basic {credentials}"},
+        content_type="application/x-www-form-urlencoded",
+    )
+
+
 def service_env(
     *, database_url: str, redis_url: str, prefix: str, smtp_port: int, rounds: int
 ) -> dict[str, str]:
@@ -405,6 +442,7 @@ def service_env(
         "AUTHAPI_REFRESH_RATE_LIMIT_PER_SESSION": UNLIMITED,
         "AUTHAPI_REGISTER_RATE_LIMIT_PER_IP": UNLIMITED,
         "AUTHAPI_EMAIL_RATE_LIMIT_PER_ADDRESS": UNLIMITED,
+        "AUTHAPI_INTROSPECTION_CLIENTS": f"{INTROSPECTION_CLIENT}:{INTROSPECTION_SECRET}",
     }
 
 
@@ -424,11 +462,13 @@ def group_cpu_seconds(group: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def run_phase(title: str, spec: dict[str, Any], server: Server) -> dict[str, Any]:
+def run_phase(
+    title: str, spec: dict[str, Any], server: Server, *, profile_to: Path | None = None
+) -> dict[str, Any]:
     """Run one phase in a fresh load process (spawned: it shares nothing with us).
 
     The load process says when its measured window opens and closes; the server's CPU
-    time is sampled at those moments."""
+    time is sampled at those moments (and py-spy records it then, with `profile_to`)."""
     print(f"  {title} ...", flush=True)
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
@@ -439,6 +479,7 @@ def run_phase(title: str, spec: dict[str, Any], server: Server) -> dict[str, Any
     deadline = time.monotonic() + budget
     cpu: dict[str, float] = {}
     message: dict[str, Any] | None = None
+    recorder: subprocess.Popen[bytes] | None = None
     try:
         while message is None:
             if not receiver.poll(max(0.0, deadline - time.monotonic())):
@@ -448,6 +489,8 @@ def run_phase(title: str, spec: dict[str, Any], server: Server) -> dict[str, Any
             received = receiver.recv()
             if isinstance(received, str):  # "start" / "end" of the measured window
                 cpu[received] = group_cpu_seconds(server.process.pid)
+                if received == "start" and profile_to is not None:
+                    recorder = record_profile(server, spec["duration"], profile_to)
             else:
                 message = received
     except EOFError:
@@ -460,6 +503,12 @@ def run_phase(title: str, spec: dict[str, Any], server: Server) -> dict[str, Any
         if process.is_alive():
             process.kill()
             process.join()
+        if recorder is not None:
+            try:
+                recorder.wait(PROFILE_SLACK_SECONDS)
+            except subprocess.TimeoutExpired:
+                recorder.kill()
+                recorder.wait()
     if not message["ok"]:
         raise SetupError(f"the load process failed during {title!r}: {message['error']}")
     result: dict[str, Any] = message["result"]
@@ -467,6 +516,33 @@ def run_phase(title: str, spec: dict[str, Any], server: Server) -> dict[str, Any
         "duration"
     ]
     return result
+
+
+PROFILE_SLACK_SECONDS = 30.0
+
+
+def record_profile(server: Server, seconds: float, output: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the server for the measured window (raw stacks, see cpu_profile.py)."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    return subprocess.Popen(
+        [
+            py_spy,
+            "record",
+            "--pid",
+            str(server.process.pid),
+            "--duration",
+            str(max(1, round(seconds))),
+            "--rate",
+            "250",
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--output",
+            str(output),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 @dataclass
@@ -495,17 +571,23 @@ def measure(
     bare: Server,
     users: list[tuple[str, str]],
     sessions: list[dict[str, Any]],
+    bare_token: str,
 ) -> Results:
     base = {"warmup": args.warmup, "duration": args.duration}
     concurrency = args.concurrency
     access = [session["access_token"] for session in sessions]
     me_request = load.bearer_get(api.port, "/users/me", access[0])
     ping = load.build_request("GET", "/ping", bare.port)
+    verify = load.bearer_get(bare.port, "/verify", bare_token)
     user_list = [list(user) for user in users]
     phases = {
         "bare": (
             f"bare FastAPI route, {concurrency} connections",
             {"port": bare.port, "streams": [_fixed("bare", [ping] * concurrency)]},
+        ),
+        "es256": (
+            f"FastAPI route verifying an ES256 JWT, {concurrency} connections",
+            {"port": bare.port, "streams": [_fixed("es256", [verify] * concurrency)]},
         ),
         "me": (
             f"GET /users/me, {concurrency} connections",
@@ -526,6 +608,15 @@ def measure(
                         "kind": "refresh",
                         "tokens": [session["refresh_token"] for session in sessions],
                     }
+                ],
+            },
+        ),
+        "introspect": (
+            f"POST /auth/introspect (access tokens), {concurrency} connections",
+            {
+                "port": api.port,
+                "streams": [
+                    _fixed("introspect", [introspection_request(api.port, t) for t in access])
                 ],
             },
         ),
@@ -550,8 +641,9 @@ def measure(
     }
     results = Results(phases={})
     for key, (title, spec) in phases.items():
-        server = bare if key == "bare" else api
-        results.phases[key] = run_phase(title, {**base, **spec}, server)
+        server = bare if key in ("bare", "es256") else api
+        recording = args.profile / f"{key}.txt" if args.profile and server is api else None
+        results.phases[key] = run_phase(title, {**base, **spec}, server, profile_to=recording)
         for each in (api, bare):
             if not each.alive():
                 raise each.failure(f"died during {title!r}")
@@ -598,6 +690,8 @@ def ratios(bound: BcryptBound, results: Results) -> dict[str, float]:
         "login_to_bcrypt_bound": _ratio(results.stream("login")["rate"], bound.bound),
         "me_to_bare": _ratio(results.stream("me")["rate"], bare_rate),
         "refresh_to_bare": _ratio(results.stream("refresh")["rate"], bare_rate),
+        "introspect_to_bare": _ratio(results.stream("introspect")["rate"], bare_rate),
+        "es256_route_to_bare": _ratio(results.stream("es256")["rate"], bare_rate),
         "storm_p99_to_idle_p99": _ratio(
             results.stream("storm", 1)["p99"], results.stream("idle")["p99"]
         ),
@@ -665,8 +759,10 @@ def report(ctx: Context, results: Results) -> None:
     print("-" * 100)
     rows = [
         ("bare", 0, f"bare FastAPI route (c={c})"),
+        ("es256", 0, f"FastAPI route verifying ES256 (c={c})"),
         ("me", 0, f"GET /users/me (c={c})"),
         ("refresh", 0, f"POST /auth/refresh (c={c} rotating chains)"),
+        ("introspect", 0, f"POST /auth/introspect (c={c})"),
         ("login", 0, f"POST /auth/login (c={c}, {args.users} users)"),
         ("idle", 0, "GET /users/me idle (c=1)"),
         ("storm", 1, "GET /users/me during a login storm (c=1)"),
@@ -687,17 +783,28 @@ def report(ctx: Context, results: Results) -> None:
     print()
     idle, storm = results.stream("idle"), results.stream("storm", 1)
     figures = ratios(bound, results)
-    login_ratio, me_ratio = figures["login_to_bcrypt_bound"], figures["me_to_bare"]
-    refresh_ratio, p99_ratio = figures["refresh_to_bare"], figures["storm_p99_to_idle_p99"]
+    login_ratio, p99_ratio = figures["login_to_bcrypt_bound"], figures["storm_p99_to_idle_p99"]
     print(f"{'ratio':<52}{'value':>8}   SPEC.md target")
     print("-" * 100)
     print(f"{'login throughput / bcrypt bound':<52}{login_ratio:>8.2f}   >= 0.90 (within 10%)")
-    print(f"{'GET /users/me throughput / bare route':<52}{me_ratio:>8.2f}   close to 1")
-    print(f"{'POST /auth/refresh throughput / bare route':<52}{refresh_ratio:>8.2f}   close to 1")
+    rows_of_goals = [
+        ("route verifying ES256 / bare route (reference)", "es256_route_to_bare", "-"),
+        ("GET /users/me throughput / bare route", "me_to_bare", ">= 0.35 (issue 18)"),
+        ("POST /auth/refresh throughput / bare route", "refresh_to_bare", ">= 0.30 (issue 18)"),
+        (
+            "POST /auth/introspect throughput / bare route",
+            "introspect_to_bare",
+            ">= 0.35 (issue 18)",
+        ),
+    ]
+    for label, name, goal in rows_of_goals:
+        print(f"{label:<52}{figures[name]:>8.2f}   {goal}")
     print(
         f"{'GET /users/me p99, login storm / idle':<52}{p99_ratio:>8.2f}   "
         f"a few times at most ({_ms(storm['p99'])} ms vs {_ms(idle['p99'])} ms)"
     )
+    if ctx.args.profile is not None:
+        print_profiles(ctx.args.profile, results)
     notes = []
     if results.undrained:
         notes.append(f"{results.undrained} request(s) still in flight at a phase's drain deadline")
@@ -712,6 +819,19 @@ def report(ctx: Context, results: Results) -> None:
         )
     for note in notes:
         print(f"note: {note}")
+
+
+def print_profiles(directory: Path, results: Results) -> None:
+    """Where authapi's CPU went in each profiled phase, per request (bench/cpu_profile.py)."""
+    for phase in ("me", "refresh", "introspect"):
+        recording = directory / f"{phase}.txt"
+        if not recording.exists():
+            continue
+        summary = results.stream(phase)
+        per_request = results.phases[phase]["server_cpu"] / summary["rate"]
+        print()
+        print(f"where {phase!r} spends its {per_request * 1e6:.0f} µs of CPU per request:")
+        print(cpu_profile.report(cpu_profile.breakdown(recording), per_request))
 
 
 def _finite(value: Any) -> Any:
@@ -831,9 +951,22 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
         raise api.failure(f"setup requests failed: {type(exc).__name__}: {exc}") from None
     if status != 200:
         raise api.failure(f"GET /users/me answered {status}: {body[:200]!r}")
+    introspected = asyncio.run(
+        asyncio.wait_for(
+            load.send(api.port, introspection_request(api.port, sessions[0]["access_token"])), 10
+        )
+    )
+    if introspected[0] != 200 or b'"active":true' not in introspected[1]:
+        raise api.failure(f"POST /auth/introspect answered {introspected[0]}: {introspected[1]!r}")
+    status, body = asyncio.run(asyncio.wait_for(load.get(bare.port, "/token"), 10))
+    if status != 200:
+        raise bare.failure(f"GET /token answered {status}: {body[:200]!r}")
+    bare_token = json.loads(body)["access_token"]
 
     print("measuring:", flush=True)
-    results = measure(args, api=api, bare=bare, users=users, sessions=sessions)
+    results = measure(
+        args, api=api, bare=bare, users=users, sessions=sessions, bare_token=bare_token
+    )
     ctx = Context(
         args=args,
         bcrypt=bound,

@@ -49,6 +49,8 @@ for _name in [
 ]:
     del os.environ[_name]
 
+import fastapi.dependencies.models as fastapi_dependency_models  # noqa: E402
+
 from authapi.app import create_app  # noqa: E402
 from authapi.db import migrate_sync  # noqa: E402
 from authapi.models import OutboxMessage  # noqa: E402
@@ -131,6 +133,29 @@ def postgres() -> Iterator[PostgresDatabase]:
     """The run's shared, migrated database."""
     with temporary_postgres("test") as database:
         yield database
+
+
+# --- each test's app goes with it -------------------------------------------------
+def release_finished_apps() -> None:
+    """Empty FastAPI's module-level caches of how it classified each endpoint and
+    dependency (LRU caches of 4,096 entries holding the callables themselves).
+
+    fastapi_offline's docs routes are closures over their app, so through those caches
+    every test's app stayed alive: hundreds of apps, a heap of gigabytes, and by the
+    middle of a run full garbage collections of several seconds, long enough to time
+    out an asyncpg connect (the 'database unreachable: TimeoutError' at start that CI
+    saw now and then). A service has one app per process: this is the suite's problem.
+    """
+    for value in vars(fastapi_dependency_models).values():
+        cache_clear = getattr(value, "cache_clear", None)
+        if callable(cache_clear):
+            cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _release_finished_app() -> Iterator[None]:
+    yield
+    release_finished_apps()
 
 
 # --- Redis -----------------------------------------------------------------------

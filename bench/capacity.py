@@ -61,7 +61,7 @@ from run import (
     create_database,
     guarded,
     masked,
-    quietly,
+    open_redis_space,
     version_of,
     with_database,
 )
@@ -311,27 +311,12 @@ def open_redis(url: str, stack: contextlib.ExitStack) -> tuple[str, str]:
     """Choose a prefix and arrange for its keys to be deleted; returns (prefix, version)."""
     client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)
     try:
-        version = str(client.info("server").get("redis_version", "?"))
         prefix = fresh_prefix(client)
     except redis.RedisError as exc:
-        client.close()
         raise SetupError(f"Redis at {masked(url)}: {type(exc).__name__}: {exc}") from None
-
-    def remove_keys() -> None:
-        try:
-            batch = []
-            for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-                batch.append(key)
-                if len(batch) >= PIPELINE:
-                    client.delete(*batch)
-                    batch = []
-            if batch:
-                client.delete(*batch)
-        finally:
-            client.close()
-
-    stack.callback(quietly, f"Redis keys {prefix}:*", remove_keys)
-    return prefix, version
+    finally:
+        client.close()
+    return prefix, open_redis_space(url, prefix, stack)
 
 
 async def measure_sessions(

@@ -281,7 +281,7 @@ def create_database(admin_dsn: str, name: str, stack: contextlib.ExitStack) -> t
 
 
 def open_redis_space(url: str, prefix: str, stack: contextlib.ExitStack) -> str:
-    """Check Redis and arrange for every key under `prefix` to be deleted; returns its version."""
+    """Check Redis and arrange for every key under `prefix:` to be deleted; returns its version."""
     import redis
 
     client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=5)
@@ -293,12 +293,18 @@ def open_redis_space(url: str, prefix: str, stack: contextlib.ExitStack) -> str:
 
     def remove_keys() -> None:
         try:
-            for key in client.scan_iter(match=f"*{prefix}*", count=1000):
-                client.delete(key)
+            batch: list[bytes] = []
+            for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    client.delete(*batch)
+                    batch = []
+            if batch:
+                client.delete(*batch)
         finally:
             client.close()
 
-    stack.callback(quietly, f"Redis keys {prefix}*", remove_keys)
+    stack.callback(quietly, f"Redis keys {prefix}:*", remove_keys)
     return str(info.get("redis_version", "?"))
 
 

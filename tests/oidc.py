@@ -51,6 +51,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from tests.conftest import PASSWORD, PUBLIC_URL, bearer, service_missing
+from tests.processes import stop_process
 
 PROVIDER_DIR = Path(__file__).parent / "oidc_provider"
 SERVER_SCRIPT = PROVIDER_DIR / "server.mjs"
@@ -170,16 +171,6 @@ def _read_lines(stream: IO[str], lines: queue.Queue[str | None]) -> None:
     lines.put(None)
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_TIMEOUT_SECONDS)
-
-
 @contextmanager
 def start_provider(
     *,
@@ -245,7 +236,7 @@ def start_provider(
         try:
 
             def failure(reason: str) -> AssertionError:
-                _stop(process)
+                stop_process(process, STOP_TIMEOUT_SECONDS)
                 log.seek(0)
                 output = log.read().decode("utf-8", errors="replace")
                 return AssertionError(f"the OpenID provider {reason}; its stderr:\n{output}")
@@ -270,7 +261,7 @@ def start_provider(
                 other_client_secret=other_secret,
             )
         finally:
-            _stop(process)
+            stop_process(process, STOP_TIMEOUT_SECONDS)
             reader.join(timeout=STOP_TIMEOUT_SECONDS)
             process.stdout.close()
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import redis
 
+from tests.processes import stop_process
+
 START_TIMEOUT_SECONDS = 20.0
 SERVICE_NAME = "authapi-test"
 
@@ -112,14 +114,8 @@ class Node:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            stop_process(process)
 
 
 @dataclass

@@ -25,7 +25,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import redis
 
 from authapi.db import migrate_sync
 from authapi.settings import Settings
@@ -40,6 +39,8 @@ from tests.conftest import (
     open_api,
     service_missing,
 )
+from tests.processes import stop_process
+from tests.redis_topologies import Node
 
 T = TypeVar("T")
 
@@ -49,54 +50,12 @@ ANSWER_BOUND_SECONDS = 6.0
 
 
 # --- Redis ------------------------------------------------------------------------
-class PrivateRedis:
+class PrivateRedis(Node):
     """`redis-server` on its own port, without persistence: a restart starts empty."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        assert self.process is None, "already running"
-        self.process = subprocess.Popen(
-            [
-                shutil.which("redis-server") or "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port, socket_connect_timeout=1, socket_timeout=1)
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        try:
-            while True:
-                try:
-                    if client.ping():
-                        return
-                except redis.RedisError:
-                    pass
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"redis-server did not start on port {self.port}")
-                time.sleep(0.02)
-        finally:
-            client.close()
 
     def freeze(self) -> None:
         """SIGSTOP: the port still accepts connections, but nothing ever answers."""
@@ -108,16 +67,8 @@ class PrivateRedis:
             self.process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None:
-            return
-        process.send_signal(signal.SIGCONT)  # a frozen server could not act on SIGTERM
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        self.thaw()  # a frozen server could not act on SIGTERM
+        super().stop()
 
 
 @pytest.fixture
@@ -279,14 +230,8 @@ class PrivatePgBouncer:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            stop_process(process)
 
 
 def _pgbouncer_bin() -> str:

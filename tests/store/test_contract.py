@@ -44,6 +44,15 @@ class StoreUnderTest:
             return RedisCluster.from_url(self.redis_url, decode_responses=True)
         return Redis.from_url(self.redis_url, decode_responses=True)
 
+    async def assert_about_an_hour_left(self, keys: list[str]) -> None:
+        """Each key expires in about an hour (never "no expiry", -1)."""
+        client = self.redis()
+        try:
+            for key in keys:
+                assert 3500_000 < await client.pttl(key) <= 3600_000, key
+        finally:
+            await client.aclose()
+
     async def keys(self) -> list[str]:
         client = self.redis()
         try:
@@ -415,13 +424,7 @@ class TestRedisKeys:
 
         keys = await redis_subject.keys()
         assert len(keys) == 2
-        client = redis_subject.redis()
-        try:
-            for key in keys:
-                # about an hour left (the refresh TTL), never "no expiry" (-1)
-                assert 3500_000 < await client.pttl(key) <= 3600_000, key
-        finally:
-            await client.aclose()
+        await redis_subject.assert_about_an_hour_left(keys)  # the refresh TTL, never none
         assert {key for key in keys if f"{{{session_id}}}" in key}
         assert {key for key in keys if f"{{{other_id}}}" in key}
         assert all(f"{{{session_id}}}" in key or f"{{{other_id}}}" in key for key in keys)
@@ -720,3 +723,91 @@ class TestRefreshBudget:
             result = await rotate(store, session_id, current, successor, now=created + step + 1)
             assert result.outcome is Outcome.ROTATED
             current = successor
+
+
+def uid() -> str:
+    return str(uuid.uuid4())
+
+
+class TestProfiles:
+    """The kept profile of `/users/me`: read with the session check, kept only under the
+    generation it was read at, forgotten (generation moved on) after a change."""
+
+    async def test_nothing_is_kept_at_first(self, store: TokenStore) -> None:
+        session_id, _, _ = await started(store)
+        seen = await store.session_profile(session_id, uid())
+        assert (seen.active, seen.profile, seen.generation) == (True, None, 0)
+
+    async def test_the_session_check_is_the_access_token_check(self, store: TokenStore) -> None:
+        user_id = uid()
+        session_id, _, _ = await started(store, user_id=user_id)
+        await store.keep_profile(user_id, "{}", generation=0, ttl_seconds=HOUR)
+        await store.revoke([session_id])
+        seen = await store.session_profile(session_id, user_id)
+        assert seen.active is False
+        assert (await store.session_profile(sid(), user_id)).active is False
+
+    async def test_a_kept_profile_is_read_back(self, store: TokenStore) -> None:
+        user_id = uid()
+        session_id, _, _ = await started(store, user_id=user_id)
+        assert await store.keep_profile(user_id, '{"a":1}', generation=0, ttl_seconds=HOUR)
+        seen = await store.session_profile(session_id, user_id)
+        assert (seen.active, seen.profile, seen.generation) == (True, '{"a":1}', 0)
+
+    async def test_forgetting_drops_the_profile_and_moves_the_generation(
+        self, store: TokenStore
+    ) -> None:
+        user_id, other = uid(), uid()
+        session_id, _, _ = await started(store, user_id=user_id)
+        await store.keep_profile(user_id, "old", generation=0, ttl_seconds=HOUR)
+        await store.keep_profile(other, "other's", generation=0, ttl_seconds=HOUR)
+        await store.forget_profiles([user_id], ttl_seconds=HOUR)
+        seen = await store.session_profile(session_id, user_id)
+        assert (seen.profile, seen.generation) == (None, 1)
+        assert (await store.session_profile(session_id, other)).profile == "other's"
+
+    async def test_a_profile_read_before_a_change_is_not_kept_after_it(
+        self, store: TokenStore
+    ) -> None:
+        """The race the generation is for: a reader misses, reads the database, and
+        a change commits and is forgotten before the reader keeps what it read."""
+        user_id = uid()
+        session_id, _, _ = await started(store, user_id=user_id)
+        before = await store.session_profile(session_id, user_id)
+        await store.forget_profiles([user_id], ttl_seconds=HOUR)  # the change, committed
+        kept = await store.keep_profile(
+            user_id, "stale", generation=before.generation, ttl_seconds=HOUR
+        )
+        assert kept is False
+        assert (await store.session_profile(session_id, user_id)).profile is None
+        # a read after the change keeps what it read
+        after = await store.session_profile(session_id, user_id)
+        assert await store.keep_profile(
+            user_id, "fresh", generation=after.generation, ttl_seconds=HOUR
+        )
+        assert (await store.session_profile(session_id, user_id)).profile == "fresh"
+
+    async def test_forgetting_no_one_is_a_no_op(self, store: TokenStore) -> None:
+        await store.forget_profiles([], ttl_seconds=HOUR)
+
+    async def test_a_kept_profile_expires(self, store: TokenStore) -> None:
+        user_id = uid()
+        session_id, _, _ = await started(store, user_id=user_id)
+        await store.keep_profile(user_id, "short", generation=0, ttl_seconds=0.05)
+        await asyncio.sleep(0.12)
+        assert (await store.session_profile(session_id, user_id)).profile is None
+
+
+class TestRedisProfileKeys:
+    async def test_profile_keys_expire_and_carry_the_user_hash_tag(
+        self, redis_subject: StoreUnderTest
+    ) -> None:
+        store, user_id = redis_subject.store, uid()
+        await store.keep_profile(user_id, "p", generation=0, ttl_seconds=HOUR)
+        changed = uid()
+        await store.forget_profiles([changed], ttl_seconds=HOUR)
+        keys = await redis_subject.keys()
+        assert sorted(keys) == sorted(
+            f"{redis_subject.prefix}:profile:{{{user}}}" for user in (user_id, changed)
+        )
+        await redis_subject.assert_about_an_hour_left(keys)

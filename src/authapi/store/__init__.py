@@ -19,6 +19,12 @@ id_token is noted when it signs in (`remember_first`), so it cannot sign in twic
 And it keeps single-use values for a while (`stash` / `take`): the state of an
 OpenID Connect sign-in between the redirect to the provider and the callback.
 
+And it keeps each signed-in user's profile as `/users/me` shows it, under a
+generation number (authapi.services.profiles): `session_profile` answers the
+session check and the kept profile in one round trip; `keep_profile` keeps one
+only if the generation has not moved since it was read; `forget_profiles` moves
+it on and drops what is kept, after every change to a profile is committed.
+
 Two implementations share one contract test suite: `RedisTokenStore` (shared by
 every instance; rotation is one Lua script) and `MemoryTokenStore` (the embedded
 default, one process).
@@ -69,6 +75,15 @@ class LiveSession:
 
 
 @dataclass(frozen=True)
+class SessionProfile:
+    """A session check and the user's kept profile, read together."""
+
+    active: bool  # the session is live
+    profile: str | None  # the kept profile, None when none is kept
+    generation: int  # of the user's profile when read: what `keep_profile` must still see
+
+
+@dataclass(frozen=True)
 class Challenge:
     user_id: str
     method: str  # how the first factor was proven, e.g. "password"
@@ -108,6 +123,19 @@ class TokenStore(Protocol):
 
     async def is_active(self, session_id: str) -> bool:
         """Whether the session is live (the access-token check)."""
+
+    async def session_profile(self, session_id: str, user_id: str) -> SessionProfile:
+        """Whether the session is live, and the user's kept profile, in one round trip."""
+
+    async def keep_profile(
+        self, user_id: str, profile: str, *, generation: int, ttl_seconds: float
+    ) -> bool:
+        """Keep `profile` for `ttl_seconds`, unless the user's generation is no longer
+        `generation` (a change was committed since it was read): True if kept."""
+
+    async def forget_profiles(self, user_ids: Collection[str], *, ttl_seconds: float) -> None:
+        """These users' profiles changed: drop what is kept and move the generation on
+        (remembered `ttl_seconds`, longer than any read that could still be filling)."""
 
     async def describe(self, session_id: str) -> LiveSession | None:
         """The live session's current state, or None if it is not live (for introspection,

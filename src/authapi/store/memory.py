@@ -13,7 +13,14 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from authapi.store import Challenge, LiveSession, Outcome, RefreshBudget, Rotation
+from authapi.store import (
+    Challenge,
+    LiveSession,
+    Outcome,
+    RefreshBudget,
+    Rotation,
+    SessionProfile,
+)
 
 MIN_SWEEP_SIZE = 1024
 
@@ -55,6 +62,13 @@ class _Challenge:
     token_hash: str
     challenge: Challenge
     attempts_left: int
+    expires_at: float
+
+
+@dataclass
+class _Profile:
+    profile: str | None
+    generation: int
     expires_at: float
 
 
@@ -100,6 +114,7 @@ class MemoryTokenStore:
         self._challenges: _Expiring[_Challenge] = _Expiring()
         self._known: _Expiring[_Kept] = _Expiring()
         self._stash: _Expiring[_Kept] = _Expiring()
+        self._profiles: _Expiring[_Profile] = _Expiring()
 
     async def create(
         self,
@@ -162,6 +177,31 @@ class MemoryTokenStore:
 
     async def is_active(self, session_id: str) -> bool:
         return self._records.get(session_id, time.time()) is not None
+
+    async def session_profile(self, session_id: str, user_id: str) -> SessionProfile:
+        now = time.time()
+        active = self._records.get(session_id, now) is not None
+        kept = self._profiles.get(user_id, now)
+        if kept is None:
+            return SessionProfile(active, None, 0)
+        return SessionProfile(active, kept.profile, kept.generation)
+
+    async def keep_profile(
+        self, user_id: str, profile: str, *, generation: int, ttl_seconds: float
+    ) -> bool:
+        now = time.time()
+        kept = self._profiles.get(user_id, now)
+        if (kept.generation if kept else 0) != generation:
+            return False
+        self._profiles.put(user_id, _Profile(profile, generation, now + ttl_seconds), now)
+        return True
+
+    async def forget_profiles(self, user_ids: Collection[str], *, ttl_seconds: float) -> None:
+        now = time.time()
+        for user_id in user_ids:
+            kept = self._profiles.get(user_id, now)
+            generation = (kept.generation if kept else 0) + 1
+            self._profiles.put(user_id, _Profile(None, generation, now + ttl_seconds), now)
 
     async def describe(self, session_id: str) -> LiveSession | None:
         record = self._records.get(session_id, time.time())
@@ -251,3 +291,4 @@ class MemoryTokenStore:
         self._challenges.clear()
         self._stash.clear()
         self._known.clear()
+        self._profiles.clear()

@@ -1,7 +1,9 @@
 """Redis token store, shared by every app instance and worker.
 
-One hash per session, `<prefix>:session:{<sid>}`, and one per sign-in challenge,
-`<prefix>:challenge:{<id>}`: the braces are a Redis Cluster
+One hash per session, `<prefix>:session:{<sid>}`, one per sign-in challenge,
+`<prefix>:challenge:{<id>}`, and one per user whose profile is kept,
+`<prefix>:profile:{<uid>}` (fields `p`, the profile, and `g`, its generation): the
+braces are a Redis Cluster
 hash tag, so everything one operation touches lives in one slot. The hash expires
 with its refresh token (PEXPIREAT), so no key outlives its use. Rotation is one
 Lua script: check-and-rotate, grace replay and reuse revocation happen atomically,
@@ -17,11 +19,15 @@ a rotation whose reply was lost is replayed as the parent within the grace windo
 which returns the same successor. A timeout (a frozen Redis) is not retried: it
 would only multiply the wait before the 503.
 
+The session check of `/users/me` reads the session and the profile in one script
+(one round trip); on a Cluster, where the two keys live in different slots, in one
+pipeline instead (one round trip per node, sent together).
+
 Behind Sentinel, replication is asynchronous: a write the master acknowledged and
 died before passing on is gone after the failover. A lost new session or rotation
 only signs someone out; a lost revocation would bring a session back. So with
 Sentinel, every write that ends a session or moves its refresh token (revoke,
-rotate, which revokes on reuse) is followed on the same connection by
+rotate, which revokes on reuse), or forgets a changed profile, is followed on the same connection by
 `WAIT 1 <REPLICA_WAIT_MS>`: the answer comes once a replica holds it, and Sentinel
 promotes the replica that is furthest ahead. With no replica answering, the write
 goes on after that wait, on the master alone (a replica-less master has nothing to
@@ -40,7 +46,14 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from authapi.store import Challenge, LiveSession, Outcome, RefreshBudget, Rotation
+from authapi.store import (
+    Challenge,
+    LiveSession,
+    Outcome,
+    RefreshBudget,
+    Rotation,
+    SessionProfile,
+)
 from authapi.store.topology import Layout, Opened, open_client, parse_redis_url
 
 SOCKET_TIMEOUT_SECONDS = 2.0
@@ -113,6 +126,28 @@ return {fields[2], fields[3], fields[4]}
 """
 
 
+# KEYS[1] session hash, KEYS[2] profile hash
+SESSION_PROFILE_SCRIPT = """
+local profile = redis.call('HMGET', KEYS[2], 'p', 'g')
+return {redis.call('EXISTS', KEYS[1]), profile[1], profile[2]}
+"""
+
+# KEYS[1] profile hash; ARGV generation read, profile, ttl_ms
+KEEP_PROFILE_SCRIPT = """
+if (redis.call('HGET', KEYS[1], 'g') or '0') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'p', ARGV[2], 'g', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+# KEYS[1] profile hash; ARGV ttl_ms
+FORGET_PROFILE_SCRIPT = """
+redis.call('HINCRBY', KEYS[1], 'g', 1)
+redis.call('HDEL', KEYS[1], 'p')
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+"""
+
+
 def _ms(seconds: float) -> int:
     return int(seconds * 1000)
 
@@ -125,6 +160,10 @@ class RedisTokenStore:
         self._wait_for_replica = wait_for_replica
         self._rotate = self._redis.register_script(ROTATE_SCRIPT)
         self._try_challenge = self._redis.register_script(TRY_CHALLENGE_SCRIPT)
+        self._session_profile = self._redis.register_script(SESSION_PROFILE_SCRIPT)
+        self._keep_profile = self._redis.register_script(KEEP_PROFILE_SCRIPT)
+        self._forget_profile = self._redis.register_script(FORGET_PROFILE_SCRIPT)
+        self._cluster = isinstance(self._redis, RedisCluster)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str) -> RedisTokenStore:
@@ -202,6 +241,48 @@ class RedisTokenStore:
 
     async def is_active(self, session_id: str) -> bool:
         return bool(await self._redis.exists(self.key(session_id)))
+
+    def profile_key(self, user_id: str) -> str:
+        return f"{self._prefix}:profile:{{{user_id}}}"
+
+    async def session_profile(self, session_id: str, user_id: str) -> SessionProfile:
+        keys = [self.key(session_id), self.profile_key(user_id)]
+        if self._cluster:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.exists(keys[0])
+                pipe.hmget(keys[1], ["p", "g"])
+                exists, (profile, generation) = await pipe.execute()
+        else:
+            exists, profile, generation = await self._session_profile(keys=keys)
+        return SessionProfile(bool(exists), profile, int(generation or 0))
+
+    async def keep_profile(
+        self, user_id: str, profile: str, *, generation: int, ttl_seconds: float
+    ) -> bool:
+        keys = [self.profile_key(user_id)]
+        return bool(
+            await self._keep_profile(keys=keys, args=[generation, profile, _ms(ttl_seconds)])
+        )
+
+    async def forget_profiles(self, user_ids: Collection[str], *, ttl_seconds: float) -> None:
+        if not user_ids:
+            return
+        args = [_ms(ttl_seconds)]
+        if self._cluster:  # redis-py refuses scripts on a Cluster pipeline
+            for user_id in user_ids:
+                await self._forget_profile(keys=[self.profile_key(user_id)], args=args)
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                # redis-py queues a script on a pipeline (its signature names clients only)
+                await self._forget_profile(
+                    keys=[self.profile_key(user_id)],
+                    args=args,
+                    client=pipe,  # type: ignore[arg-type]
+                )
+            if self._wait_for_replica:
+                pipe.wait(1, REPLICA_WAIT_MS)
+            await pipe.execute()
 
     async def describe(self, session_id: str) -> LiveSession | None:
         uid, current, rotated, expires, parent = await self._redis.hmget(

@@ -62,7 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         server_header=False,
         log_level=settings.log_level,
         # every uvicorn line through our formatter, in each worker too; our access
-        # line (authapi.logs.RequestContext) replaces uvicorn's, which prints query strings
+        # line (authapi.middleware.Edge) replaces uvicorn's, which prints query strings
         log_config=logging_config(settings.log_level, settings.effective_log_format),
         access_log=False,
         timeout_graceful_shutdown=10,
@@ -214,12 +214,13 @@ def cmd_users(args: argparse.Namespace) -> None:
 async def _users(args: argparse.Namespace) -> None:
     from authapi.resources import Resources, StartupError
     from authapi.services.admin import AdminService, UserNotFound
+    from authapi.services.profiles import transaction
 
     settings = _settings()
     try:
         async with (
             Resources.open(settings, serving=False) as resources,
-            resources.sessionmaker.begin() as db,
+            transaction(resources) as db,
         ):
             admin = AdminService(db, resources)
             if args.action == "list":

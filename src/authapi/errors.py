@@ -640,7 +640,7 @@ def _allowed_methods(request: Request) -> list[str]:
         )
     }
     if "GET" in methods:
-        methods.add("HEAD")  # authapi.middleware.HeadAsGet
+        methods.add("HEAD")  # authapi.middleware.Edge
     return sorted(methods)
 
 
@@ -691,10 +691,10 @@ def install_error_handlers(app: FastAPI) -> None:
         # ones, and the next request gets a fresh one.
         if exc.connection_invalidated:
             return await _unavailable(request, exc)
-        raise exc  # a real fault: answered 500 and logged by authapi.middleware.LastResort
+        raise exc  # a real fault: answered 500 and logged by authapi.middleware.Edge
 
     # Anything else that escapes is answered (500, with the request id) and logged once by
-    # authapi.middleware.LastResort, so the connection stays open for the next request.
+    # authapi.middleware.Edge, so the connection stays open for the next request.
 
 
 async def _unavailable(request: Request, exc: Exception) -> Response:

@@ -12,12 +12,12 @@
 - Neither lets logged text start a line of its own: control characters (a
   `%0a` in a path, say) are written as escapes, and the lines of a traceback
   are marked as its continuation, so no request can forge a log record.
-- `RequestContext` (pure ASGI, outermost) gives each request an id (a sane
-  `X-Request-ID` from the client, else a new uuid4 hex), echoes it, and writes
-  one access line on `authapi.access` with the route template, never the
-  query string (uvicorn's own access log, which prints it, is off). An error
-  nothing handled is answered inside it (authapi.middleware.LastResort), so
-  that 500 carries the id and is counted like any other answer.
+- Each request gets an id (a sane `X-Request-ID` from the client, else a new
+  uuid4 hex, `accepted_request_id`), echoed and kept in `request_id_var`, and one
+  access line on `authapi.access` with the route template, never the query
+  string (`log_access`; uvicorn's own access log, which prints it, is off), both
+  from the outermost layer, authapi.middleware.Edge. An error nothing handled is
+  answered inside it, so that 500 carries the id and is counted like any other.
 """
 
 from __future__ import annotations
@@ -26,18 +26,15 @@ import json
 import logging
 import logging.config
 import re
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeAlias
 
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import HTTPConnection
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
-from authapi import metrics
 from authapi.clientip import client_ip
 from authapi.settings import IPNetwork
 
@@ -255,7 +252,7 @@ def logging_config(level: str, fmt: LogFormat) -> dict[str, Any]:
             # uvicorn's loggers carry no handlers of their own: they reach the root's
             "uvicorn": {"level": level.upper(), "handlers": [], "propagate": True},
             "uvicorn.error": {"level": level.upper(), "handlers": [], "propagate": True},
-            # its access lines print query strings; RequestContext writes ours
+            # its access lines print query strings; authapi.middleware.Edge writes ours
             "uvicorn.access": {"handlers": [], "propagate": False},
             # Alembic narrates its set-up at INFO; `authapi migrate` reports the outcome itself.
             "alembic": {"level": "WARNING"},
@@ -292,62 +289,30 @@ def accepted_request_id(value: str | None) -> str:
     return uuid.uuid4().hex
 
 
-class RequestContext:
-    """Request id in a contextvar and the response header, one access line per request,
-    and the request's HTTP metrics (one layer measures both)."""
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        trusted_proxies: Sequence[IPNetwork] = (),
-        proxy_header: str = "x-forwarded-for",
-    ) -> None:
-        self.app = app
-        self.trusted_proxies = trusted_proxies
-        self.proxy_header = proxy_header
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = accepted_request_id(Headers(scope=scope).get(REQUEST_ID_HEADER))
-        context = request_id_var.set(request_id)
-        started = time.perf_counter()
-        status: int | None = None  # until a response starts
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            seconds = time.perf_counter() - started
-            metrics.observe_request(scope, status or 500, seconds)
-            self._log(scope, request_id, status or 500, seconds)
-            request_id_var.reset(context)
-
-    def _log(self, scope: Scope, request_id: str, status: int, seconds: float) -> None:
-        if not access_log.isEnabledFor(logging.INFO):
-            return  # AUTHAPI_LOG_LEVEL=warning: not even the client IP is worked out
-        route = route_of(scope)
-        access_log.info(
-            "%s %s %s",
-            scope["method"],
-            route,
-            status,
-            extra={
-                "request_id": request_id,
-                "method": scope["method"],
-                "route": route,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 2),
-                "client_ip": client_ip(
-                    HTTPConnection(scope), self.trusted_proxies, self.proxy_header
-                ),
-            },
-        )
+def log_access(
+    scope: Scope,
+    request_id: str,
+    status: int,
+    seconds: float,
+    *,
+    trusted_proxies: Sequence[IPNetwork],
+    proxy_header: str,
+) -> None:
+    """The request's access line (written by authapi.middleware.Edge when it ends)."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return  # AUTHAPI_LOG_LEVEL=warning: not even the client IP is worked out
+    route = route_of(scope)
+    access_log.info(
+        "%s %s %s",
+        scope["method"],
+        route,
+        status,
+        extra={
+            "request_id": request_id,
+            "method": scope["method"],
+            "route": route,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+            "client_ip": client_ip(HTTPConnection(scope), trusted_proxies, proxy_header),
+        },
+    )

@@ -127,12 +127,26 @@ async def timed_hash(operation: str, work: Callable[[], Awaitable[Any]]) -> Any:
         HASH_SECONDS.labels(operation).observe(time.perf_counter() - started)
 
 
+# each (method, route, status)'s counter and histogram: `labels()` takes a lock and checks
+# its arguments on every call, a cost on every request. Bounded: the routes' templates
+# (one value for anything unmatched), the known methods, the statuses answered.
+_REQUEST_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
 def observe_request(scope: Scope, status: int, seconds: float) -> None:
-    """Count one answered HTTP request (called by the request middleware, authapi.logs)."""
+    """Count one answered HTTP request (called by the outermost layer, authapi.middleware)."""
     route = route_template(scope)
     method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
-    HTTP_REQUESTS.labels(method, route, str(status)).inc()
-    HTTP_DURATION.labels(method, route).observe(seconds)
+    series = _REQUEST_SERIES.get((method, route, status))
+    if series is None:
+        series = (
+            HTTP_REQUESTS.labels(method, route, str(status)),
+            HTTP_DURATION.labels(method, route),
+        )
+        _REQUEST_SERIES[method, route, status] = series
+    count, duration = series
+    count.inc()
+    duration.observe(seconds)
 
 
 def route_template(scope: Scope) -> str:

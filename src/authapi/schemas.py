@@ -260,6 +260,15 @@ class TokenResponse(BaseModel):
     refresh_token: str | None = Field(default=None, description="Only with body delivery.")
 
 
+class IntrospectionRequest(BaseModel):
+    """RFC 7662 §2.1, form-encoded."""
+
+    token: str | None = Field(default=None, description="An access token or a refresh token.")
+    token_type_hint: str | None = Field(
+        default=None, description="Ignored: either kind of token is recognised by its form."
+    )
+
+
 class IntrospectionResponse(BaseModel):
     """RFC 7662 §2.2. Only `active` when the token is not live."""
 

@@ -190,7 +190,8 @@ class RefreshTokens:
         self._keys = mac_keys
 
     def _mac(self, key: bytes, body: str) -> str:
-        return _b64(hmac.new(key, body.encode("ascii"), hashlib.sha256).digest()[:16])
+        # hmac.digest: OpenSSL's one-shot HMAC, several times faster than an hmac.new object
+        return _b64(hmac.digest(key, body.encode("ascii"), "sha256")[:16])
 
     def _seal(self, session_id: str, secret: str) -> RefreshToken:
         body = f"{session_id}.{secret}"
@@ -200,9 +201,7 @@ class RefreshTokens:
         return self._seal(session_id, _b64(secrets.token_bytes(32)))
 
     def successor(self, parent: RefreshToken) -> RefreshToken:
-        secret = hmac.new(
-            self._keys[0], b"successor/" + parent.value.encode("ascii"), hashlib.sha256
-        ).digest()
+        secret = hmac.digest(self._keys[0], b"successor/" + parent.value.encode("ascii"), "sha256")
         return self._seal(parent.session_id, _b64(secret))
 
     def parse(self, value: str) -> RefreshToken | None:

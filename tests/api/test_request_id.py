@@ -1,4 +1,4 @@
-"""Request ids and the access line (authapi.logs.RequestContext).
+"""Request ids and the access line (authapi.middleware.Edge).
 
 A sane `X-Request-ID` is echoed; a missing or unsafe one is replaced by 32 hex
 digits. Each request writes one `authapi.access` record carrying that id, the
@@ -159,10 +159,10 @@ class TestUnexpectedErrors:
     ) -> None:
         tokens = await api.signed_in()
 
-        async def broken(session_id: str) -> bool:
+        async def broken(session_id: str, user_id: str) -> None:
             raise RuntimeError("a bug, with password=hunter2 in its message")
 
-        monkeypatch.setattr(api.app.state.resources.store, "is_active", broken)
+        monkeypatch.setattr(api.app.state.resources.store, "session_profile", broken)
         caplog.set_level(logging.INFO)
         response = await api.client.get(
             "/users/me", headers={**bearer(tokens.access), "X-Request-ID": "bug-report-1"}

@@ -3,13 +3,17 @@ and the password policy's reasons."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+import threading
 from collections.abc import AsyncIterator
 
 import bcrypt
 import pytest
 
 from authapi.errors import WeakPassword
-from authapi.passwords import PasswordHasher, PasswordPolicy
+from authapi.passwords import HASHING_NICENESS, PasswordHasher, PasswordPolicy
 
 EMAIL = "ada.lovelace@example.com"
 
@@ -23,6 +27,19 @@ async def hasher() -> AsyncIterator[PasswordHasher]:
 
 
 class TestHashing:
+    @pytest.mark.skipif(sys.platform != "linux", reason="threads have their own priority on Linux")
+    async def test_hashing_threads_run_at_a_lower_priority_than_the_event_loop(
+        self, hasher: PasswordHasher
+    ) -> None:
+        """So a sign-in storm does not take the loop's core from requests that wait on it
+        (issue 18: /users/me p99 during a storm)."""
+        loop = asyncio.get_running_loop()
+        here = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        hashing = await loop.run_in_executor(
+            hasher._executor, lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        )
+        assert hashing == min(here + HASHING_NICENESS, 19)
+
     async def test_right_password_verifies_and_wrong_one_does_not(
         self, hasher: PasswordHasher
     ) -> None:

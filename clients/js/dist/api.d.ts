@@ -904,19 +904,6 @@ export interface components {
             /** User */
             user?: string | null;
         };
-        /** Body_introspect_token */
-        Body_introspect_token: {
-            /**
-             * Token
-             * @description An access token or a refresh token.
-             */
-            token?: string | null;
-            /**
-             * Token Type Hint
-             * @description Ignored: either kind of token is recognised by its form.
-             */
-            token_type_hint?: string | null;
-        };
         /** Body_oauth_token */
         Body_oauth_token: {
             /** Grant Type */
@@ -1088,6 +1075,24 @@ export interface components {
             created_at: string;
             /** Last Used At */
             last_used_at: string | null;
+        };
+        /**
+         * IntrospectionRequest
+         * @description RFC 7662 §2.1, form-encoded.
+         */
+        IntrospectionRequest: {
+            /**
+             * Token
+             * @description An access token or a refresh token.
+             * @default null
+             */
+            token: string | null;
+            /**
+             * Token Type Hint
+             * @description Ignored: either kind of token is recognised by its form.
+             * @default null
+             */
+            token_type_hint: string | null;
         };
         /**
          * IntrospectionResponse
@@ -1480,8 +1485,9 @@ export interface components {
             /**
              * Refresh Token
              * @description Native apps send the token here; browsers send the cookie instead.
+             * @default null
              */
-            refresh_token?: string | null;
+            refresh_token: string | null;
         };
         /** RegisterRequest */
         RegisterRequest: {
@@ -2619,7 +2625,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/x-www-form-urlencoded": components["schemas"]["Body_introspect_token"];
+                "application/x-www-form-urlencoded": components["schemas"]["IntrospectionRequest"];
             };
         };
         responses: {

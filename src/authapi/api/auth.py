@@ -8,22 +8,30 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import JSONResponse
 
+from authapi.api import delivery
 from authapi.api.cookies import NO_STORE, missing_cookie_detail
-from authapi.api.delivery import RefreshToEnd, RefreshToRotate, take_away, token_response
+from authapi.api.delivery import RefreshToEnd, take_away, token_response
 from authapi.api.deps import (
     FORM_BODY_REQUIRED,
     FORM_ENCODED_HINT,
+    FORM_URLENCODED,
     Accounts,
     CurrentPrincipal,
     Mfa,
     OidcSignIns,
     OptionalPrincipal,
     Refreshes,
-    ResourcesDep,
     Sessions,
     SettingsDep,
     form_encoded,
-    introspection_client,
+    request_client,
+)
+from authapi.api.direct import (
+    INTROSPECTION_SECURITY,
+    direct_route,
+    documented_body,
+    form_parameter,
+    json_body,
 )
 from authapi.errors import (
     BEARER_ERRORS,
@@ -50,12 +58,15 @@ from authapi.errors import (
     oauth_problems,
     problems,
 )
+from authapi.resources import Resources
 from authapi.schemas import (
     ForgotPasswordRequest,
+    IntrospectionRequest,
     IntrospectionResponse,
     LoginRequest,
     Message,
     MfaLoginRequest,
+    RefreshRequest,
     RegisterRequest,
     ResendVerificationRequest,
     ResetPasswordRequest,
@@ -333,23 +344,30 @@ def _required(value: str | None, name: str) -> str:
         raise OAuthError("invalid_request", f"The {name} parameter is malformed.") from None
 
 
-@router.post(
+@direct_route(
+    router,
     "/refresh",
+    method="POST",
     operation_id="refresh",
     responses={
         **TOKEN_RESPONSE_DOC,
         **problems(InvalidRefreshToken, RefreshTokenReused, CsrfFailed, RateLimited, *BODY_ERRORS),
     },
     summary="Rotate the refresh token",
+    openapi_extra=documented_body(RefreshRequest, "application/json", required=False),
 )
-async def refresh(
-    request: Request, presented: RefreshToRotate, refresher: Refreshes, settings: SettingsDep
-) -> JSONResponse:
+async def refresh(request: Request) -> JSONResponse:
     """From the cookie (browsers; needs `X-Requested-With`) or `{refresh_token}` (native apps).
     Concurrent refreshes with one token converge on one successor; replaying an older
     token revokes the session (`refresh_token_reused`)."""
+    # a hot path (authapi.api.direct): the parts are taken here
+    resources: Resources = request.app.state.resources
+    settings = resources.settings
+    body = await json_body(request, RefreshRequest)
+    presented = delivery.read(request, settings, body.refresh_token if body else None)
     if presented.token is None:
         raise InvalidRefreshToken(missing_cookie_detail(request, settings))
+    refresher = wiring.refresher(resources, lambda: request_client(request, settings))
     tokens = await refresher.refresh(presented.token)
     return token_response(tokens, delivery=presented.delivery, settings=settings)
 
@@ -421,10 +439,15 @@ async def revoke_session(
     return Response(status_code=204)
 
 
-@router.post(
+@direct_route(
+    router,
     "/introspect",
+    method="POST",
     operation_id="introspect_token",
-    openapi_extra=FORM_BODY_REQUIRED,
+    openapi_extra={
+        **documented_body(IntrospectionRequest, FORM_URLENCODED, required=True),
+        **INTROSPECTION_SECURITY,
+    },
     response_model=IntrospectionResponse,
     response_model_exclude_none=True,
     responses={
@@ -438,24 +461,16 @@ async def revoke_session(
     },
     summary="OAuth 2.0 token introspection (RFC 7662), for resource servers",
 )
-async def introspect(
-    request: Request,
-    resources: ResourcesDep,
-    authorization: Annotated[str | None, Depends(introspection_client)],
-    token: Annotated[str | None, Form(description="An access token or a refresh token.")] = None,
-    token_type_hint: Annotated[
-        str | None, Form(description="Ignored: either kind of token is recognised by its form.")
-    ] = None,
-) -> JSONResponse:
+async def introspect(request: Request) -> JSONResponse:
     """`{"active": false}` for anything that is not live now (expired, revoked, rotated,
     unknown, malformed); otherwise the token's claims. Revocation shows at once."""
-    introspection = wiring.introspection(resources)
-    introspection.authenticate(authorization)  # before anything about the request is said
-    await form_encoded(request)
-    # FastAPI reads `token=` (empty) as None: only an absent parameter is a bad request
-    if token is None and "token" not in await request.form():
+    # a hot path (authapi.api.direct): the client's header and the form are read here
+    introspection = wiring.introspection(request.app.state.resources)
+    introspection.authenticate(request.headers.get("authorization"))  # before all else
+    token = await form_parameter(request, "token")
+    if token is None:  # `token=` (empty) is a token, and not active
         raise OAuthError("invalid_request", "The token parameter is missing.")
-    return JSONResponse(await introspection.introspect(token or ""), headers=NO_STORE)
+    return JSONResponse(await introspection.introspect(token), headers=NO_STORE)
 
 
 @router.post(

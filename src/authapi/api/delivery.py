@@ -25,7 +25,7 @@ from authapi.api.cookies import (
     set_refresh_cookie,
 )
 from authapi.api.deps import SettingsDep
-from authapi.schemas import Delivery, LogoutRequest, RefreshRequest, TokenResponse
+from authapi.schemas import Delivery, LogoutRequest, TokenResponse
 from authapi.services.sessions import IssuedTokens
 from authapi.settings import Settings
 
@@ -48,19 +48,12 @@ def read(request: Request, settings: Settings, body_token: str | None) -> Presen
     return PresentedRefresh(token=cookie, delivery="cookie")
 
 
-async def refresh_for_refresh(
-    request: Request, settings: SettingsDep, body: RefreshRequest | None = None
-) -> PresentedRefresh:
-    return read(request, settings, body.refresh_token if body else None)
-
-
 async def refresh_for_logout(
     request: Request, settings: SettingsDep, body: LogoutRequest | None = None
 ) -> PresentedRefresh:
     return read(request, settings, body.refresh_token if body else None)
 
 
-RefreshToRotate = Annotated[PresentedRefresh, Depends(refresh_for_refresh)]
 RefreshToEnd = Annotated[PresentedRefresh, Depends(refresh_for_logout)]
 
 

@@ -23,6 +23,7 @@ from authapi.clientip import ClientInfo, client_info
 from authapi.db import keeps_on_error
 from authapi.errors import AuthError, InvalidAccessToken, NotAuthenticated, OAuthError
 from authapi.resources import Resources
+from authapi.services import profiles
 from authapi.services.accounts import AccountService
 from authapi.services.mfa import MfaService
 from authapi.services.oidc_signin import OidcSignIn
@@ -60,27 +61,35 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 async def get_db(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
     """The request's one transaction: committed when the route answers, rolled back when
-    it fails, unless a service asked to keep what it recorded (`keep_on_error`)."""
+    it fails, unless a service asked to keep what it recorded (`keep_on_error`). The
+    profiles it changed are forgotten before the answer (authapi.services.profiles)."""
     async with resources.sessionmaker() as db:
         try:
             yield db
         except Exception:
             if keeps_on_error(db):
                 await db.commit()
+                await profiles.forget_changed(db, resources.store)
             raise
         await db.commit()
+        await profiles.forget_changed(db, resources.store)
 
 
 DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
 
 
-async def get_client(request: Request, settings: SettingsDep) -> ClientInfo:
+def request_client(request: Request, settings: Settings) -> ClientInfo:
+    """Who sent the request (its address behind the trusted proxies, its user agent)."""
     return client_info(
         request,
         settings.trusted_proxies,
         settings.proxy_header,
         ipv6_prefix=settings.rate_limit_ipv6_prefix,
     )
+
+
+async def get_client(request: Request, settings: SettingsDep) -> ClientInfo:
+    return request_client(request, settings)
 
 
 Client = Annotated[ClientInfo, Depends(get_client)]
@@ -117,7 +126,7 @@ async def get_passkeys(services: RequestServices) -> PasskeyService:
 
 
 async def get_refresher(resources: ResourcesDep, client: Client) -> Refresher:
-    return refresher(resources, client)
+    return refresher(resources, lambda: client)
 
 
 Accounts = Annotated[AccountService, Depends(get_accounts)]
@@ -137,12 +146,19 @@ class Principal:
     claims: AccessClaims
 
 
+async def verified_claims(token: str | None, resources: Resources) -> AccessClaims:
+    """The claims of a good access token (its session is not checked here).
+
+    Raises: NotAuthenticated (no token), InvalidAccessToken."""
+    if token is None:
+        raise NotAuthenticated()
+    return await resources.access_tokens.verify(token)
+
+
 async def get_principal(
     token: Annotated[str | None, Depends(bearer_scheme)], resources: ResourcesDep
 ) -> Principal:
-    if token is None:
-        raise NotAuthenticated()
-    claims = await resources.access_tokens.verify(token)
+    claims = await verified_claims(token, resources)
     if not await resources.store.is_active(claims["sid"]):
         raise InvalidAccessToken("The session of this access token has ended.")
     try:
@@ -166,7 +182,8 @@ OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
 
 
 # --- the form-encoded OAuth endpoints (token, introspection, revocation) ----------
-FORM_MEDIA_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+FORM_URLENCODED = "application/x-www-form-urlencoded"
+FORM_MEDIA_TYPES = frozenset({FORM_URLENCODED, "multipart/form-data"})
 FORM_ENCODED_HINT = (
     "Send the parameters form-encoded (Content-Type: application/x-www-form-urlencoded), "
     "as OAuth 2.0 asks; this request's body was not."

@@ -22,13 +22,12 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.clientip import ClientInfo
 from authapi.db import keep_on_error, upsert
@@ -42,7 +41,7 @@ from authapi.errors import (
     ReauthenticationRequired,
     ValidationFailed,
 )
-from authapi.models import TotpCredential, User, UserSession, utcnow
+from authapi.models import User, UserSession, utcnow
 from authapi.outbox import Outbox
 from authapi.passwords import PasswordHasher, PasswordPolicy
 from authapi.ratelimit import Throttle
@@ -57,53 +56,6 @@ from authapi.store import TokenStore
 KNOWN_SIGN_IN_TTL_SECONDS = 30 * 24 * 3600
 # an account without a password confirms a change by a sign-in at most this old
 REAUTHENTICATION_SECONDS = 300
-
-
-@dataclass(frozen=True)
-class Profile:
-    id: uuid.UUID
-    email: str
-    email_verified: bool
-    mfa_enabled: bool
-    has_password: bool
-    created_at: datetime
-
-
-_PROFILE = (
-    select(
-        User.id,
-        User.email,
-        User.email_verified_at,
-        User.password_hash.is_not(None).label("has_password"),
-        User.created_at,
-        TotpCredential.confirmed_at.label("mfa_enabled_at"),
-    )
-    .outerjoin(TotpCredential, TotpCredential.user_id == User.id)
-    .where(User.id == bindparam("user_id"))
-)
-
-
-async def read_profile(reader: AsyncEngine, user_id: uuid.UUID) -> Profile:
-    """The account as /users/me shows it: one query on an autocommit connection.
-
-    The hot read path skips the ORM and the transaction (BEGIN/ROLLBACK round trips),
-    which halves its cost.
-
-    Raises:
-        NotAuthenticated: the account no longer exists.
-    """
-    async with reader.connect() as connection:
-        row = (await connection.execute(_PROFILE, {"user_id": user_id})).one_or_none()
-    if row is None:
-        raise NotAuthenticated("The account no longer exists.")
-    return Profile(
-        id=row.id,
-        email=row.email,
-        email_verified=row.email_verified_at is not None,
-        mfa_enabled=row.mfa_enabled_at is not None,
-        has_password=bool(row.has_password),
-        created_at=row.created_at,
-    )
 
 
 async def existing_user(db: AsyncSession, user_id: uuid.UUID) -> User:

@@ -56,7 +56,7 @@ from authapi.errors import (
 from authapi.models import RecoveryCode, TotpCredential, User, utcnow
 from authapi.outbox import Outbox
 from authapi.ratelimit import Throttle
-from authapi.services import credentials, notifications
+from authapi.services import credentials, notifications, profiles
 from authapi.services.accounts import AccountService, existing_user
 from authapi.services.events import EventType, record
 from authapi.services.sessions import SessionService
@@ -104,6 +104,7 @@ async def remove_factors(db: AsyncSession, user_id: uuid.UUID) -> None:
     """Delete the account's TOTP secret and recovery codes: two-factor authentication is off."""
     await db.execute(delete(TotpCredential).where(TotpCredential.user_id == user_id))
     await db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+    profiles.changed(db, user_id)
 
 
 class MfaService:
@@ -404,6 +405,8 @@ class MfaService:
                 .execution_options(synchronize_session=False)
             )
             if accepted is not None:
+                if confirming:
+                    profiles.changed(self._db, credential.user_id)  # two-factor is now on
                 return True
         return False
 

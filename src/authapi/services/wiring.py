@@ -23,6 +23,7 @@ from authapi.services.introspection import Introspection
 from authapi.services.mfa import MfaService
 from authapi.services.oidc_signin import OidcSignIn
 from authapi.services.passkeys import PasskeyService
+from authapi.services.profiles import transaction
 from authapi.services.sessions import Refresher, SessionService
 
 
@@ -105,18 +106,20 @@ class TransactionServices:
         resources, client = self._res, self._client
 
         async def run() -> None:
-            async with resources.sessionmaker.begin() as db:
+            async with transaction(resources) as db:
                 await work(TransactionServices(db, resources, client).accounts)
 
         resources.background.spawn(run(), name=name)
 
 
-def refresher(resources: Resources, client: ClientInfo) -> Refresher:
-    """The refresh path: no transaction, unless a reused token must be recorded."""
+def refresher(resources: Resources, client: Callable[[], ClientInfo]) -> Refresher:
+    """The refresh path: no transaction, unless a reused token must be recorded. Who sent
+    the request (`client`) is worked out only then: a rotation does not need it."""
 
     async def end_reused(session_id: uuid.UUID) -> None:
-        async with resources.sessionmaker.begin() as db:
-            await TransactionServices(db, resources, client).sessions.reuse_detected(session_id)
+        async with transaction(resources) as db:
+            services = TransactionServices(db, resources, client())
+            await services.sessions.reuse_detected(session_id)
 
     return Refresher(
         settings=resources.settings,

@@ -10,6 +10,7 @@ profile is kept, `/users/me` asks PostgreSQL nothing.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 from sqlalchemy import event
 
 from authapi.services.admin import AdminService
-from authapi.services.profiles import transaction
+from authapi.services.profiles import KEPT_FORMAT, transaction
 from tests.api.test_credentials import CONFIRM_NEW_ADDRESS, change_email, delete_account, verify
 from tests.conftest import (
     PASSWORD,
@@ -139,3 +140,23 @@ async def test_a_logout_a_disable_and_a_deletion_are_seen_by_the_next_request_on
     await kept_profile(reader, tokens)
     await end_session(writer, tokens, how)
     assert_problem(await reader.me(tokens.access), 401, "invalid_token")
+
+
+async def test_a_profile_kept_by_a_version_with_another_user_out_is_not_served(
+    instances: tuple[Api, Api],
+) -> None:
+    """After a deploy that changes what /users/me shows, what the previous version kept
+    is read afresh (a kept profile starts with a digest of UserOut's schema)."""
+    writer, reader = instances
+    tokens = await writer.signed_in()
+    body = await kept_profile(reader, tokens)
+    store = reader.app.state.resources.store
+    seen = await store.session_profile(str(uuid.uuid4()), body["id"])
+    assert seen.profile is not None
+    assert seen.profile.startswith(KEPT_FORMAT)
+    stale = "0000000:" + json.dumps({**body, "email": "old-version@example.com"})
+    await store.forget_profiles([body["id"]], ttl_seconds=60)
+    assert await store.keep_profile(
+        body["id"], stale, generation=seen.generation + 1, ttl_seconds=60
+    )
+    assert (await reader.me(tokens.access)).json()["email"] == tokens.email

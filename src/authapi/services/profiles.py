@@ -1,8 +1,8 @@
 """What `/users/me` shows, kept in the token store: its hot path reads no database.
 
-The profile is kept as the response body itself (`UserOut`'s JSON), per user, under
-a generation number (authapi.store: `session_profile`, `keep_profile`,
-`forget_profiles`):
+The profile is kept as the response body itself (`UserOut`'s JSON, behind
+`KEPT_FORMAT`), per user, under a generation number (authapi.store:
+`session_profile`, `keep_profile`, `forget_profiles`):
 
 - A read (`current_user`) gets the session check and the kept profile in one round
   trip. On a miss it reads the database, then keeps what it read only if the
@@ -24,6 +24,8 @@ and the kept profile lives out its `PROFILE_TTL_SECONDS`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -43,6 +45,12 @@ from authapi.tokens import AccessClaims
 
 # how long a kept profile (and a generation, after a change) is remembered
 PROFILE_TTL_SECONDS = 3600.0
+# what a kept profile starts with: a digest of UserOut's schema, so that after a deploy
+# that changes what /users/me shows, profiles kept by the previous version are not served
+KEPT_FORMAT = (
+    hashlib.sha256(json.dumps(UserOut.model_json_schema(), sort_keys=True).encode()).hexdigest()[:8]
+    + ":"
+)
 # the user columns `/users/me` shows something of
 _SHOWN_USER_COLUMNS = ("email", "email_verified_at", "password_hash", "created_at")
 # db.info key: the ids of the users whose profile this transaction changed
@@ -99,11 +107,14 @@ async def current_user(resources: Resources, claims: AccessClaims) -> str:
     seen = await store.session_profile(claims["sid"], str(user_id))
     if not seen.active:
         raise InvalidAccessToken("The session of this access token has ended.")
-    if seen.profile is not None:
-        return seen.profile
+    if seen.profile is not None and seen.profile.startswith(KEPT_FORMAT):
+        return seen.profile[len(KEPT_FORMAT) :]
     body = (await read_profile(resources.reader, user_id)).model_dump_json()
     await store.keep_profile(
-        str(user_id), body, generation=seen.generation, ttl_seconds=PROFILE_TTL_SECONDS
+        str(user_id),
+        KEPT_FORMAT + body,
+        generation=seen.generation,
+        ttl_seconds=PROFILE_TTL_SECONDS,
     )
     return body
 

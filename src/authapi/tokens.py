@@ -156,6 +156,19 @@ class AccessTokens:
         return cast(AccessClaims, claims)
 
 
+def subject_id(claims: AccessClaims) -> uuid.UUID:
+    """The user an access token was issued to. Raises: InvalidAccessToken."""
+    try:
+        return uuid.UUID(claims["sub"])
+    except ValueError:
+        raise InvalidAccessToken() from None
+
+
+def session_ended() -> InvalidAccessToken:
+    """The refusal of a good access token whose session is no longer live."""
+    return InvalidAccessToken("The session of this access token has ended.")
+
+
 # --- refresh tokens ----------------------------------------------------------------
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.clientip import ClientInfo, client_info
 from authapi.db import keeps_on_error
-from authapi.errors import AuthError, InvalidAccessToken, NotAuthenticated, OAuthError
+from authapi.errors import AuthError, NotAuthenticated, OAuthError
 from authapi.resources import Resources
 from authapi.services import profiles
 from authapi.services.accounts import AccountService
@@ -31,7 +31,7 @@ from authapi.services.passkeys import PasskeyService
 from authapi.services.sessions import Refresher, SessionService
 from authapi.services.wiring import TransactionServices, refresher
 from authapi.settings import Settings
-from authapi.tokens import AccessClaims
+from authapi.tokens import AccessClaims, session_ended, subject_id
 
 # Declares the OAuth2 password flow in OpenAPI, which is what makes the
 # Authorize button of /docs post username/password to /auth/token.
@@ -159,12 +159,9 @@ async def get_principal(
     token: Annotated[str | None, Depends(bearer_scheme)], resources: ResourcesDep
 ) -> Principal:
     claims = await verified_claims(token, resources)
+    user_id = subject_id(claims)
     if not await resources.store.is_active(claims["sid"]):
-        raise InvalidAccessToken("The session of this access token has ended.")
-    try:
-        user_id = uuid.UUID(claims["sub"])
-    except ValueError:
-        raise InvalidAccessToken() from None
+        raise session_ended()
     return Principal(user_id=user_id, session_id=claims["sid"], claims=claims)
 
 

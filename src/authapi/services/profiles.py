@@ -36,12 +36,12 @@ from sqlalchemy import bindparam, event, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
-from authapi.errors import InvalidAccessToken, NotAuthenticated
+from authapi.errors import NotAuthenticated
 from authapi.models import TotpCredential, User
 from authapi.resources import Resources
 from authapi.schemas import UserOut
 from authapi.store import TokenStore
-from authapi.tokens import AccessClaims
+from authapi.tokens import AccessClaims, session_ended, subject_id
 
 # how long a kept profile (and a generation, after a change) is remembered
 PROFILE_TTL_SECONDS = 3600.0
@@ -99,14 +99,11 @@ async def current_user(resources: Resources, claims: AccessClaims) -> str:
         InvalidAccessToken: the token's session has ended, or its subject is not an id.
         NotAuthenticated: the account no longer exists.
     """
-    try:
-        user_id = uuid.UUID(claims["sub"])
-    except ValueError:
-        raise InvalidAccessToken() from None
+    user_id = subject_id(claims)
     store = resources.store
     seen = await store.session_profile(claims["sid"], str(user_id))
     if not seen.active:
-        raise InvalidAccessToken("The session of this access token has ended.")
+        raise session_ended()
     if seen.profile is not None and seen.profile.startswith(KEPT_FORMAT):
         return seen.profile[len(KEPT_FORMAT) :]
     body = (await read_profile(resources.reader, user_id)).model_dump_json()

@@ -10,14 +10,12 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
-from starlette.routing import BaseRoute
 
 from authapi import __version__
 from authapi.api import auth, mfa, oauth, ops, pages, passkeys, users, wellknown
 from authapi.api.deps import introspection_client
-from authapi.api.direct import SELF_READ_BODIES
+from authapi.api.direct import SELF_READ_BODIES, DirectRoute
 from authapi.errors import PROBLEM_JSON, Problem, ValidationFailed, install_error_handlers, problems
 from authapi.logs import configure_logging
 from authapi.middleware import BodySizeLimit, CrossSiteNotice, Edge
@@ -89,12 +87,6 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-# what resource servers and clients call on every request or every few minutes: matched first
-HOT_ROUTES = frozenset(
-    {("GET", "/users/me"), ("POST", "/auth/refresh"), ("POST", "/auth/introspect")}
-)
-
-
 def add_routes(app: FastAPI, routers: Sequence[APIRouter]) -> None:
     """The routers' routes as entries of the app's own table, the hot ones first.
 
@@ -103,18 +95,13 @@ def add_routes(app: FastAPI, routers: Sequence[APIRouter]) -> None:
     it: `/users/me` was found after about 60 route matches, a fifth of its CPU. Our
     routers are plain groups (their prefix and tags are already in each route, and
     nothing is added when they are included), so their routes can be entries of the
-    app's table themselves. The hot routes go first: only exact paths, so where they
-    stand changes what matches nothing else.
+    app's table themselves. The hot routes (the `DirectRoute`s: what clients and resource
+    servers call on every request or every few minutes) go first: only exact paths, so
+    where they stand changes what matches nothing else.
     """
     routes = [route for router in routers for route in router.routes]
-    hot = [route for route in routes if _method_and_path(route) & HOT_ROUTES]
+    hot = [route for route in routes if isinstance(route, DirectRoute)]
     app.router.routes.extend(hot + [route for route in routes if route not in hot])
-
-
-def _method_and_path(route: BaseRoute) -> set[tuple[str, str]]:
-    if not isinstance(route, APIRoute):
-        return set()
-    return {(method, route.path) for method in route.methods or ()}
 
 
 # the form-encoded OAuth endpoints: every parameter optional to FastAPI, checked by the

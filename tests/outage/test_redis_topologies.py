@@ -9,6 +9,7 @@ counted on each (keys spread over the Cluster's slots).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -123,5 +124,31 @@ async def test_the_throttle_spends_and_forgives_on_the_topology(
                 await throttle.spend("login:account", address)
         await throttle.forgive("login:account", addresses[0])
         await throttle.spend("login:account", addresses[0])
+    finally:
+        await close()
+
+
+async def test_concurrent_first_spends_of_a_new_throttle_count_once_on_the_topology(
+    tmp_path: Path, topology_url: str
+) -> None:
+    # The limiter's own Cluster client, new and told nothing yet, gets forty spends at
+    # once (store/topology.py, CLUSTER_OPTIONS): each counts once, none fails.
+    settings = Settings(
+        **{
+            **common_settings(tmp_path),
+            "redis_url": topology_url,
+            "redis_prefix": "authapi-topology",
+            "login_rate_limit_per_account": "2/minute",
+        }
+    )
+    throttle, close = open_throttle(settings)
+    assert close is not None
+    try:
+        addresses = [unique_email("burst") for _ in range(40)]
+        await asyncio.gather(*(throttle.spend("login:account", a) for a in addresses))
+        for address in addresses:
+            await throttle.spend("login:account", address)  # the second of two: allowed
+            with pytest.raises(RateLimited):
+                await throttle.spend("login:account", address)
     finally:
         await close()

@@ -407,6 +407,23 @@ class TestConcurrency:
         after = await rotate(store, session_id, successor, token_hash("next"), now=time.time())
         assert after.outcome is Outcome.ROTATED
 
+    async def test_concurrent_first_commands_of_a_new_client_each_run_once(
+        self, redis_subject: StoreUnderTest
+    ) -> None:
+        # A new Cluster client sends the commands made before it knows the slots to a
+        # random node; with redis-py's default it then closed every connection on the
+        # fifth MOVED, under commands in flight, and sent them again: a SET NX that had
+        # run answered "not first" (store/topology.py, CLUSTER_OPTIONS).
+        keys = [uuid.uuid4().hex for _ in range(40)]
+        firsts = await asyncio.gather(
+            *(redis_subject.store.remember_first(key, ttl_seconds=HOUR) for key in keys)
+        )
+        assert firsts == [True] * len(keys)
+        again = await asyncio.gather(
+            *(redis_subject.store.remember_first(key, ttl_seconds=HOUR) for key in keys)
+        )
+        assert again == [False] * len(keys)
+
 
 class TestRedisKeys:
     """Redis only: no key outlives its use, and one session's keys share a hash tag."""

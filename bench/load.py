@@ -22,12 +22,14 @@ import contextlib
 import itertools
 import json
 import math
+import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 HOST = "127.0.0.1"
@@ -52,6 +54,17 @@ class Connection11:
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         self._reader, self._writer = await asyncio.open_connection(HOST, self.port)
         return self._reader, self._writer
+
+    async def reopen(self) -> None:
+        self.close()
+        await self._open()
+
+    @property
+    def local_port(self) -> int | None:
+        """This end's port while connected: what the server's end of it is found by."""
+        if self._writer is None:
+            return None
+        return int(self._writer.get_extra_info("sockname")[1])
 
     async def request(self, data: bytes) -> tuple[int, bytes]:
         """Send one complete request and return (status, body)."""
@@ -93,7 +106,7 @@ def _header_int(lower_head: bytes, name: bytes) -> int | None:
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    parts = []
+    parts: list[bytes] = []
     while True:
         size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
         if size == 0:
@@ -195,9 +208,10 @@ class Window:
 
 
 # --- virtual clients -----------------------------------------------------------------
-async def _fixed_client(port: int, request: bytes, stream: Stream, window: Window) -> None:
+async def _fixed_client(
+    connection: Connection11, request: bytes, stream: Stream, window: Window
+) -> None:
     """The same request again and again (bare route, GET /users/me)."""
-    connection = Connection11(port)
     clock = time.perf_counter
     try:
         while (sent := clock()) < window.end:
@@ -212,37 +226,42 @@ async def _fixed_client(port: int, request: bytes, stream: Stream, window: Windo
         connection.close()
 
 
-async def _refresh_client(port: int, token: str, stream: Stream, window: Window) -> None:
+async def _refresh_client(
+    connection: Connection11, chain: list[str | None], stream: Stream, window: Window
+) -> None:
     """One session's refresh chain: every request presents the token the previous one
-    returned, so each is a real check-and-rotate (never the grace-replay path)."""
-    connection = Connection11(port)
+    returned, so each is a real check-and-rotate (never the grace-replay path). `chain`
+    holds the token to present next (None once the chain broke), for the next repeat."""
+    port = connection.port
     clock = time.perf_counter
     try:
-        while (sent := clock()) < window.end:
+        while (sent := clock()) < window.end and (token := chain[0]) is not None:
             try:
                 status, body = await connection.request(refresh_request(port, token))
             except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                # the token may have rotated without its answer: this chain is over too
                 stream.errors[type(exc).__name__] += 1
-                await asyncio.sleep(RECONNECT_PAUSE_SECONDS)
-                continue
+                chain[0] = None
+                return
             window.record(stream, sent, clock(), status == 200, status)
             if status != 200:
                 stream.errors["chain broken"] += 1
+                chain[0] = None
                 return  # this session's chain is over; never replay an old token
-            token = json.loads(body)["refresh_token"]
+            chain[0] = json.loads(body)["refresh_token"]
     finally:
         connection.close()
 
 
 async def _login_client(
-    port: int,
+    connection: Connection11,
     users: list[tuple[str, str]],
     turns: Iterator[int],
     stream: Stream,
     window: Window,
 ) -> None:
     """Sign in as the next user of the shared rotation, again and again."""
-    connection = Connection11(port)
+    port = connection.port
     clock = time.perf_counter
     try:
         while (sent := clock()) < window.end:
@@ -259,11 +278,114 @@ async def _login_client(
         connection.close()
 
 
+# --- spreading connections over the workers ------------------------------------------
+SPREAD_ATTEMPTS = 60
+ACCEPT_WAIT_SECONDS = 3.0
+
+
+async def spread(connections: list[Connection11], port: int, group: int, workers: int) -> list[int]:
+    """Reopen connections until no worker holds more than its share; the connections each
+    worker holds, most first.
+
+    uvicorn's workers accept from one shared socket, so a phase's keep-alive connections
+    can all land on one of them, and `--workers 2` would then measure one worker. Which
+    process holds the server's end of a connection is read from /proc (Linux): the
+    socket's inode in /proc/net/tcp, found among the processes of the server's group."""
+    share = math.ceil(len(connections) / workers)
+    counts: Counter[int] = Counter()
+    for _ in range(SPREAD_ATTEMPTS):
+        owners = await _owners(connections, port, group)
+        counts = Counter(owners)
+        if workers <= 1 or max(counts.values()) <= share:
+            break
+        held: Counter[int] = Counter()
+        surplus = []
+        for connection, owner in zip(connections, owners, strict=True):
+            held[owner] += 1
+            if held[owner] > share:
+                surplus.append(connection)
+        await asyncio.gather(*(connection.reopen() for connection in surplus))
+    return sorted(counts.values(), reverse=True)
+
+
+async def _owners(connections: list[Connection11], port: int, group: int) -> list[int]:
+    """The pid of the server process that accepted each connection (waiting for accepts)."""
+    deadline = time.monotonic() + ACCEPT_WAIT_SECONDS
+    while True:
+        inodes = _server_ends(port)
+        holders = _socket_holders(group)
+        owners = [holders.get(inodes.get(c.local_port or 0, -1), 0) for c in connections]
+        if all(owners) or time.monotonic() > deadline:
+            return owners  # 0: not accepted in time (counted as one more "worker")
+        await asyncio.sleep(0.01)
+
+
+def _server_ends(port: int) -> dict[int, int]:
+    """Client port -> socket inode of the server's end of each connection to `port`."""
+    ends: dict[int, int] = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].rsplit(":", 1)[1], 16)
+        remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+        inode = int(fields[9])
+        if local_port == port and remote_port and inode:
+            ends[remote_port] = inode
+    return ends
+
+
+def _socket_holders(group: int) -> dict[int, int]:
+    """Socket inode -> pid, for the sockets the processes of process group `group` hold."""
+    holders: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) != group:
+                continue
+            for fd in (entry / "fd").iterdir():
+                link = os.readlink(fd)
+                if link.startswith("socket:["):
+                    holders[int(link[8:-1])] = int(entry.name)
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return holders
+
+
 # --- a phase -------------------------------------------------------------------------
 async def _phase(spec: dict[str, Any], notify: Callable[[str], None]) -> dict[str, Any]:
     warmup: float = spec["warmup"]
     duration: float = spec["duration"]
     port: int = spec["port"]
+    # every client's connection, opened (and spread over the workers) before the clock starts
+    clients: list[Callable[[Window], Coroutine[Any, Any, None]]] = []
+    connections: list[Connection11] = []
+    streams: list[Stream] = []
+    chains: list[list[str | None]] = []  # each refresh chain's next token
+
+    def add(client: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
+        connection = Connection11(port)
+        connections.append(connection)
+        clients.append(lambda window: client(connection, *args, window))
+
+    for item in spec["streams"]:
+        stream = Stream(item["name"])
+        streams.append(stream)
+        if item["kind"] == "fixed":
+            for request in item["requests"]:
+                add(_fixed_client, request, stream)
+        elif item["kind"] == "refresh":
+            for token in item["tokens"]:
+                chains.append([token])
+                add(_refresh_client, chains[-1], stream)
+        elif item["kind"] == "login":
+            turns = itertools.count(item["first_turn"])
+            users = [tuple(user) for user in item["users"]]
+            for _ in range(item["clients"]):
+                add(_login_client, users, turns, stream)
+        else:
+            raise ValueError(f"unknown stream kind {item['kind']!r}")
+    await asyncio.gather(*(connection.reopen() for connection in connections))
+    per_worker = await spread(connections, port, spec["server_group"], spec["workers"])
     now = time.perf_counter()
     window = Window(start=now + warmup, end=now + warmup + duration)
     # The parent samples the servers' CPU time when told the window opens and closes.
@@ -276,25 +398,7 @@ async def _phase(spec: dict[str, Any], notify: Callable[[str], None]) -> dict[st
     loop = asyncio.get_running_loop()
     loop.call_later(warmup, mark, "start")
     loop.call_later(warmup + duration, mark, "end")
-    tasks: list[asyncio.Task[None]] = []
-    streams: list[Stream] = []
-    for item in spec["streams"]:
-        stream = Stream(item["name"])
-        streams.append(stream)
-        if item["kind"] == "fixed":
-            for request in item["requests"]:
-                tasks.append(asyncio.create_task(_fixed_client(port, request, stream, window)))
-        elif item["kind"] == "refresh":
-            for token in item["tokens"]:
-                tasks.append(asyncio.create_task(_refresh_client(port, token, stream, window)))
-        elif item["kind"] == "login":
-            turns = itertools.count(item["first_turn"])
-            users = [tuple(user) for user in item["users"]]
-            for _ in range(item["clients"]):
-                client = _login_client(port, users, turns, stream, window)  # type: ignore[arg-type]
-                tasks.append(asyncio.create_task(client))
-        else:
-            raise ValueError(f"unknown stream kind {item['kind']!r}")
+    tasks: list[asyncio.Task[None]] = [asyncio.create_task(client(window)) for client in clients]
     # Every client stops sending at window.end; in-flight requests get a bounded drain.
     _, pending = await asyncio.wait(tasks, timeout=warmup + duration + DRAIN_SECONDS)
     for task in pending:
@@ -307,6 +411,8 @@ async def _phase(spec: dict[str, Any], notify: Callable[[str], None]) -> dict[st
     return {
         "streams": [stream.summary(duration) for stream in streams],
         "undrained": len(pending),
+        "connections_per_worker": per_worker,
+        "last_tokens": [chain[0] for chain in chains],
         "client_loop": type(loop).__module__.split(".")[0],
         "client_cpu": (cpu.get("end", math.nan) - cpu.get("start", math.nan)) / duration,
     }

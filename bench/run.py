@@ -38,7 +38,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -88,7 +89,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, default=12, help="bcrypt cost (default: 12)")
     parser.add_argument(
-        "--duration", type=float, default=8.0, help="measured seconds per phase (default: 8)"
+        "--duration",
+        type=float,
+        default=9.0,
+        help="measured seconds per phase, split over its repeats (default: 9)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="times the throughput phases, and idle + storm, run in turn; ratios are the "
+        "medians of each repeat's (default: 3)",
     )
     parser.add_argument(
         "--warmup", type=float, default=1.0, help="unmeasured seconds before each phase"
@@ -133,6 +144,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--rounds must be between 4 and 31")
     if not 0.5 <= args.duration <= 120 or not 0 <= args.warmup <= 30:
         parser.error("--duration must be within 0.5..120 s and --warmup within 0..30 s")
+    if not 1 <= args.repeats <= 10:
+        parser.error("--repeats must be within 1..10")
     if not 1 <= args.concurrency <= 512 or not 1 <= args.workers <= 16:
         parser.error("--concurrency must be within 1..512 and --workers within 1..16")
     if args.profile is not None:
@@ -406,6 +419,13 @@ INTROSPECTION_CLIENT = "bench-resource-server"
 INTROSPECTION_SECRET = secrets.token_urlsafe(24)
 
 
+def rotate_request(port: int, number: int) -> bytes:
+    """The bare app's POST /rotate, with a body shaped as a refresh's, its own session."""
+    token = f"{uuid.UUID(int=number).hex}.{'s' * 43}.{'m' * 22}"
+    body = json.dumps({"refresh_token": token}).encode()
+    return load.build_request("POST", "/rotate", port, body=body)
+
+
 def introspection_request(port: int, access_token: str) -> bytes:
     """POST /auth/introspect as a resource server sends it: form-encoded, HTTP Basic."""
     credentials = base64.b64encode(
@@ -553,13 +573,29 @@ def record_profile(server: Server, seconds: float, output: Path) -> subprocess.P
 
 @dataclass
 class Results:
-    """Per phase: the load process's result (streams, client_cpu, …) plus server_cpu."""
+    """Per phase, each repeat's result from the load process (streams, client_cpu, …) plus
+    server_cpu; `phases` puts a phase's repeats together (`combined`)."""
 
-    phases: dict[str, dict[str, Any]]
+    repeats: dict[str, list[dict[str, Any]]]
+
+    @property
+    def phases(self) -> dict[str, dict[str, Any]]:
+        return {phase: combined(runs) for phase, runs in self.repeats.items()}
 
     def stream(self, phase: str, index: int = 0) -> dict[str, Any]:
-        summary: dict[str, Any] = self.phases[phase]["streams"][index]
+        summary: dict[str, Any] = combined(self.repeats[phase])["streams"][index]
         return summary
+
+    def paired(
+        self, phase: str, other: str, key: str = "rate", index: int = 0, other_index: int = 0
+    ) -> float:
+        """The median over the repeats of `phase`'s `key` over `other`'s in the same repeat:
+        the two ran seconds apart, so a machine that runs faster or slower over minutes (a
+        shared one does, by a fifth or more) moves both."""
+        return _median(
+            _ratio(mine["streams"][index][key], theirs["streams"][other_index][key])
+            for mine, theirs in zip(self.repeats[phase], self.repeats[other], strict=True)
+        )
 
     @property
     def client_loop(self) -> str:
@@ -567,7 +603,45 @@ class Results:
 
     @property
     def undrained(self) -> int:
-        return sum(phase["undrained"] for phase in self.phases.values())
+        return sum(run["undrained"] for runs in self.repeats.values() for run in runs)
+
+
+def _median(values: Iterable[float]) -> float:
+    finite = [value for value in values if not math.isnan(value)]
+    return statistics.median(finite) if finite else math.nan
+
+
+def combined(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """A phase's repeats as one result: the medians of the rates, latencies and CPU, the
+    counts summed, the least even spread of connections."""
+    streams = []
+    for index, first in enumerate(runs[0]["streams"]):
+        each = [run["streams"][index] for run in runs]
+        errors: Counter[str] = Counter()
+        for stream in each:
+            errors.update(stream["errors"])
+        streams.append(
+            {
+                "name": first["name"],
+                **{key: sum(stream[key] for stream in each) for key in ("completed", "samples")},
+                "window": sum(stream["window"] for stream in each),
+                **{
+                    key: _median(stream[key] for stream in each)
+                    for key in ("rate", "p50", "p90", "p99")
+                },
+                "max": max((stream["max"] for stream in each), default=math.nan),
+                "errors": dict(errors),
+            }
+        )
+    return {
+        "streams": streams,
+        "repeats": len(runs),
+        "undrained": sum(run["undrained"] for run in runs),
+        "client_loop": runs[0]["client_loop"],
+        "client_cpu": _median(run["client_cpu"] for run in runs),
+        "server_cpu": _median(run["server_cpu"] for run in runs),
+        "connections_per_worker": max(run["connections_per_worker"] for run in runs),
+    }
 
 
 def measure(
@@ -579,14 +653,14 @@ def measure(
     sessions: list[dict[str, Any]],
     bare_token: str,
 ) -> Results:
-    base = {"warmup": args.warmup, "duration": args.duration}
+    base = {"warmup": args.warmup, "duration": args.duration, "workers": args.workers}
     concurrency = args.concurrency
     access = [session["access_token"] for session in sessions]
     me_request = load.bearer_get(api.port, "/users/me", access[0])
     ping = load.build_request("GET", "/ping", bare.port)
     verify = load.bearer_get(bare.port, "/verify", bare_token)
     user_list = [list(user) for user in users]
-    phases = {
+    phases: dict[str, tuple[str, dict[str, Any]]] = {
         "bare": (
             f"bare FastAPI route, {concurrency} connections",
             {"port": bare.port, "streams": [_fixed("bare", [ping] * concurrency)]},
@@ -594,6 +668,15 @@ def measure(
         "es256": (
             f"FastAPI route verifying an ES256 JWT, {concurrency} connections",
             {"port": bare.port, "streams": [_fixed("es256", [verify] * concurrency)]},
+        ),
+        "parts": (
+            f"FastAPI route doing a refresh's parts, {concurrency} connections",
+            {
+                "port": bare.port,
+                "streams": [
+                    _fixed("parts", [rotate_request(bare.port, n) for n in range(concurrency)])
+                ],
+            },
         ),
         "me": (
             f"GET /users/me, {concurrency} connections",
@@ -645,15 +728,37 @@ def measure(
             },
         ),
     }
-    results = Results(phases={})
-    for key, (title, spec) in phases.items():
-        server = bare if key in ("bare", "es256") else api
-        recording = args.profile / f"{key}.txt" if args.profile and server is api else None
-        results.phases[key] = run_phase(title, {**base, **spec}, server, profile_to=recording)
+    # the phases compared with each other run in turn, `--repeats` times (Results.paired)
+    schedule = [*THROUGHPUT_PHASES * args.repeats, "login", *PAIRED_PHASES * args.repeats]
+    results = Results(repeats={key: [] for key in phases})
+    for key in schedule:
+        title, spec = phases[key]
+        server = bare if key in BARE_PHASES else api
+        repeat = len(results.repeats[key])
+        if args.repeats > 1 and key != "login":
+            title = f"{title} ({repeat + 1} of {args.repeats})"
+        first = repeat == 0
+        recording = (
+            args.profile / f"{key}.txt" if args.profile and first and server is api else None
+        )
+        # the load process spreads its connections over the server's workers (load.spread)
+        spec = {**base, **spec, "server_group": server.process.pid}
+        if key != "login":
+            spec["duration"] = args.duration / args.repeats
+        result = run_phase(title, spec, server, profile_to=recording)
+        results.repeats[key].append(result)
+        if key == "refresh":  # the next repeat goes on with each chain's last token
+            chains = result.pop("last_tokens")
+            phases[key][1]["streams"][0]["tokens"] = [token for token in chains if token]
         for each in (api, bare):
             if not each.alive():
                 raise each.failure(f"died during {title!r}")
     return results
+
+
+THROUGHPUT_PHASES = ["bare", "es256", "parts", "me", "refresh", "introspect"]
+PAIRED_PHASES = ["idle", "storm"]
+BARE_PHASES = ("bare", "es256", "parts")
 
 
 def _fixed(name: str, requests: list[bytes]) -> dict[str, Any]:
@@ -691,16 +796,15 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 
 def ratios(bound: BcryptBound, results: Results) -> dict[str, float]:
-    bare_rate = results.stream("bare")["rate"]
     return {
         "login_to_bcrypt_bound": _ratio(results.stream("login")["rate"], bound.bound),
-        "me_to_bare": _ratio(results.stream("me")["rate"], bare_rate),
-        "refresh_to_bare": _ratio(results.stream("refresh")["rate"], bare_rate),
-        "introspect_to_bare": _ratio(results.stream("introspect")["rate"], bare_rate),
-        "es256_route_to_bare": _ratio(results.stream("es256")["rate"], bare_rate),
-        "storm_p99_to_idle_p99": _ratio(
-            results.stream("storm", 1)["p99"], results.stream("idle")["p99"]
-        ),
+        "me_to_bare": results.paired("me", "bare"),
+        "refresh_to_bare": results.paired("refresh", "bare"),
+        "introspect_to_bare": results.paired("introspect", "bare"),
+        "es256_route_to_bare": results.paired("es256", "bare"),
+        "parts_route_to_bare": results.paired("parts", "bare"),
+        "refresh_to_parts_route": results.paired("refresh", "parts"),
+        "storm_p99_to_idle_p99": results.paired("storm", "idle", key="p99", index=1),
     }
 
 
@@ -740,8 +844,9 @@ def report(ctx: Context, results: Results) -> None:
         f"{bound.cores} bcrypt threads per worker (AUTHAPI_HASH_WORKERS default)"
     )
     print(
-        f"           {args.duration:g} s measured per phase after {args.warmup:g} s warm-up, "
-        f"concurrency {args.concurrency}, {args.users} users, "
+        f"           {args.duration:g} s measured per phase in {args.repeats} repeat(s) (run in "
+        f"turn, each after {args.warmup:g} s warm-up; rates, latencies and ratios are medians "
+        f"of the repeats'), concurrency {args.concurrency}, {args.users} users, "
         f"load generator: 1 process, {results.client_loop} event loop"
     )
     print()
@@ -758,14 +863,15 @@ def report(ctx: Context, results: Results) -> None:
     c = args.concurrency
     header = (
         f"{'measurement':<44}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'server':>8}{'client':>8}  errors"
+        f"{'server':>8}{'client':>8}{'µs/req':>8}  errors"
     )
     print(header)
-    print(f"{'':<71}{'CPU (cores)':>16}")
+    print(f"{'':<71}{'CPU (cores)':>16}{'server':>8}")
     print("-" * 100)
     rows = [
         ("bare", 0, f"bare FastAPI route (c={c})"),
         ("es256", 0, f"FastAPI route verifying ES256 (c={c})"),
+        ("parts", 0, f"FastAPI route doing a refresh's parts (c={c})"),
         ("me", 0, f"GET /users/me (c={c})"),
         ("refresh", 0, f"POST /auth/refresh (c={c} rotating chains)"),
         ("introspect", 0, f"POST /auth/introspect (c={c})"),
@@ -778,13 +884,19 @@ def report(ctx: Context, results: Results) -> None:
         summary = results.stream(phase, index)
         cpu = ""
         if index == len(results.phases[phase]["streams"]) - 1:  # once per phase
+            server_cpu = results.phases[phase]["server_cpu"]
+            # the server's CPU per request (of a phase of one kind): what a second worker
+            # or core multiplies
+            per_request = math.nan
+            if index == 0:
+                per_request = _ratio(server_cpu, summary["rate"]) * 1e6
             cpu = (
-                f"{_cores(results.phases[phase]['server_cpu']):>8}"
-                f"{_cores(results.phases[phase]['client_cpu']):>8}"
+                f"{_cores(server_cpu):>8}{_cores(results.phases[phase]['client_cpu']):>8}"
+                f"{'-' if math.isnan(per_request) else f'{per_request:.0f}':>8}"
             )
         print(
             f"{label:<44}{summary['rate']:>9.1f}{_ms(summary['p50']):>9}"
-            f"{_ms(summary['p99']):>9}{cpu:>16}  {_errors(summary)}"
+            f"{_ms(summary['p99']):>9}{cpu:>24}  {_errors(summary)}"
         )
     print()
     idle, storm = results.stream("idle"), results.stream("storm", 1)
@@ -797,6 +909,8 @@ def report(ctx: Context, results: Results) -> None:
         ("route verifying ES256 / bare route (reference)", "es256_route_to_bare", "-"),
         ("GET /users/me throughput / bare route", "me_to_bare", ">= 0.35 (issue 18)"),
         ("POST /auth/refresh throughput / bare route", "refresh_to_bare", ">= 0.30 (issue 18)"),
+        ("route doing a refresh's parts / bare route (reference)", "parts_route_to_bare", "-"),
+        ("POST /auth/refresh / route doing its parts", "refresh_to_parts_route", "-"),
         (
             "POST /auth/introspect throughput / bare route",
             "introspect_to_bare",
@@ -812,6 +926,12 @@ def report(ctx: Context, results: Results) -> None:
     if ctx.args.profile is not None:
         print_profiles(ctx.args.profile, results)
     notes = []
+    if args.workers > 1:
+        spread = ", ".join(
+            f"{phase} {'/'.join(map(str, summary['connections_per_worker']))}"
+            for phase, summary in results.phases.items()
+        )
+        notes.append(f"connections per worker process (load.spread): {spread}")
     if results.undrained:
         notes.append(f"{results.undrained} request(s) still in flight at a phase's drain deadline")
     if bound.threaded_rate < 0.8 * bound.bound:
@@ -928,7 +1048,7 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
         "bare app",
         bare_command,
         port=bare_port,
-        env=env,
+        env={**env, "BARE_REDIS_URL": args.redis_url, "BARE_REDIS_PREFIX": f"{prefix}:bare"},
         workdir=workdir,
         stack=stack,
     )
@@ -1008,7 +1128,8 @@ def wall_budget(args: argparse.Namespace) -> int:
         30  # start and stop two servers, create and drop the database
         + 10 * hashing  # timing bcrypt
         + (args.users + args.concurrency) * hashing / cores  # registering and signing in
-        + 6 * (args.warmup + args.duration + 1)  # the phases (+ spawning a load process)
+        # the phases, each repeat with its warm-up (+ spawning a load process)
+        + 9 * (args.repeats * (args.warmup + 1) + args.duration)
         + 2 * args.concurrency * hashing / cores  # logins in flight at the end of a phase
     )
     return int(1.5 * expected + 60)

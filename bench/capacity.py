@@ -6,8 +6,9 @@ in one run (2 to 3 minutes) rather than guessed:
 
 - Redis: --sessions sessions made through `RedisTokenStore.create`, then rotated
   once through `.rotate` (what a session looks like after its first refresh), the
-  "known sign-in" keys a successful sign-in leaves, and the rate-limit keys of the
-  sign-in rules (`Throttle` from `open_throttle`): `MEMORY USAGE` of every key, and
+  "known sign-in" keys a successful sign-in leaves, the rate-limit keys of the
+  sign-in rules (`Throttle` from `open_throttle`) and the profiles `GET /users/me`
+  keeps (`.keep_profile`, as `authapi.services.profiles` does): `MEMORY USAGE` of every key, and
   the growth of the keyspace in `MEMORY STATS` (which also counts Redis's own
   dictionaries);
 - PostgreSQL: --users users, 3 session records each and --events-per-user security
@@ -68,7 +69,9 @@ from run import (
 
 from authapi.passwords import PasswordHasher
 from authapi.ratelimit import Throttle, open_throttle, refresh_budget
+from authapi.schemas import UserOut
 from authapi.services.accounts import KNOWN_SIGN_IN_TTL_SECONDS, _known_pair
+from authapi.services.profiles import KEPT_FORMAT, PROFILE_TTL_SECONDS
 from authapi.settings import Settings
 from authapi.store import Outcome
 from authapi.store.redis import RedisTokenStore
@@ -101,6 +104,9 @@ class Assumptions:
     sign_ins_per_device_per_day: float = 1 / 7
     # the busiest hour's sign-ins per second over the day's average
     peak_to_average: float = 3.0
+    # users who open the app (and so read GET /users/me, whose profile is then kept for
+    # an hour) in the busiest hour
+    profile_readers_per_hour: float = 0.2
     # a sign-in's `login_succeeded` and one more (its logout, a wrong password, a change)
     events_per_sign_in: float = 2.0
     # request rates the throughput table sizes cores and workers for
@@ -147,8 +153,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--bench-duration",
         type=float,
-        default=5.0,
-        help="measured seconds per bench/run.py phase (default: 5)",
+        default=6.0,
+        help="measured seconds per bench/run.py phase, over its repeats (default: 6)",
     )
     parser.add_argument(
         "--bench-json",
@@ -295,6 +301,7 @@ class RedisFigures:
     rate_limit: KeyCost  # one window of one rule for one key (a list of timestamps)
     by_rule: dict[str, float]  # MEMORY USAGE per window key, by rule
     windows_per_sign_in: int  # rate-limit keys one sign-in's checks write
+    profile: KeyCost  # a profile GET /users/me keeps (an hour)
 
 
 def fresh_prefix(client: redis.Redis) -> str:
@@ -418,6 +425,43 @@ async def measure_sign_ins(
     )
 
 
+def profile_body(number: int, rng: random.Random) -> str:
+    """What `GET /users/me` keeps for a user: `KEPT_FORMAT` and `UserOut` as JSON, with an
+    address shaped as measure_postgres makes them."""
+    return (
+        KEPT_FORMAT
+        + UserOut(
+            id=uuid.uuid4(),
+            email=f"{rng.choice(GIVEN)}.{rng.choice(FAMILY)}{number}@{rng.choice(DOMAINS)}",
+            email_verified=True,
+            mfa_enabled=rng.random() < 0.2,
+            has_password=True,
+            created_at=datetime.now(UTC) - timedelta(seconds=rng.uniform(0, 365 * DAY)),
+        ).model_dump_json()
+    )
+
+
+async def measure_profiles(url: str, prefix: str, count: int) -> KeyCost:
+    """The profiles `GET /users/me` keeps, one per user, each read once (generation 0)."""
+    rng = random.Random(23)
+    profiles = [(str(uuid.uuid4()), profile_body(number, rng)) for number in range(count)]
+
+    async def keep(store: RedisTokenStore, profile: tuple[str, str]) -> None:
+        # as authapi.services.profiles.current_user does after its database read
+        user_id, body = profile
+        if not await store.keep_profile(
+            user_id, body, generation=0, ttl_seconds=PROFILE_TTL_SECONDS
+        ):
+            raise SetupError("a new user's profile was not kept")
+
+    print(f"  Redis: {count:,} kept profiles ...", flush=True)
+    before = await snapshot(url)
+    await on_store(url, prefix, profiles, keep)
+    after = await snapshot(url)
+    keys = await keys_under(url, f"{prefix}:profile:*", expected=count)
+    return key_cost(keys, await memory_usage(url, keys), before, after)
+
+
 async def measure_redis(args: argparse.Namespace, prefix: str, version: str) -> RedisFigures:
     settings = default_settings(args.redis_url, prefix)
     async with connection(args.redis_url) as client:
@@ -426,6 +470,7 @@ async def measure_redis(args: argparse.Namespace, prefix: str, version: str) -> 
     known, rate_limit, by_rule, windows = await measure_sign_ins(
         args.redis_url, prefix, args.sign_ins, settings
     )
+    profile = await measure_profiles(args.redis_url, prefix, args.sign_ins)
     return RedisFigures(
         version=version,
         allocator=allocator,
@@ -435,6 +480,7 @@ async def measure_redis(args: argparse.Namespace, prefix: str, version: str) -> 
         rate_limit=rate_limit,
         by_rule=by_rule,
         windows_per_sign_in=windows,
+        profile=profile,
     )
 
 
@@ -802,6 +848,7 @@ def measure(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
             "rate_limit_key": asdict(redis_figures.rate_limit),
             "rate_limit_memory_usage_by_rule": redis_figures.by_rule,
             "rate_limit_keys_per_failed_sign_in": redis_figures.windows_per_sign_in,
+            "kept_profile": asdict(redis_figures.profile),
         },
         "postgres": {
             "mean_email_length": round(postgres.mean_email_length, 1),
@@ -847,6 +894,7 @@ def print_report(data: Mapping[str, Any]) -> None:
         ("session", "a session after its first refresh (what stays)"),
         ("known_sign_in", "a known sign-in (address + network, 30 days)"),
         ("rate_limit_key", "a rate-limit window (one rule, one key)"),
+        ("kept_profile", "a profile GET /users/me keeps (an hour)"),
     ):
         cost = redis_data[name]
         print(
@@ -866,7 +914,10 @@ def print_report(data: Mapping[str, Any]) -> None:
         "  keyspace = growth of MEMORY STATS dataset + hashtable overhead per key (the table "
         "uses the larger of the two); others = keys someone else added meanwhile"
     )
-    if any(redis_data[name]["others"] for name in ("session", "known_sign_in", "rate_limit_key")):
+    if any(
+        redis_data[name]["others"]
+        for name in ("session", "known_sign_in", "rate_limit_key", "kept_profile")
+    ):
         print("  note: others used this Redis meanwhile; the keyspace growth is off by their keys")
     print()
     print(
@@ -917,6 +968,8 @@ class Needs:
     redis_known: float
     rate_limit_keys: float
     redis_rate_limits: float
+    kept_profiles: float
+    redis_profiles: float
     session_rows: float
     events: float
     postgres_users: float
@@ -926,7 +979,7 @@ class Needs:
 
     @property
     def redis(self) -> float:
-        return self.redis_sessions + self.redis_known + self.redis_rate_limits
+        return self.redis_sessions + self.redis_known + self.redis_rate_limits + self.redis_profiles
 
     @property
     def postgres(self) -> float:
@@ -951,6 +1004,8 @@ def needs(data: Mapping[str, Any], users: int, assume: Assumptions = ASSUMPTIONS
     # a successful sign-in leaves its login:ip windows (the per-address ones are cleared),
     # each for as long as the window: the busiest hour's sign-ins, from distinct IPs
     rate_limit_keys = peak * sum(settings["login_ip_windows_seconds"])
+    # one per user who read GET /users/me within the hour a profile is kept
+    kept_profiles = users * assume.profile_readers_per_hour
     # a record stays until its session's absolute end + the retention (a logout: sooner)
     kept_days = settings["session_lifetime_seconds"] / DAY + settings["session_retention_days"]
     rows = max(float(sessions), per_day * kept_days)
@@ -965,6 +1020,8 @@ def needs(data: Mapping[str, Any], users: int, assume: Assumptions = ASSUMPTIONS
         redis_known=known * _per_key(redis_data["known_sign_in"]),
         rate_limit_keys=rate_limit_keys,
         redis_rate_limits=rate_limit_keys * _per_key(redis_data["rate_limit_key"]),
+        kept_profiles=kept_profiles,
+        redis_profiles=kept_profiles * _per_key(redis_data["kept_profile"]),
         session_rows=rows,
         events=events,
         postgres_users=users * pg["users"]["per_row"],
@@ -1019,10 +1076,11 @@ def render_table(data: Mapping[str, Any], assume: Assumptions = ASSUMPTIONS) -> 
 
 def _unit_costs(data: Mapping[str, Any]) -> str:
     redis_data, pg, settings = data["redis"], data["postgres"], data["settings"]
-    session, known, window = (
+    session, known, window, profile = (
         redis_data["session"],
         redis_data["known_sign_in"],
         redis_data["rate_limit_key"],
+        redis_data["kept_profile"],
     )
     known_days = settings["known_sign_in_seconds"] / DAY
     return "\n".join(
@@ -1049,6 +1107,14 @@ def _unit_costs(data: Mapping[str, Any]) -> str:
                 [
                     f"{_per_key(window):.0f}",
                     f"{window['keys']:,} keys of the three sign-in rules, one timestamp each",
+                ],
+            ),
+            _row(
+                "Redis: a profile `GET /users/me` keeps (an hour)",
+                [
+                    f"{_per_key(profile):.0f}",
+                    f"{profile['keys']:,} profiles kept through the token store, addresses as "
+                    "below",
                 ],
             ),
             _row(
@@ -1106,6 +1172,11 @@ def _users_table(data: Mapping[str, Any], assume: Assumptions) -> str:
             _row(
                 f"Redis: rate-limit windows (`login:ip`, {windows}, at the peak rate)",
                 sized(lambda row: row.redis_rate_limits, lambda row: row.rate_limit_keys),
+            ),
+            _row(
+                "Redis: kept profiles (users who read `GET /users/me` in the busiest hour: "
+                f"{assume.profile_readers_per_hour:.0%} of them)",
+                sized(lambda row: row.redis_profiles, lambda row: row.kept_profiles),
             ),
             _row("**Redis memory**", [f"**{_size(row.redis)}**" for row in rows]),
             _row("PostgreSQL: users", [_size(row.postgres_users) for row in rows]),

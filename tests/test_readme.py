@@ -125,6 +125,7 @@ def test_capacity_arithmetic(capacity: ModuleType) -> None:
             "session": {"memory_usage": 400, "keyspace_growth": 500},
             "known_sign_in": {"memory_usage": 150, "keyspace_growth": 100},
             "rate_limit_key": {"memory_usage": 200, "keyspace_growth": 300},
+            "kept_profile": {"memory_usage": 500, "keyspace_growth": 600},
         },
         "postgres": {
             "users": {"per_row": 400},
@@ -139,6 +140,7 @@ def test_capacity_arithmetic(capacity: ModuleType) -> None:
         sign_ins_per_device_per_day=1 / 7,
         peak_to_average=2.0,
         events_per_sign_in=2.0,
+        profile_readers_per_hour=0.25,
     )
     row = capacity.needs(data, 700_000, assume)
     per_day, peak = 300_000, 300_000 / day * 2
@@ -150,7 +152,12 @@ def test_capacity_arithmetic(capacity: ModuleType) -> None:
     assert row.known_keys == pytest.approx(per_day * 30)
     assert row.redis_known == pytest.approx(per_day * 30 * 150)
     assert row.rate_limit_keys == pytest.approx(peak * 3660)
-    assert row.redis == pytest.approx(2_100_000 * 500 + per_day * 30 * 150 + peak * 3660 * 300)
+    # a quarter of the users read /users/me in the busiest hour: one kept profile each
+    assert row.kept_profiles == pytest.approx(175_000)
+    assert row.redis_profiles == pytest.approx(175_000 * 600)
+    assert row.redis == pytest.approx(
+        2_100_000 * 500 + per_day * 30 * 150 + peak * 3660 * 300 + 175_000 * 600
+    )
     # records stay for the session's 30 days plus 90 of retention
     assert row.session_rows == pytest.approx(per_day * 120)
     assert row.events == pytest.approx(per_day * 2 * 365)

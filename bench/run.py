@@ -991,6 +991,14 @@ def write_json(path: Path, ctx: Context, results: Results) -> None:
             "threaded_rate": ctx.bcrypt.threaded_rate,
         },
         "phases": results.phases,
+        # each repeat's rate and p99 per stream, in the order they ran
+        "repeats": {
+            phase: [
+                [{"rate": stream["rate"], "p99": stream["p99"]} for stream in run["streams"]]
+                for run in runs
+            ]
+            for phase, runs in results.repeats.items()
+        },
         "ratios": ratios(ctx.bcrypt, results),
     }
     path.write_text(json.dumps(_finite(numbers), indent=2) + "\n", encoding="utf-8")

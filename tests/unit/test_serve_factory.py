@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
+import authapi.app
 from authapi.app import app_from_environment
 
 
@@ -20,6 +21,8 @@ def test_the_serve_factory_freezes_what_it_built_out_of_the_garbage_collector(
     for name in [name for name in os.environ if name.startswith("AUTHAPI_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("AUTHAPI_DATA_DIR", str(tmp_path))
+    # the process-wide logging set-up is `authapi serve`'s, not this test process's
+    monkeypatch.setattr(authapi.app, "configure_logging", lambda level, fmt: None)
     gc.unfreeze()
     try:
         app = app_from_environment()

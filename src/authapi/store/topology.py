@@ -32,6 +32,8 @@ from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.sentinel import Sentinel
 
 SINGLE_SCHEMES = ("redis", "rediss", "unix")
+SENTINEL_SCHEME = "redis+sentinel"
+CLUSTER_SCHEME = "redis+cluster"
 
 # redis-py's Cluster client answers every fifth MOVED by closing the connections of every
 # node, those that carry other tasks' commands included; each such command fails or is
@@ -43,8 +45,6 @@ SINGLE_SCHEMES = ("redis", "rediss", "unix")
 # 40 concurrent first commands on a new client ran twice or failed in 50 of 50 tries
 # with redis-py's default (5), in none of 50 with 0.
 CLUSTER_OPTIONS: dict[str, Any] = {"reinitialize_steps": 0}
-SENTINEL_SCHEME = "redis+sentinel"
-CLUSTER_SCHEME = "redis+cluster"
 
 
 class Layout(StrEnum):

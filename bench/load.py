@@ -333,20 +333,30 @@ def _server_ends(port: int) -> dict[int, int]:
     return ends
 
 
-def _socket_holders(group: int) -> dict[int, int]:
-    """Socket inode -> pid, for the sockets the processes of process group `group` hold."""
-    holders: dict[int, int] = {}
+def group_processes(group: int) -> Iterator[tuple[Path, list[str]]]:
+    """The /proc entry and the `stat` fields after the name (state first) of each live
+    process of process group `group` (Linux)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) != group:
-                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[2]) == group:
+            yield entry, fields
+
+
+def _socket_holders(group: int) -> dict[int, int]:
+    """Socket inode -> pid, for the sockets the processes of process group `group` hold."""
+    holders: dict[int, int] = {}
+    for entry, _ in group_processes(group):
+        try:
             for fd in (entry / "fd").iterdir():
                 link = os.readlink(fd)
                 if link.startswith("socket:["):
                     holders[int(link[8:-1])] = int(entry.name)
-        except (OSError, ValueError, IndexError):
+        except OSError:
             continue  # gone meanwhile
     return holders
 

@@ -475,17 +475,8 @@ def service_env(
 # --- load phases ---------------------------------------------------------------------
 def group_cpu_seconds(group: int) -> float:
     """CPU time (user + system) of the live processes of one process group, from /proc."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        if int(fields[2]) == group:
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    ticks = sum(int(fields[11]) + int(fields[12]) for _, fields in load.group_processes(group))
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def run_phase(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from authapi.errors import RateLimited
-from authapi.ratelimit import open_throttle
+from authapi.ratelimit import Throttle, open_throttle
 from authapi.settings import Settings
 from tests.conftest import (
     Api,
@@ -101,9 +101,9 @@ async def test_a_second_factor_challenge_works_on_the_topology(topology_api: Api
     assert (await topology_api.me(answered.json()["access_token"])).status_code == 200
 
 
-async def test_the_throttle_spends_and_forgives_on_the_topology(
-    tmp_path: Path, topology_url: str
-) -> None:
+@pytest.fixture
+async def topology_throttle(tmp_path: Path, topology_url: str) -> AsyncIterator[Throttle]:
+    """A new throttle on the topology (its own limiter client), two logins a minute."""
     settings = Settings(
         **{
             **common_settings(tmp_path),
@@ -115,40 +115,35 @@ async def test_the_throttle_spends_and_forgives_on_the_topology(
     throttle, close = open_throttle(settings)
     assert close is not None
     try:
-        # many keys, so a Cluster's three masters all hold some
-        addresses = [unique_email("budget") for _ in range(30)]
-        for address in addresses:
-            await throttle.spend("login:account", address)
-            await throttle.spend("login:account", address)
-            with pytest.raises(RateLimited):
-                await throttle.spend("login:account", address)
-        await throttle.forgive("login:account", addresses[0])
-        await throttle.spend("login:account", addresses[0])
+        yield throttle
     finally:
         await close()
+
+
+async def test_the_throttle_spends_and_forgives_on_the_topology(
+    topology_throttle: Throttle,
+) -> None:
+    throttle = topology_throttle
+    # many keys, so a Cluster's three masters all hold some
+    addresses = [unique_email("budget") for _ in range(30)]
+    for address in addresses:
+        await throttle.spend("login:account", address)
+        await throttle.spend("login:account", address)
+        with pytest.raises(RateLimited):
+            await throttle.spend("login:account", address)
+    await throttle.forgive("login:account", addresses[0])
+    await throttle.spend("login:account", addresses[0])
 
 
 async def test_concurrent_first_spends_of_a_new_throttle_count_once_on_the_topology(
-    tmp_path: Path, topology_url: str
+    topology_throttle: Throttle,
 ) -> None:
     # The limiter's own Cluster client, new and told nothing yet, gets forty spends at
     # once (store/topology.py, CLUSTER_OPTIONS): each counts once, none fails.
-    settings = Settings(
-        **{
-            **common_settings(tmp_path),
-            "redis_url": topology_url,
-            "redis_prefix": "authapi-topology",
-            "login_rate_limit_per_account": "2/minute",
-        }
-    )
-    throttle, close = open_throttle(settings)
-    assert close is not None
-    try:
-        addresses = [unique_email("burst") for _ in range(40)]
-        await asyncio.gather(*(throttle.spend("login:account", a) for a in addresses))
-        for address in addresses:
-            await throttle.spend("login:account", address)  # the second of two: allowed
-            with pytest.raises(RateLimited):
-                await throttle.spend("login:account", address)
-    finally:
-        await close()
+    throttle = topology_throttle
+    addresses = [unique_email("burst") for _ in range(40)]
+    await asyncio.gather(*(throttle.spend("login:account", a) for a in addresses))
+    for address in addresses:
+        await throttle.spend("login:account", address)  # the second of two: allowed
+        with pytest.raises(RateLimited):
+            await throttle.spend("login:account", address)

@@ -992,6 +992,7 @@ def write_json(path: Path, ctx: Context, results: Results) -> None:
         },
         "ratios": ratios(ctx.bcrypt, results),
     }
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(_finite(numbers), indent=2) + "\n", encoding="utf-8")
 
 

@@ -16,11 +16,25 @@ WARNING = "Redis keeps nothing on disk"
 
 
 def set_appendonly(server: PrivateRedis, value: str) -> None:
+    """Turns the append-only file on or off and, when on, waits until Redis has written
+    its first one: until then Redis refuses SIGTERM ("Writing initial AOF, can't exit"),
+    and stopping the server took the teardown's full 10 s before a SIGKILL."""
     client = redis.Redis(port=server.port)
     try:
         client.config_set("appendonly", value)
     finally:
         client.close()
+    if value == "yes":
+        server.wait_until(_first_append_only_file_written, "write its first append-only file")
+
+
+def _first_append_only_file_written(client: redis.Redis) -> bool:
+    persistence = client.info("persistence")
+    return bool(
+        persistence["aof_enabled"]
+        and not persistence["aof_rewrite_in_progress"]
+        and not persistence["aof_rewrite_scheduled"]
+    )
 
 
 async def test_the_store_tells_whether_redis_keeps_its_data(private_redis: PrivateRedis) -> None:

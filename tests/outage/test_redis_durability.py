@@ -19,7 +19,7 @@ def set_appendonly(server: PrivateRedis, value: str) -> None:
     """Turns the append-only file on or off and, when on, waits until Redis has written
     its first one: until then Redis refuses SIGTERM ("Writing initial AOF, can't exit"),
     and stopping the server took the teardown's full 10 s before a SIGKILL."""
-    client = redis.Redis(port=server.port)
+    client = server.client()
     try:
         client.config_set("appendonly", value)
     finally:
